@@ -56,9 +56,10 @@ public final class CommandLine {
                     case "config" -> file = Path.of(value);
                     case "set" -> overrides.add(value);
                     default -> {
-                        String key = aliases.get(flag);
-                        if (key == null && settings.stream().anyMatch(s -> s.key().equals(flag))) {
-                            key = flag;
+                        String name = flag;
+                        String key = aliases.get(name);
+                        if (key == null && settings.stream().anyMatch(s -> s.key().equals(name))) {
+                            key = name;
                         }
                         if (key == null) {
                             throw new ConfigException("unknown flag --" + flag + ". Fix: see --help for the flags, or use --set KEY=VALUE.");
