@@ -1,0 +1,113 @@
+package dev.freshet.serving.internal;
+
+import ai.djl.MalformedModelException;
+import ai.djl.Model;
+import ai.djl.inference.Predictor;
+import ai.djl.ndarray.NDArray;
+import ai.djl.ndarray.NDList;
+import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.Shape;
+import ai.djl.translate.TranslateException;
+import ai.djl.translate.Translator;
+import ai.djl.translate.TranslatorContext;
+import dev.freshet.publisher.OnnxExport;
+
+import java.io.ByteArrayInputStream;
+import java.io.IOException;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * One version's dense part (the {@link OnnxExport} graph) loaded into DJL's ONNX Runtime engine. DJL
+ * predictors are not thread-safe, so each request borrows one from a pool; the ONNX Runtime session
+ * underneath is shared. Owns the DJL model: {@link #close()} is idempotent and use after it throws.
+ */
+public final class OnnxDenseModel implements AutoCloseable {
+    static {
+        // DJL must never reach for the network: the ONNX Runtime native library ships inside its jar.
+        System.setProperty("ai.djl.offline", "true");
+        System.setProperty("offline", "true");
+        System.setProperty("ai.djl.default_engine", "OnnxRuntime");
+        System.setProperty("ai.djl.disable_telemetry", "true");
+    }
+
+    /** A batch of pooled embeddings [count, T, D] and dense features [count, numDense], row-major. */
+    public record Batch(float[] embeddings, float[] dense, int count) {
+    }
+
+    private final Model model;
+    private final int tables;
+    private final int dim;
+    private final int numDense;
+    private final ConcurrentLinkedQueue<Predictor<Batch, float[]>> pool = new ConcurrentLinkedQueue<>();
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    public OnnxDenseModel(byte[] onnx, String name, int tables, int dim, int numDense) {
+        Objects.requireNonNull(onnx, "onnx");
+        this.tables = tables;
+        this.dim = dim;
+        this.numDense = numDense;
+        this.model = Model.newInstance(name, "OnnxRuntime");
+        try {
+            model.load(new ByteArrayInputStream(onnx), Map.of());
+        } catch (IOException | MalformedModelException | RuntimeException e) {
+            model.close();
+            throw new IllegalStateException("ONNX Runtime refused the dense model of " + name + " (" + onnx.length
+                    + " bytes): " + e.getMessage(), e);
+        }
+    }
+
+    /** Probabilities of the {@code batch.count} examples, in a new array. */
+    public float[] predict(Batch batch) {
+        if (closed.get()) throw new IllegalStateException("dense model " + model.getName() + " is closed");
+        if (batch.embeddings().length < batch.count() * tables * dim || batch.dense().length < batch.count() * numDense) {
+            throw new IllegalArgumentException("batch of " + batch.count() + " has " + batch.embeddings().length
+                    + " embedding and " + batch.dense().length + " dense floats; needs " + batch.count() * tables * dim
+                    + " and " + batch.count() * numDense);
+        }
+        Predictor<Batch, float[]> p = pool.poll();
+        if (p == null) p = model.newPredictor(new BatchTranslator());
+        try {
+            return p.predict(batch);
+        } catch (TranslateException e) {
+            throw new IllegalStateException("ONNX Runtime failed on a batch of " + batch.count() + ": " + e.getMessage(), e);
+        } finally {
+            pool.offer(p);
+        }
+    }
+
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) return;
+        Predictor<Batch, float[]> p;
+        while ((p = pool.poll()) != null) p.close();
+        model.close();
+    }
+
+    private final class BatchTranslator implements Translator<Batch, float[]> {
+        /** The batch is already one tensor; DJL's default stacking would need an engine that can stack. */
+        @Override
+        public ai.djl.translate.Batchifier getBatchifier() {
+            return null;
+        }
+
+        @Override
+        public NDList processInput(TranslatorContext ctx, Batch batch) {
+            NDManager m = ctx.getNDManager();
+            NDArray emb = m.create(java.nio.FloatBuffer.wrap(batch.embeddings(), 0, batch.count() * tables * dim),
+                    new Shape(batch.count(), tables, dim));
+            emb.setName(OnnxExport.INPUT_EMBEDDINGS);
+            NDArray dense = m.create(java.nio.FloatBuffer.wrap(batch.dense(), 0, batch.count() * numDense),
+                    new Shape(batch.count(), numDense));
+            dense.setName(OnnxExport.INPUT_DENSE);
+            return new NDList(emb, dense);
+        }
+
+        @Override
+        public float[] processOutput(TranslatorContext ctx, NDList list) {
+            return list.get(0).toFloatArray();
+        }
+    }
+}
