@@ -1,0 +1,199 @@
+package dev.freshet.featurestream;
+
+import dev.freshet.features.FeatureLayout;
+import dev.freshet.featurestream.internal.ClickDeserializationSchema;
+import dev.freshet.featurestream.internal.DeadLetter;
+import dev.freshet.featurestream.internal.DeadLetterCounter;
+import dev.freshet.featurestream.internal.DeadLetterRecords;
+import dev.freshet.featurestream.internal.DeadLetterRouter;
+import dev.freshet.featurestream.internal.Deduplicator;
+import dev.freshet.featurestream.internal.ExampleBatcher;
+import dev.freshet.featurestream.internal.FeatureRow;
+import dev.freshet.featurestream.internal.IdStatsMerger;
+import dev.freshet.featurestream.internal.IdStatsPreAggregator;
+import dev.freshet.featurestream.internal.ImpressionClickJoin;
+import dev.freshet.featurestream.internal.RecordTypes;
+import dev.freshet.featurestream.internal.ValueRecords;
+import org.apache.flink.api.common.eventtime.WatermarkStrategy;
+import org.apache.flink.api.common.typeinfo.BasicTypeInfo;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.connector.base.DeliveryGuarantee;
+import org.apache.flink.connector.kafka.sink.KafkaRecordSerializationSchema;
+import org.apache.flink.connector.kafka.sink.KafkaSink;
+import org.apache.flink.connector.kafka.source.KafkaSource;
+import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
+import org.apache.flink.core.execution.CheckpointingMode;
+import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.types.Either;
+import org.apache.flink.util.OutputTag;
+import org.apache.kafka.clients.consumer.OffsetResetStrategy;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Objects;
+import java.util.function.UnaryOperator;
+
+/**
+ * The feature job: {@code clicks} to training examples on {@code features}, exactly once.
+ *
+ * <pre>
+ * KafkaSource(clicks) --decode+validate+transform, watermarks per partition--> rows | dead letters
+ *   rows --keyBy(event id)--> dedup --LABELED-------------------------------------------+
+ *                                  --IMPRESSION/CLICK --keyBy(impression)--> join ------+--> examples
+ *   examples --> batcher (FeatureBatch, batchSize/linger, flushed before each barrier) --> KafkaSink(features)
+ *   examples --> per-subtask sketches --keyBy(table)--> merge per window --> KafkaSink(feature-stats)
+ *   dead letters (decode/validation, late and orphan clicks) --count--> KafkaSink(features.dlq)
+ * </pre>
+ * Every sink is transactional (EXACTLY_ONCE) and commits when a checkpoint completes; source offsets
+ * and all operator state are in the same checkpoint, so a restart neither loses nor repeats an example
+ * on {@code features} as read with {@code isolation.level=read_committed}.
+ */
+public final class FeatureJob {
+    public static final String NAME = "freshet-features";
+
+    private FeatureJob() {
+    }
+
+    /** What {@link #transform} produces, before the sinks: encoded FeatureBatch and IdFrequencyStats records, and dead letters. */
+    public record Outputs(DataStream<byte[]> batches, DataStream<byte[]> stats, DataStream<DeadLetter> deadLetters) {
+    }
+
+    /** Adds the whole job (Kafka source to Kafka sinks) to {@code env} and sets checkpointing and parallelism. */
+    public static void build(StreamExecutionEnvironment env, FeatureStreamConfig config) {
+        build(env, config, UnaryOperator.identity());
+    }
+
+    /**
+     * As {@link #build(StreamExecutionEnvironment, FeatureStreamConfig)}, with {@code tap} applied to
+     * the decoded rows before dedup: a hook for instrumentation and for tests that inject a failure.
+     */
+    public static void build(StreamExecutionEnvironment env, FeatureStreamConfig config, UnaryOperator<DataStream<FeatureRow>> tap) {
+        Objects.requireNonNull(env, "env");
+        Objects.requireNonNull(config, "config");
+        configure(env, config);
+        DataStream<Either<FeatureRow, DeadLetter>> decoded = env.fromSource(source(config), watermarks(config), "clicks")
+                .uid("clicks-source");
+        Outputs out = transform(decoded, config, tap);
+        out.batches().sinkTo(valueSink(config, config.topics().features(), "features")).name("features").uid("features-sink");
+        out.stats().sinkTo(valueSink(config, config.topics().featureStats(), "stats")).name("feature-stats").uid("stats-sink");
+        out.deadLetters().sinkTo(deadLetterSink(config)).name("features.dlq").uid("dlq-sink");
+    }
+
+    /** Checkpointing (exactly once), parallelism and object reuse on {@code env}. */
+    public static void configure(StreamExecutionEnvironment env, FeatureStreamConfig config) {
+        env.setParallelism(config.parallelism());
+        env.enableCheckpointing(config.checkpointInterval().toMillis(), CheckpointingMode.EXACTLY_ONCE);
+        // Operators never modify or keep a record they emitted, so Flink may pass objects along chains without copies.
+        env.getConfig().enableObjectReuse();
+    }
+
+    /**
+     * The broker-free core: decoded click records (rows or dead letters, with timestamps and watermarks)
+     * to outputs. Tests feed it from memory; {@link #build} feeds it from Kafka.
+     */
+    public static Outputs transform(DataStream<Either<FeatureRow, DeadLetter>> decoded, FeatureStreamConfig config,
+                                    UnaryOperator<DataStream<FeatureRow>> tap) {
+        FeatureLayout layout = config.layout();
+        SingleOutputStreamOperator<FeatureRow> routed = decoded.process(new DeadLetterRouter(), RecordTypes.ROW)
+                .name("route dead letters").uid("route");
+        DataStream<DeadLetter> deadLetters = routed.getSideOutput(DeadLetterRouter.DEAD_LETTERS);
+        DataStream<FeatureRow> rows = tap.apply(routed);
+
+        if (!config.dedupWindow().isZero()) {
+            rows = rows.keyBy(r -> r.eventIdHash, BasicTypeInfo.LONG_TYPE_INFO)
+                    .process(new Deduplicator(config.dedupWindow().toMillis()), RecordTypes.ROW)
+                    .name("dedup").uid("dedup");
+        }
+        DataStream<FeatureRow> labeled = rows.filter(r -> r.kind == FeatureRow.LABELED).name("labeled");
+        OutputTag<DeadLetter> joinLetters = new OutputTag<>("join-dead-letters", RecordTypes.DEAD_LETTER);
+        SingleOutputStreamOperator<FeatureRow> joined = rows.filter(r -> r.kind != FeatureRow.LABELED).name("impressions and clicks")
+                .keyBy(FeatureRow::joinKey, BasicTypeInfo.STRING_TYPE_INFO)
+                .process(new ImpressionClickJoin(config.labelWindow().toMillis(), joinLetters), RecordTypes.ROW)
+                .name("impression/click join").uid("join");
+        deadLetters = deadLetters.union(joined.getSideOutput(joinLetters));
+        DataStream<FeatureRow> examples = labeled.union(joined);
+
+        DataStream<byte[]> batches = examples.transform("batch examples", RecordTypes.BYTES,
+                new ExampleBatcher(layout.id(), layout.numDense(), layout.numCategorical(), config.batchSize(), config.linger().toMillis()))
+                .uid("batcher");
+        List<String> tables = layout.categorical().stream().map(FeatureLayout.Column::name).toList();
+        DataStream<byte[]> stats = examples.transform("sketch ids", RecordTypes.PARTIAL_STATS,
+                        new IdStatsPreAggregator(config.statsWindow().toMillis(), tables.size(), config.topK()))
+                .uid("sketch")
+                .keyBy(p -> p.table, BasicTypeInfo.INT_TYPE_INFO)
+                .process(new IdStatsMerger(tables, config.topK()), RecordTypes.BYTES)
+                .name("merge id stats").uid("merge-stats");
+        DataStream<DeadLetter> counted = deadLetters.map(new DeadLetterCounter(), RecordTypes.DEAD_LETTER)
+                .name("count dead letters").uid("count-dlq");
+        return new Outputs(batches, stats, counted);
+    }
+
+    /**
+     * Event time from the ClickEvent; watermarks trail the largest time seen by the allowed lateness,
+     * per Kafka partition (the source applies the strategy per split). Dead letters carry no time.
+     */
+    public static WatermarkStrategy<Either<FeatureRow, DeadLetter>> watermarks(FeatureStreamConfig config) {
+        return WatermarkStrategy.<Either<FeatureRow, DeadLetter>>forBoundedOutOfOrderness(config.allowedLateness())
+                .withTimestampAssigner((e, kafkaTime) -> e.isLeft() ? e.left().eventTime : Long.MIN_VALUE)
+                .withIdleness(config.idleTimeout());
+    }
+
+    public static KafkaSource<Either<FeatureRow, DeadLetter>> source(FeatureStreamConfig config) {
+        return KafkaSource.<Either<FeatureRow, DeadLetter>>builder()
+                .setBootstrapServers(config.bootstrapServers())
+                .setTopics(config.topics().clicks())
+                .setGroupId(config.groupId())
+                .setClientIdPrefix(config.transactionalIdPrefix() + "-source")
+                // Resume from the group's committed offsets (committed when checkpoints complete); a new group starts at the beginning.
+                .setStartingOffsets(OffsetsInitializer.committedOffsets(OffsetResetStrategy.EARLIEST))
+                .setDeserializer(new ClickDeserializationSchema(config.layout()))
+                .setProperty("isolation.level", "read_committed")
+                .setProperty("partition.discovery.interval.ms", "30000")
+                .build();
+    }
+
+    private static KafkaSink<byte[]> valueSink(FeatureStreamConfig config, String topic, String role) {
+        return transactional(KafkaSink.<byte[]>builder(), config, role).setRecordSerializer(new ValueRecords(topic)).build();
+    }
+
+    private static KafkaSink<DeadLetter> deadLetterSink(FeatureStreamConfig config) {
+        KafkaRecordSerializationSchema<DeadLetter> serializer = new DeadLetterRecords(config.topics().featuresDlq());
+        return transactional(KafkaSink.<DeadLetter>builder(), config, "dlq").setRecordSerializer(serializer).build();
+    }
+
+    private static <T> org.apache.flink.connector.kafka.sink.KafkaSinkBuilder<T> transactional(
+            org.apache.flink.connector.kafka.sink.KafkaSinkBuilder<T> builder, FeatureStreamConfig config, String role) {
+        return builder.setBootstrapServers(config.bootstrapServers())
+                .setDeliveryGuarantee(DeliveryGuarantee.EXACTLY_ONCE)
+                .setTransactionalIdPrefix(config.transactionalIdPrefix() + "-" + role)
+                .setProperty("transaction.timeout.ms", Long.toString(FeatureStreamConfig.TRANSACTION_TIMEOUT.toMillis()))
+                .setProperty("linger.ms", "5")
+                .setProperty("max.request.size", Integer.toString(2 * 1024 * 1024));
+    }
+
+    /**
+     * Flink settings for running the job embedded: temp files, checkpoints and savepoints under the work
+     * directory, heap state, and a fixed-delay restart strategy so that a failure restarts the job
+     * from its last checkpoint. On a cluster the cluster's own configuration decides these.
+     */
+    public static Configuration flinkConfiguration(FeatureStreamConfig config) {
+        Path work = config.workDir().toAbsolutePath().normalize();
+        Configuration conf = new Configuration();
+        conf.set(CoreOptions.TMP_DIRS, work.resolve("flink-tmp").toString());
+        conf.set(StateBackendOptions.STATE_BACKEND, "hashmap");
+        conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
+        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, work.resolve("flink-checkpoints").toUri().toString());
+        conf.set(CheckpointingOptions.SAVEPOINT_DIRECTORY, work.resolve("flink-savepoints").toUri().toString());
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 10);
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
+        return conf;
+    }
+}
