@@ -1,0 +1,654 @@
+package dev.freshet.trainer.cuda;
+
+import dev.freshet.features.Examples;
+import dev.freshet.trainer.DenseParameters;
+import dev.freshet.trainer.EmbeddingTable;
+import dev.freshet.trainer.ModelConfig;
+import dev.freshet.trainer.ModelDivergedException;
+import dev.freshet.trainer.ModelState;
+import dev.freshet.trainer.OptimizerKind;
+import dev.freshet.trainer.StepResult;
+import dev.freshet.trainer.TableSpec;
+import dev.freshet.trainer.TrainerBackend;
+import dev.freshet.trainer.cuda.internal.CachePlanner;
+import dev.freshet.trainer.cuda.internal.CudaContext;
+import dev.freshet.trainer.cuda.internal.CudaEvent;
+import dev.freshet.trainer.cuda.internal.CudaGraph;
+import dev.freshet.trainer.cuda.internal.CudaStream;
+import dev.freshet.trainer.cuda.internal.DeviceBuffer;
+import dev.freshet.trainer.cuda.internal.DeviceModel;
+import dev.freshet.trainer.cuda.internal.DlrmKernels;
+import dev.freshet.trainer.cuda.internal.GpuEmbeddingCache;
+import dev.freshet.trainer.cuda.internal.PinnedHostBuffer;
+
+import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * The DLRM trainer on one NVIDIA GPU, through JCuda's driver API and the project's own kernels
+ * (DlrmKernels.cu): every step's gather, interaction, MLPs, loss and updates run on the GPU, replayed
+ * as one CUDA graph for full batches.
+ *
+ * <p>Embedding rows either all live on the GPU, or (with {@link CudaOptions#cached()}) the tables stay
+ * in pinned host memory and a frequency-aware GPU cache holds the hot rows. With the cache, {@link
+ * #prefetch(Examples)} names the next batch (already polled from Kafka): while the GPU trains the
+ * current batch, the host plans which rows the next one misses and a kernel on a second stream swaps
+ * them in, writing evicted rows back.
+ *
+ * <p>Not thread-safe: one trainer thread calls it. The host {@link ModelState} given at creation is
+ * the one {@link #state()} brings up to date.
+ */
+public final class CudaBackend implements TrainerBackend {
+    private final ModelConfig config;
+    private final CudaOptions options;
+    private final ModelState hostState;
+    private final CudaContext context;
+    private final DlrmKernels kernels;
+    private final DeviceModel model;
+    private final GpuEmbeddingCache cache;
+    private final CudaStream compute;
+    private final CudaEvent stepDone;
+    /** Recorded on the compute stream once the current batch's cache swaps are queued. */
+    private final CudaEvent swapsQueued;
+    private final PinnedHostBuffer hostIo;
+    private final long ioDense, ioIds, ioLabels, ioProbs, ioLoss, ioScalars;
+    private final BitSet[] dirtyRows;
+    private final int tables;
+    private CudaGraph stepGraph;
+    private Examples lookahead;
+    private CachePlanner.Plan lookaheadPlan;
+    private long steps;
+    private boolean closed;
+
+    private CudaBackend(ModelConfig config, CudaOptions options, ModelState hostState) {
+        this.config = Objects.requireNonNull(config, "config");
+        this.options = Objects.requireNonNull(options, "options");
+        this.hostState = hostState;
+        if (hostState != null && !hostState.config().equals(config)) {
+            throw new IllegalArgumentException("the host model state has config " + hostState.config() + ", the backend " + config);
+        }
+        this.tables = config.numTables();
+        CudaContext ctx = new CudaContext(options.device());
+        DlrmKernels k = null;
+        DeviceModel m = null;
+        GpuEmbeddingCache c = null;
+        CudaStream s = null;
+        CudaEvent e = null, q = null;
+        PinnedHostBuffer io = null;
+        try {
+            k = new DlrmKernels();
+            long physical = options.cached() ? options.cacheSlots(config.totalRows()) : config.totalRows();
+            m = new DeviceModel(config, k, physical, config.batchSize());
+            boolean rowwise = config.embeddingOptimizer().kind() == OptimizerKind.ROWWISE_ADAGRAD;
+            if (options.cached()) {
+                long[] rows = config.tables().stream().mapToLong(TableSpec::rows).toArray();
+                c = new GpuEmbeddingCache(k, m, new CachePlanner(rows, (int) physical, options.plannerThreadsOrCores(),
+                        options.agingSteps()), rowwise);
+            }
+            s = new CudaStream("compute");
+            e = new CudaEvent("step done", false);
+            q = new CudaEvent("cache swaps queued", false);
+            int b = config.batchSize();
+            long dense = (long) b * config.numDense() * 4, ids = (long) b * tables * 4, labels = b, probs = (long) b * 4;
+            io = new PinnedHostBuffer("step input/output staging", dense + ids + align(labels) + probs + 8 + 16, false);
+        } catch (RuntimeException ex) {
+            for (AutoCloseable r : new AutoCloseable[]{io, q, e, s, c, m, k}) closeQuietly(r);
+            ctx.close();
+            throw ex;
+        }
+        this.context = ctx;
+        this.kernels = k;
+        this.model = m;
+        this.cache = c;
+        this.compute = s;
+        this.stepDone = e;
+        this.swapsQueued = q;
+        this.hostIo = io;
+        int b = config.batchSize();
+        ioDense = 0;
+        ioIds = ioDense + (long) b * config.numDense() * 4;
+        ioLabels = ioIds + (long) b * tables * 4;
+        ioProbs = ioLabels + align(b);
+        ioLoss = ioProbs + (long) b * 4;
+        ioScalars = ioLoss + 8;
+        dirtyRows = new BitSet[tables];
+        for (int t = 0; t < tables; t++) dirtyRows[t] = new BitSet();
+    }
+
+    /**
+     * A CUDA backend mirroring {@code state}: its weights are copied to the GPU (or, with the cache, to the
+     * pinned host tables) and {@link #state()} copies training results back into it.
+     */
+    public static CudaBackend create(ModelConfig config, CudaOptions options, ModelState state) {
+        Objects.requireNonNull(state, "state");
+        CudaBackend b = new CudaBackend(config, options, state);
+        try {
+            b.load(state);
+        } catch (RuntimeException e) {
+            b.close();
+            throw e;
+        }
+        return b;
+    }
+
+    /**
+     * A CUDA backend with no host copy of the model, initialised on the device from the config's seed
+     * (uniform rows in [-1/sqrt(rows), 1/sqrt(rows)), Linear weights in [-1/sqrt(in), 1/sqrt(in))): for
+     * benchmarks of models too large to build twice. {@link #state()} and {@link #load} refuse; not
+     * the same numbers as the CPU backend's initialisation.
+     */
+    public static CudaBackend createUninitialisedHost(ModelConfig config, CudaOptions options) {
+        CudaBackend b = new CudaBackend(config, options, null);
+        try {
+            b.initialiseOnDevice();
+        } catch (RuntimeException e) {
+            b.close();
+            throw e;
+        }
+        return b;
+    }
+
+    /** Whether a CUDA device is usable here, and its name or why not; never throws. */
+    public static CudaContext.Probe probe(int device) {
+        return CudaContext.probe(device);
+    }
+
+    @Override
+    public String description() {
+        String where = options.cached()
+                ? "cache " + model.physicalRows() + " of " + config.totalRows() + " rows ("
+                + String.format("%.2f%%", 100.0 * model.physicalRows() / config.totalRows()) + "), tables in host memory"
+                : "all rows on the GPU";
+        return "cuda (" + context.deviceName() + ", " + (context.totalBytes() >> 30) + " GiB, " + config.precision() + ", " + where + ")";
+    }
+
+    @Override
+    public ModelConfig config() {
+        return config;
+    }
+
+    /** Bytes of GPU memory this backend allocated for the model, its workspace and the cache. */
+    public long deviceBytes() {
+        return model.allocatedBytes();
+    }
+
+    /** Bytes of pinned host memory holding the tables (cache mode), else 0. */
+    public long pinnedHostBytes() {
+        if (cache == null) return 0;
+        return cache.hostTable().bytes() + (cache.hostAccum() == null ? 0 : cache.hostAccum().bytes());
+    }
+
+    public String deviceName() {
+        return context.deviceName();
+    }
+
+    /** Free GPU memory as the driver reports it now. */
+    public long deviceFreeBytes() {
+        return context.freeBytes();
+    }
+
+    /** The cache's hit rate so far (1 - rows loaded / lookups), or NaN without a cache. */
+    public double cacheHitRate() {
+        return cache == null ? Double.NaN : cache.planner().hitRate();
+    }
+
+    public void resetCacheStats() {
+        if (cache != null) cache.planner().resetStats();
+    }
+
+    /**
+     * Names the batch that the next {@link #train} after the current one will receive (lookahead): its
+     * missing rows are fetched to the GPU cache while the current batch trains. The array contents must
+     * not change until that batch has trained. Without a cache this does nothing.
+     */
+    public void prefetch(Examples next) {
+        checkOpen();
+        if (cache == null) return;
+        validate(next);
+        lookahead = next;
+        lookaheadPlan = null;
+    }
+
+    @Override
+    public void predict(Examples batch, float[] out) {
+        checkOpen();
+        validate(batch);
+        int n = batch.count;
+        if (out.length < n) throw new IllegalArgumentException("output array of " + out.length + " for " + n + " examples");
+        context.makeCurrent();
+        for (int start = 0; start < n; start += config.batchSize()) {
+            int len = Math.min(config.batchSize(), n - start);
+            stageInputs(batch, start, len, false);
+            model.queueForward(len, false, compute);
+            model.deviceProbs().download(hostIo.hostAt(ioProbs), (long) len * 4, compute);
+            compute.synchronize();
+            hostIo.view(ioProbs, len * 4).asFloatBuffer().get(out, start, len);
+        }
+    }
+
+    @Override
+    public StepResult train(Examples batch, float[] outProbabilities) {
+        checkOpen();
+        validate(batch);
+        int n = batch.count;
+        if (n < 1 || n > config.batchSize()) {
+            throw new IllegalArgumentException("a training step takes 1.." + config.batchSize() + " examples (model.batch-size), got " + n);
+        }
+        if (outProbabilities.length < n) {
+            throw new IllegalArgumentException("output array of " + outProbabilities.length + " for " + n + " examples");
+        }
+        context.makeCurrent();
+        stageInputs(batch, 0, n, true);
+        queueTrainingStep(n);
+        if (cache != null && lookahead != null && lookahead != batch) {
+            // plan the next batch on the host while the GPU trains this one; its swaps run on the prefetch
+            // stream, after this batch's own swaps (queued on the compute stream before the step)
+            lookaheadPlan = cache.planner().plan(lookahead.sparse, lookahead.count, steps + 1, steps);
+            cache.queuePrefetch(lookaheadPlan, swapsQueued);
+        }
+        model.deviceProbs().download(hostIo.hostAt(ioProbs), (long) n * 4, compute);
+        model.deviceLoss().download(hostIo.hostAt(ioLoss), 8, compute);
+        model.deviceScalars().download(hostIo.hostAt(ioScalars), 16, compute);
+        compute.synchronize();
+        steps++;
+        hostIo.view(ioProbs, n * 4).asFloatBuffer().get(outProbabilities, 0, n);
+        double loss = hostIo.view(ioLoss, 8).getDouble(0) / n;
+        int nonFinite = hostIo.view(ioScalars, 16).getInt(8);
+        markTouched(batch);
+        if (!Double.isFinite(loss) || nonFinite != 0) {
+            throw new ModelDivergedException("training diverged at step " + steps + ": loss " + loss
+                    + (nonFinite != 0 ? ", and an updated weight is NaN or infinite" : "")
+                    + ". Fix: lower the learning rates (model.dense-learning-rate, model.embedding-learning-rate)");
+        }
+        return new StepResult(loss, n);
+    }
+
+    /** Copies inputs to the device (translating ids to cache slots in cache mode). */
+    private void stageInputs(Examples batch, int start, int len, boolean training) {
+        int nd = config.numDense();
+        hostIo.view(ioDense, len * nd * 4).asFloatBuffer().put(batch.dense, start * nd, len * nd);
+        int[] ids = batch.sparse;
+        int idStart = start * tables;
+        if (cache != null) {
+            CachePlanner.Plan plan;
+            if (training && batch == lookahead && lookaheadPlan != null && start == 0) {
+                plan = lookaheadPlan;
+                cache.awaitPrefetch(compute);
+            } else {
+                int[] slice = start == 0 ? ids : java.util.Arrays.copyOfRange(ids, idStart, idStart + len * tables);
+                plan = cache.planner().plan(slice, len, steps, steps);
+                cache.queueSwapsNow(plan, compute);
+            }
+            swapsQueued.record(compute);
+            if (training && batch == lookahead) {
+                lookahead = null;
+                lookaheadPlan = null;
+            }
+            ids = plan.slots();
+            idStart = 0;
+        }
+        hostIo.view(ioIds, len * tables * 4).asIntBuffer().put(ids, idStart, len * tables);
+        ByteBuffer labels = hostIo.view(ioLabels, len);
+        labels.put(batch.labels, start, len);
+        model.deviceDenseIn().upload(hostIo.hostAt(ioDense), (long) len * nd * 4, compute);
+        model.deviceIds().upload(hostIo.hostAt(ioIds), (long) len * tables * 4, compute);
+        model.deviceLabels().upload(hostIo.hostAt(ioLabels), len, compute);
+    }
+
+    private void queueTrainingStep(int n) {
+        if (options.graphs() && n == config.batchSize()) {
+            if (stepGraph == null) {
+                stepGraph = new CudaGraph("training step", compute, () -> model.queueStep(n, compute));
+            }
+            stepGraph.launch(compute);
+        } else {
+            model.queueStep(n, compute);
+        }
+        stepDone.record(compute);
+    }
+
+    private void validate(Examples batch) {
+        Objects.requireNonNull(batch, "batch");
+        if (batch.numDense != config.numDense() || batch.numSparse != tables) {
+            throw new IllegalArgumentException("batch has " + batch.numDense + " dense and " + batch.numSparse
+                    + " categorical features; the model expects " + config.numDense() + " and " + tables);
+        }
+        List<TableSpec> specs = config.tables();
+        int[] s = batch.sparse;
+        for (int i = 0, n = batch.count * tables; i < n; i++) {
+            int t = i % tables;
+            if (s[i] < 0 || s[i] >= specs.get(t).rows()) {
+                throw new IllegalArgumentException("embedding row " + s[i] + " out of range for table " + specs.get(t).name()
+                        + " (" + specs.get(t).rows() + " rows), example " + (i / tables) + " of the batch");
+            }
+        }
+    }
+
+    private void markTouched(Examples batch) {
+        if (hostState == null) return;
+        int[] s = batch.sparse;
+        for (int i = 0, n = batch.count * tables; i < n; i++) {
+            int t = i % tables;
+            hostState.markTouched(t, s[i]);
+            dirtyRows[t].set(s[i]);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Benchmark path: batches already on the GPU, steps queued without waiting (as the PyTorch peer).
+    // ------------------------------------------------------------------------------------------
+
+    /** One batch's inputs held on the GPU, for benchmarks (all rows on the GPU only). */
+    public final class ResidentBatch implements AutoCloseable {
+        private final DeviceBuffer dense, ids, labels;
+        private final int count;
+
+        private ResidentBatch(Examples b) {
+            int nd = config.numDense();
+            count = b.count;
+            dense = DeviceBuffer.floats("resident dense", (long) count * nd);
+            ids = DeviceBuffer.ints("resident ids", (long) count * tables);
+            labels = new DeviceBuffer("resident labels", Math.max(4, count));
+            try (PinnedHostBuffer staging = new PinnedHostBuffer("resident staging", (long) count * (nd + tables) * 4 + count, false)) {
+                staging.view(0, count * nd * 4).asFloatBuffer().put(b.dense, 0, count * nd);
+                staging.view((long) count * nd * 4, count * tables * 4).asIntBuffer().put(b.sparse, 0, count * tables);
+                staging.view((long) count * (nd + tables) * 4, count).put(b.labels, 0, count);
+                dense.upload(staging.hostAt(0), (long) count * nd * 4, compute);
+                ids.upload(staging.hostAt((long) count * nd * 4), (long) count * tables * 4, compute);
+                labels.upload(staging.hostAt((long) count * (nd + tables) * 4), count, compute);
+                compute.synchronize();
+            }
+        }
+
+        @Override
+        public void close() {
+            labels.close();
+            ids.close();
+            dense.close();
+        }
+    }
+
+    public ResidentBatch upload(Examples batch) {
+        checkOpen();
+        if (cache != null) throw new IllegalStateException("resident batches bypass the GPU cache's planning; use train()");
+        validate(batch);
+        if (batch.count != config.batchSize()) {
+            throw new IllegalArgumentException("a resident batch must hold model.batch-size = " + config.batchSize() + " examples, got " + batch.count);
+        }
+        context.makeCurrent();
+        return new ResidentBatch(batch);
+    }
+
+    /** Queues one training step on a resident batch and returns without waiting for it. */
+    public void trainAsync(ResidentBatch batch) {
+        checkOpen();
+        context.makeCurrent();
+        int nd = config.numDense();
+        int n = batch.count;
+        jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(model.deviceDenseIn().ptr(), batch.dense.ptr(), (long) n * nd * 4, compute.handle());
+        jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(model.deviceIds().ptr(), batch.ids.ptr(), (long) n * tables * 4, compute.handle());
+        jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(model.deviceLabels().ptr(), batch.labels.ptr(), n, compute.handle());
+        queueTrainingStep(n);
+        steps++;
+    }
+
+    /** Waits for every queued step and returns the last step's mean loss. */
+    public double finish() {
+        checkOpen();
+        context.makeCurrent();
+        model.deviceLoss().download(hostIo.hostAt(ioLoss), 8, compute);
+        compute.synchronize();
+        return hostIo.view(ioLoss, 8).getDouble(0) / config.batchSize();
+    }
+
+    /** A timing event recorded on the compute stream now. */
+    public CudaEvent recordEvent(String name) {
+        checkOpen();
+        context.makeCurrent();
+        CudaEvent e = new CudaEvent(name, true);
+        e.record(compute);
+        return e;
+    }
+
+    // ------------------------------------------------------------------------------------------
+    // Host state: load and write back
+    // ------------------------------------------------------------------------------------------
+
+    @Override
+    public ModelState state() {
+        checkOpen();
+        if (hostState == null) throw new IllegalStateException("this CUDA backend was created without a host model state (benchmark mode)");
+        context.makeCurrent();
+        compute.synchronize();
+        DenseParameters d = hostState.dense();
+        downloadFloats(model.deviceDense(), d.values());
+        if (model.deviceSlot1() != null) downloadFloats(model.deviceSlot1(), d.slot1());
+        if (model.deviceSlot2() != null) downloadFloats(model.deviceSlot2(), d.slot2());
+        model.deviceScalars().download(hostIo.hostAt(ioScalars), 16, compute);
+        compute.synchronize();
+        d.setStep(hostIo.view(ioScalars, 16).getInt(4));
+        if (cache != null) {
+            cache.flushAll(compute);
+            copyDirtyRowsFromPinned();
+        } else {
+            copyDirtyRowsFromDevice();
+        }
+        return hostState;
+    }
+
+    private void copyDirtyRowsFromDevice() {
+        int dim = config.embeddingDim();
+        long offset = 0;
+        int chunk = 1 << 14;
+        float[] row = new float[dim];
+        try (PinnedHostBuffer staging = new PinnedHostBuffer("row write-back staging", (long) chunk * (dim + 1) * 4, false)) {
+            for (int t = 0; t < tables; t++) {
+                EmbeddingTable table = hostState.tables().get(t);
+                BitSet dirty = dirtyRows[t];
+                for (int r = dirty.nextSetBit(0); r >= 0; ) {
+                    // copy a run of up to `chunk` consecutive rows at once
+                    int end = Math.min(dirty.nextClearBit(r), r + chunk);
+                    int len = end - r;
+                    jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync(staging.host(), model.deviceTable().at((offset + r) * dim * 4L),
+                            (long) len * dim * 4, compute.handle());
+                    if (model.deviceAccum() != null) {
+                        jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync(staging.hostAt((long) chunk * dim * 4),
+                                model.deviceAccum().at((offset + r) * 4L), (long) len * 4, compute.handle());
+                    }
+                    compute.synchronize();
+                    FloatBuffer w = staging.view(0, len * dim * 4).asFloatBuffer();
+                    FloatBuffer a = staging.view((long) chunk * dim * 4, len * 4).asFloatBuffer();
+                    for (int i = 0; i < len; i++) {
+                        w.get(row, 0, dim);
+                        table.writeRow(r + i, row, 0);
+                        if (model.deviceAccum() != null) table.setAccumulator(r + i, a.get(i));
+                    }
+                    r = dirty.nextSetBit(end);
+                }
+                dirty.clear();
+                offset += config.tables().get(t).rows();
+            }
+        }
+    }
+
+    private void copyDirtyRowsFromPinned() {
+        int dim = config.embeddingDim();
+        float[] row = new float[dim];
+        PinnedHostBuffer hostTable = cache.hostTable();
+        PinnedHostBuffer hostAccum = cache.hostAccum();
+        for (int t = 0; t < tables; t++) {
+            EmbeddingTable table = hostState.tables().get(t);
+            BitSet dirty = dirtyRows[t];
+            for (int r = dirty.nextSetBit(0); r >= 0; r = dirty.nextSetBit(r + 1)) {
+                long g = cache.planner().globalRow(t, r);
+                hostTable.view(g * dim * 4, dim * 4).asFloatBuffer().get(row, 0, dim);
+                table.writeRow(r, row, 0);
+                if (hostAccum != null) table.setAccumulator(r, hostAccum.view(g * 4, 4).getFloat(0));
+            }
+            dirty.clear();
+        }
+    }
+
+    @Override
+    public void load(ModelState source) {
+        checkOpen();
+        Objects.requireNonNull(source, "source");
+        if (hostState == null) throw new IllegalStateException("this CUDA backend was created without a host model state (benchmark mode)");
+        if (!source.config().equals(config)) {
+            throw new IllegalArgumentException("cannot load a model of config " + source.config() + " into a backend of config " + config);
+        }
+        context.makeCurrent();
+        compute.synchronize();
+        DenseParameters d = source.dense();
+        uploadFloats(model.deviceDense(), d.values());
+        if (model.deviceSlot1() != null) uploadFloats(model.deviceSlot1(), d.slot1());
+        if (model.deviceSlot2() != null) uploadFloats(model.deviceSlot2(), d.slot2());
+        ByteBuffer sc = hostIo.view(ioScalars, 16);
+        sc.putInt(0, 0).putInt(4, (int) d.step()).putInt(8, 0).putInt(12, 0);
+        model.deviceScalars().upload(hostIo.hostAt(ioScalars), 16, compute);
+        compute.synchronize();
+        int dim = config.embeddingDim();
+        float[] row = new float[dim];
+        if (cache != null) {
+            cache.planner().invalidate();
+            for (int t = 0; t < tables; t++) {
+                EmbeddingTable table = source.tables().get(t);
+                for (int r = 0; r < table.spec().rows(); r++) {
+                    long g = cache.planner().globalRow(t, r);
+                    table.readRow(r, row, 0);
+                    cache.hostTable().view(g * dim * 4, dim * 4).asFloatBuffer().put(row, 0, dim);
+                    if (cache.hostAccum() != null) cache.hostAccum().view(g * 4, 4).putFloat(0, table.accumulator(r));
+                }
+            }
+            int[] zeros = new int[tables];
+            hostIo.view(ioIds, tables * 4).asIntBuffer().put(zeros);
+            model.deviceTableOffset().upload(hostIo.hostAt(ioIds), tables * 4L, compute);
+        } else {
+            int chunk = 1 << 14;
+            long offset = 0;
+            int[] offsets = new int[tables];
+            try (PinnedHostBuffer staging = new PinnedHostBuffer("row upload staging", (long) chunk * (dim + 1) * 4, false)) {
+                for (int t = 0; t < tables; t++) {
+                    offsets[t] = (int) offset;
+                    EmbeddingTable table = source.tables().get(t);
+                    long rows = table.spec().rows();
+                    for (long r0 = 0; r0 < rows; r0 += chunk) {
+                        int len = (int) Math.min(chunk, rows - r0);
+                        FloatBuffer w = staging.view(0, len * dim * 4).asFloatBuffer();
+                        FloatBuffer a = staging.view((long) chunk * dim * 4, len * 4).asFloatBuffer();
+                        for (int i = 0; i < len; i++) {
+                            table.readRow((int) (r0 + i), row, 0);
+                            w.put(row, 0, dim);
+                            a.put(i, table.accumulator((int) (r0 + i)));
+                        }
+                        jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync(model.deviceTable().at((offset + r0) * dim * 4L), staging.host(),
+                                (long) len * dim * 4, compute.handle());
+                        if (model.deviceAccum() != null) {
+                            jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync(model.deviceAccum().at((offset + r0) * 4L),
+                                    staging.hostAt((long) chunk * dim * 4), (long) len * 4, compute.handle());
+                        }
+                        compute.synchronize();
+                    }
+                    offset += rows;
+                }
+            }
+            hostIo.view(ioIds, tables * 4).asIntBuffer().put(offsets);
+            model.deviceTableOffset().upload(hostIo.hostAt(ioIds), tables * 4L, compute);
+        }
+        compute.synchronize();
+        for (BitSet b : dirtyRows) b.clear();
+        lookahead = null;
+        lookaheadPlan = null;
+    }
+
+    private void initialiseOnDevice() {
+        context.makeCurrent();
+        long seed = config.seed();
+        DenseParameters shapes = new DenseParameters(config);
+        for (var layer : shapes.layers()) {
+            float scale = (float) (1.0 / Math.sqrt(layer.in()));
+            kernels.fillUniform((long) layer.in() * layer.out(), model.deviceDense().at(layer.weightOffset() * 4L),
+                    seed * 31 + layer.weightOffset(), scale, compute);
+            kernels.fillUniform(layer.out(), model.deviceDense().at(layer.biasOffset() * 4L), seed * 31 + layer.biasOffset(), scale, compute);
+        }
+        if (model.deviceSlot1() != null) model.deviceSlot1().fill32(0, model.deviceSlot1().bytes() / 4, compute);
+        if (model.deviceSlot2() != null) model.deviceSlot2().fill32(0, model.deviceSlot2().bytes() / 4, compute);
+        model.deviceScalars().fill32(0, 4, compute);
+        int dim = config.embeddingDim();
+        long offset = 0;
+        int[] offsets = new int[tables];
+        for (int t = 0; t < tables; t++) {
+            long rows = config.tables().get(t).rows();
+            float scale = (float) (1.0 / Math.sqrt(rows));
+            offsets[t] = cache == null ? (int) offset : 0;
+            if (cache == null) {
+                kernels.fillUniform(rows * dim, model.deviceTable().at(offset * dim * 4L), seed ^ (0x5DEECE66DL * (t + 1)), scale, compute);
+            } else {
+                kernels.fillUniform(rows * dim, cache.hostTable().devicePointer().withByteOffset(offset * dim * 4L),
+                        seed ^ (0x5DEECE66DL * (t + 1)), scale, compute);
+            }
+            offset += rows;
+        }
+        if (model.deviceAccum() != null) model.deviceAccum().fill32(0, model.deviceAccum().bytes() / 4, compute);
+        if (cache != null && cache.hostAccum() != null) {
+            jcuda.driver.JCudaDriver.cuMemsetD32Async(cache.hostAccum().devicePointer(), 0, cache.hostAccum().bytes() / 4, compute.handle());
+        }
+        hostIo.view(ioIds, tables * 4).asIntBuffer().put(offsets);
+        model.deviceTableOffset().upload(hostIo.hostAt(ioIds), tables * 4L, compute);
+        compute.synchronize();
+    }
+
+    private void downloadFloats(DeviceBuffer device, float[] host) {
+        int chunk = (int) Math.min(host.length, (hostIo.bytes() / 4));
+        for (int start = 0; start < host.length; start += chunk) {
+            int len = Math.min(chunk, host.length - start);
+            jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync(hostIo.host(), device.at(start * 4L), len * 4L, compute.handle());
+            compute.synchronize();
+            hostIo.view(0, len * 4).asFloatBuffer().get(host, start, len);
+        }
+    }
+
+    private void uploadFloats(DeviceBuffer device, float[] host) {
+        int chunk = (int) Math.min(host.length, (hostIo.bytes() / 4));
+        for (int start = 0; start < host.length; start += chunk) {
+            int len = Math.min(chunk, host.length - start);
+            hostIo.view(0, len * 4).asFloatBuffer().put(host, start, len);
+            jcuda.driver.JCudaDriver.cuMemcpyHtoDAsync(device.at(start * 4L), hostIo.host(), len * 4L, compute.handle());
+            compute.synchronize();
+        }
+    }
+
+    private void checkOpen() {
+        if (closed) throw new IllegalStateException("the CUDA backend is closed; it cannot be used after close()");
+    }
+
+    private static long align(long bytes) {
+        return (bytes + 15) & ~15L;
+    }
+
+    private static void closeQuietly(AutoCloseable r) {
+        if (r == null) return;
+        try {
+            r.close();
+        } catch (Exception ignored) {
+            // closing after a failed start; the original error is rethrown
+        }
+    }
+
+    @Override
+    public void close() {
+        if (closed) return;
+        closed = true;
+        try {
+            context.makeCurrent();
+            compute.synchronize();
+        } catch (RuntimeException ignored) {
+            // a failed device still has its handles released below
+        }
+        for (AutoCloseable r : new AutoCloseable[]{stepGraph, hostIo, swapsQueued, stepDone, compute, cache, model, kernels}) closeQuietly(r);
+        context.close();
+    }
+}

@@ -1,0 +1,83 @@
+package dev.freshet.trainer.cuda;
+
+import dev.freshet.config.ConfigException;
+import dev.freshet.config.ConfigSource;
+import dev.freshet.config.Setting;
+
+import java.util.List;
+
+/**
+ * Settings of the CUDA backend.
+ *
+ * @param device        CUDA device ordinal
+ * @param cacheFraction fraction of all embedding rows the GPU caches; 0 keeps every row on the GPU
+ *                      (no cache), otherwise the tables stay in host memory
+ * @param cacheRows     GPU cache size in rows; when above 0 it overrides cacheFraction
+ * @param graphs        replay each full-size training step as one CUDA graph
+ * @param plannerThreads threads that plan the cache's swaps for the next batch (0: one per core)
+ * @param agingSteps    the cache halves its access counts every this many steps (0: never)
+ */
+public record CudaOptions(int device, double cacheFraction, long cacheRows, boolean graphs, int plannerThreads,
+                          int agingSteps) {
+
+    public static final Setting<Integer> DEVICE = Setting.ofInt("trainer.cuda.device", 0, 0, 63,
+            "CUDA device ordinal the trainer uses.");
+    public static final Setting<Double> CACHE_FRACTION = Setting.ofDouble("trainer.cuda.cache-fraction", 0.0, 0.0, 1.0,
+            "Fraction of embedding rows cached on the GPU (tables in host memory); 0 keeps all rows on the GPU.");
+    public static final Setting<Long> CACHE_ROWS = Setting.ofLong("trainer.cuda.cache-rows", 0, 0, Integer.MAX_VALUE,
+            "GPU embedding cache size in rows; above 0 it overrides trainer.cuda.cache-fraction.");
+    public static final Setting<Boolean> GRAPHS = Setting.ofBoolean("trainer.cuda.graphs", true,
+            "Replay each full-size training step as one CUDA graph (fewer launches).");
+    public static final Setting<Integer> PLANNER_THREADS = Setting.ofInt("trainer.cuda.cache-planner-threads", 0, 0, 256,
+            "Threads planning the GPU cache's swaps for the next batch; 0 means one per core.");
+    public static final Setting<Integer> AGING_STEPS = Setting.ofInt("trainer.cuda.cache-aging-steps", 200, 0, 1 << 30,
+            "The GPU cache halves its row access counts every this many steps, so a moving hot set is followed; 0 never.");
+    public static final List<Setting<?>> SETTINGS = List.of(DEVICE, CACHE_FRACTION, CACHE_ROWS, GRAPHS, PLANNER_THREADS,
+            AGING_STEPS);
+
+    public CudaOptions {
+        if (device < 0) throw new ConfigException(DEVICE.key() + " = " + device + " must be >= 0");
+        if (!(cacheFraction >= 0 && cacheFraction <= 1)) {
+            throw new ConfigException(CACHE_FRACTION.key() + " = " + cacheFraction + " must lie in [0, 1]; 0 keeps all rows on the GPU");
+        }
+        if (cacheRows < 0) throw new ConfigException(CACHE_ROWS.key() + " = " + cacheRows + " must be >= 0");
+        if (plannerThreads < 0) throw new ConfigException(PLANNER_THREADS.key() + " = " + plannerThreads + " must be >= 0");
+        if (agingSteps < 0) throw new ConfigException(AGING_STEPS.key() + " = " + agingSteps + " must be >= 0");
+    }
+
+    public static CudaOptions from(ConfigSource config) {
+        return new CudaOptions(config.get(DEVICE), config.get(CACHE_FRACTION), config.get(CACHE_ROWS), config.get(GRAPHS),
+                config.get(PLANNER_THREADS), config.get(AGING_STEPS));
+    }
+
+    /** All rows on the GPU, graphs on, device 0. */
+    public static CudaOptions defaults() {
+        return new CudaOptions(0, 0.0, 0, true, 0, 200);
+    }
+
+    public CudaOptions withCacheFraction(double fraction) {
+        return new CudaOptions(device, fraction, 0, graphs, plannerThreads, agingSteps);
+    }
+
+    public CudaOptions withCacheRows(long rows) {
+        return new CudaOptions(device, cacheFraction, rows, graphs, plannerThreads, agingSteps);
+    }
+
+    public CudaOptions withGraphs(boolean on) {
+        return new CudaOptions(device, cacheFraction, cacheRows, on, plannerThreads, agingSteps);
+    }
+
+    public boolean cached() {
+        return cacheRows > 0 || cacheFraction > 0;
+    }
+
+    /** Cache slots for a model of {@code totalRows} rows. */
+    public int cacheSlots(long totalRows) {
+        long rows = cacheRows > 0 ? cacheRows : (long) Math.ceil(cacheFraction * totalRows);
+        return (int) Math.max(1, Math.min(rows, totalRows));
+    }
+
+    public int plannerThreadsOrCores() {
+        return plannerThreads > 0 ? plannerThreads : Runtime.getRuntime().availableProcessors();
+    }
+}

@@ -1,0 +1,271 @@
+package dev.freshet.trainer.cuda.internal;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+/**
+ * The directory and replacement policy of the GPU embedding cache, in plain Java (no GPU needed, so
+ * it is unit-tested on its own). After the frequency-aware software cache of Colossal-AI's
+ * CachedEmbeddingBag (2022: "keeping 1.5% of embedding parameters on the GPU still gives decent
+ * end-to-end speed"): the hot rows stay on the GPU, chosen by access counts from the stream itself and
+ * from the feature-stats heavy hitters.
+ *
+ * <p>{@link #plan} takes the rows one batch needs, known before the batch trains (lookahead: the batch
+ * was already polled), and returns for every lookup the cache slot that will hold its row, plus the
+ * swaps that make it so: for each slot, the row to write back (evict) and the row to load. Rows of the
+ * batches still in flight are pinned and never chosen as victims, so a swap never touches a slot a
+ * running step uses, and an evicted row is written back before any later load of it (the swaps run in
+ * order on one stream): a row evicted and re-read carries every update made to it.
+ *
+ * <p>Victims: sampled LFU (a few random unpinned slots, the least-counted row goes), as Redis'
+ * approximated LFU, with counts halved every {@code agingSteps} steps so that a hot set that moves
+ * away is evicted in time. The rows are split into partitions by hash, each with its own slots and
+ * thread, so planning a large batch runs on all cores while the GPU trains the previous one.
+ */
+public final class CachePlanner implements AutoCloseable {
+    private static final int SAMPLES = 8;
+
+    private final long[] tableOffset;
+    private final int tables;
+    private final int capacity;
+    private final int partitions;
+    private final int[] rowToSlot;
+    private final int[] slotToRow;
+    private final long[] slotStep;
+    private final int[] counts;
+    private final int[] nextFree;
+    private final int[] partitionStart;
+    private final long[] rng;
+    private final int agingSteps;
+    private final ExecutorService pool;
+    private long lookups;
+    private long misses;
+
+    /** What one batch needs: slot per lookup, and the swaps (evict then load) that must run before it trains. */
+    public record Plan(long step, int[] slots, int lookups, int swaps, int[] swapSlots, int[] evictRows, int[] loadRows) {
+        public int misses() {
+            return swaps;
+        }
+    }
+
+    public CachePlanner(long[] tableRows, int capacity, int threads, int agingSteps) {
+        this.tables = tableRows.length;
+        this.tableOffset = new long[tables + 1];
+        for (int t = 0; t < tables; t++) tableOffset[t + 1] = tableOffset[t] + tableRows[t];
+        long total = tableOffset[tables];
+        if (total > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("the GPU cache addresses at most " + Integer.MAX_VALUE + " rows in all; the tables have " + total);
+        }
+        if (capacity < 1 || capacity > total) {
+            throw new IllegalArgumentException("GPU cache capacity " + capacity + " rows outside 1.." + total + " (the rows of all tables)");
+        }
+        this.capacity = capacity;
+        this.partitions = Math.max(1, Math.min(threads, capacity / 1024 + 1));
+        this.rowToSlot = new int[(int) total];
+        Arrays.fill(rowToSlot, -1);
+        this.slotToRow = new int[capacity];
+        Arrays.fill(slotToRow, -1);
+        this.slotStep = new long[capacity];
+        Arrays.fill(slotStep, Long.MIN_VALUE);
+        this.counts = new int[(int) total];
+        this.partitionStart = new int[partitions + 1];
+        for (int p = 0; p <= partitions; p++) partitionStart[p] = (int) ((long) capacity * p / partitions);
+        this.nextFree = Arrays.copyOf(partitionStart, partitions);
+        this.rng = new long[partitions];
+        for (int p = 0; p < partitions; p++) rng[p] = 0x9E3779B97F4A7C15L * (p + 1);
+        this.agingSteps = agingSteps;
+        this.pool = partitions > 1 ? Executors.newFixedThreadPool(partitions, r -> {
+            Thread t = new Thread(r, "freshet-cache-planner");
+            t.setDaemon(true);
+            return t;
+        }) : null;
+    }
+
+    public int capacity() {
+        return capacity;
+    }
+
+    public long totalRows() {
+        return tableOffset[tables];
+    }
+
+    /** Global row number of {@code row} of table {@code table} (the host store's row index). */
+    public long globalRow(int table, int row) {
+        return tableOffset[table] + row;
+    }
+
+    /** Adds heavy-hitter counts from feature-stats (IdFrequencyStats) to the access counts. */
+    public void addCounts(int table, long[] rows, long[] rowCounts) {
+        for (int i = 0; i < rows.length; i++) {
+            long r = rows[i];
+            if (r < 0 || r >= tableOffset[table + 1] - tableOffset[table]) continue;
+            int g = (int) (tableOffset[table] + r);
+            counts[g] = (int) Math.min(Integer.MAX_VALUE, counts[g] + rowCounts[i]);
+        }
+    }
+
+    /**
+     * Plans batch {@code step}: {@code ids[b * T + t]} is example b's row of table t (validated by the caller).
+     * Slots used by steps {@code >= oldestLiveStep} are pinned (that is, the steps queued or running on the GPU
+     * and this one).
+     */
+    public Plan plan(int[] ids, int examples, long step, long oldestLiveStep) {
+        int n = examples * tables;
+        int[] slots = new int[n];
+        if (agingSteps > 0 && step > 0 && step % agingSteps == 0) age();
+        List<int[][]> parts = new ArrayList<>(partitions);
+        if (pool == null) {
+            parts.add(planPartition(0, ids, n, slots, step, oldestLiveStep));
+        } else {
+            List<Future<int[][]>> futures = new ArrayList<>(partitions);
+            for (int p = 0; p < partitions; p++) {
+                int part = p;
+                futures.add(pool.submit(() -> planPartition(part, ids, n, slots, step, oldestLiveStep)));
+            }
+            for (Future<int[][]> f : futures) {
+                try {
+                    parts.add(f.get());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while planning the GPU cache", e);
+                } catch (ExecutionException e) {
+                    if (e.getCause() instanceof RuntimeException re) throw re;
+                    throw new IllegalStateException(e.getCause());
+                }
+            }
+        }
+        int swaps = 0;
+        for (int[][] p : parts) swaps += p[3][0];
+        int[] swapSlots = new int[swaps], evict = new int[swaps], load = new int[swaps];
+        int at = 0;
+        for (int[][] p : parts) {
+            int k = p[3][0];
+            System.arraycopy(p[0], 0, swapSlots, at, k);
+            System.arraycopy(p[1], 0, evict, at, k);
+            System.arraycopy(p[2], 0, load, at, k);
+            at += k;
+        }
+        lookups += n;
+        misses += swaps;
+        return new Plan(step, slots, n, swaps, swapSlots, evict, load);
+    }
+
+    private int partitionOf(int globalRow) {
+        return (int) (((globalRow * 0x9E3779B97F4A7C15L) >>> 32) % partitions);
+    }
+
+    private int[][] planPartition(int p, int[] ids, int n, int[] slots, long step, long oldestLiveStep) {
+        int cap = 256;
+        int[] sSlot = new int[cap], sEvict = new int[cap], sLoad = new int[cap];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            int t = i % tables;
+            int row = (int) (tableOffset[t] + ids[i]);
+            if (partitions > 1 && partitionOf(row) != p) continue;
+            if (counts[row] < Integer.MAX_VALUE) counts[row]++;
+            int s = rowToSlot[row];
+            if (s < 0) {
+                s = victim(p, oldestLiveStep);
+                int old = slotToRow[s];
+                if (old >= 0) rowToSlot[old] = -1;
+                rowToSlot[row] = s;
+                slotToRow[s] = row;
+                if (k == cap) {
+                    cap *= 2;
+                    sSlot = Arrays.copyOf(sSlot, cap);
+                    sEvict = Arrays.copyOf(sEvict, cap);
+                    sLoad = Arrays.copyOf(sLoad, cap);
+                }
+                sSlot[k] = s;
+                sEvict[k] = old;
+                sLoad[k] = row;
+                k++;
+            }
+            slotStep[s] = step;
+            slots[i] = s;
+        }
+        return new int[][]{sSlot, sEvict, sLoad, {k}};
+    }
+
+    private int victim(int p, long oldestLiveStep) {
+        int lo = partitionStart[p], hi = partitionStart[p + 1];
+        if (nextFree[p] < hi) return nextFree[p]++;
+        int size = hi - lo;
+        int best = -1;
+        int bestCount = Integer.MAX_VALUE;
+        long x = rng[p];
+        for (int tries = 0; tries < 4 * SAMPLES && (best < 0 || tries < SAMPLES); tries++) {
+            x ^= x << 13;
+            x ^= x >>> 7;
+            x ^= x << 17;
+            int s = lo + (int) Long.remainderUnsigned(x, size);
+            if (slotStep[s] >= oldestLiveStep) continue;
+            int c = counts[slotToRow[s]];
+            if (c < bestCount) {
+                bestCount = c;
+                best = s;
+            }
+        }
+        rng[p] = x;
+        if (best >= 0) return best;
+        for (int s = lo; s < hi; s++) {
+            if (slotStep[s] < oldestLiveStep) return s;
+        }
+        throw new IllegalStateException("GPU embedding cache too small: all " + size + " slots of partition " + p
+                + " hold rows of the batches in flight. Fix: raise trainer.cuda.cache-fraction (or cache-rows) above "
+                + capacity + " rows, or lower model.batch-size");
+    }
+
+    private void age() {
+        for (int s = 0; s < capacity; s++) {
+            int r = slotToRow[s];
+            if (r >= 0) counts[r] >>>= 1;
+        }
+    }
+
+    /** The cache slot holding global row {@code globalRow}, or -1. */
+    public int slotOf(long globalRow) {
+        return rowToSlot[(int) globalRow];
+    }
+
+    /** The global row in {@code slot}, or -1 when the slot is free. */
+    public int rowIn(int slot) {
+        return slotToRow[slot];
+    }
+
+    /** Forgets every cached row (after the host tables were replaced); the GPU copies are then garbage. */
+    public void invalidate() {
+        Arrays.fill(rowToSlot, -1);
+        Arrays.fill(slotToRow, -1);
+        Arrays.fill(slotStep, Long.MIN_VALUE);
+        System.arraycopy(partitionStart, 0, nextFree, 0, partitions);
+    }
+
+    public long lookups() {
+        return lookups;
+    }
+
+    public long misses() {
+        return misses;
+    }
+
+    /** 1 - rows loaded / lookups: a row looked up twice by one batch is loaded (missed) at most once. */
+    public double hitRate() {
+        return lookups == 0 ? 0 : 1.0 - (double) misses / lookups;
+    }
+
+    public void resetStats() {
+        lookups = 0;
+        misses = 0;
+    }
+
+    @Override
+    public void close() {
+        if (pool != null) pool.shutdownNow();
+    }
+}

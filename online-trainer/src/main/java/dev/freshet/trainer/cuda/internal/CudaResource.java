@@ -1,0 +1,39 @@
+package dev.freshet.trainer.cuda.internal;
+
+/**
+ * Base of every CUDA handle owner (STYLE 8): one owner per handle, {@link #close()} is idempotent, and
+ * any use after close fails with the handle's name instead of reaching the driver with a dead handle.
+ */
+abstract class CudaResource implements AutoCloseable {
+    private final String what;
+    private boolean closed;
+
+    CudaResource(String what) {
+        this.what = what;
+    }
+
+    /** Throws if this handle has been closed. */
+    final void checkOpen() {
+        if (closed) {
+            throw new IllegalStateException(what + " is closed; it cannot be used after close()");
+        }
+    }
+
+    final boolean isClosed() {
+        return closed;
+    }
+
+    final String what() {
+        return what;
+    }
+
+    @Override
+    public final void close() {
+        if (closed) return;
+        closed = true;
+        release();
+    }
+
+    /** Frees the native handle; called once. */
+    abstract void release();
+}

@@ -1,0 +1,194 @@
+package dev.freshet.trainer.cuda.internal;
+
+import jcuda.Pointer;
+import jcuda.driver.CUdeviceptr;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUmodule;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+
+import static jcuda.driver.JCudaDriver.cuLaunchKernel;
+import static jcuda.driver.JCudaDriver.cuModuleGetFunction;
+import static jcuda.driver.JCudaDriver.cuModuleLoadData;
+import static jcuda.driver.JCudaDriver.cuModuleUnload;
+
+/**
+ * The module of DlrmKernels.cu (PTX from resources, JIT-compiled by the driver for the device at hand)
+ * and one typed launcher per kernel, so that parameter order and types are checked in one place.
+ */
+public final class DlrmKernels extends CudaResource {
+    /** Multiprocessors to fill when splitting a weight gradient over the batch (an H200 has 132). */
+    private static final int TARGET_BLOCKS = 264;
+    private static final CUdeviceptr NULL = new CUdeviceptr();
+
+    private final CUmodule module = new CUmodule();
+    private final CUfunction sgemmNt, sgemmNn, sgemmTn, hgemmNt, hgemmNn, hgemmTn;
+    private final CUfunction colSum, dedupRows, interactFwd, interactBwd, bceLoss, embUpdate, denseUpdate;
+    private final CUfunction cacheSwap, cacheFlush, fillUniform;
+
+    /** Operand order of a GEMM, see DlrmKernels.cu. */
+    public enum GemmKind { NT, NN, TN }
+
+    public DlrmKernels() {
+        super("CUDA module DlrmKernels");
+        byte[] ptx = readPtx();
+        cuModuleLoadData(module, ptx);
+        sgemmNt = function("sgemm_nt");
+        sgemmNn = function("sgemm_nn");
+        sgemmTn = function("sgemm_tn");
+        hgemmNt = function("hgemm_nt");
+        hgemmNn = function("hgemm_nn");
+        hgemmTn = function("hgemm_tn");
+        colSum = function("col_sum");
+        dedupRows = function("dedup_rows");
+        interactFwd = function("interact_fwd");
+        interactBwd = function("interact_bwd");
+        bceLoss = function("bce_loss");
+        embUpdate = function("emb_update");
+        denseUpdate = function("dense_update");
+        cacheSwap = function("cache_swap");
+        cacheFlush = function("cache_flush");
+        fillUniform = function("fill_uniform");
+    }
+
+    private static byte[] readPtx() {
+        String resource = "DlrmKernels.ptx";
+        try (InputStream in = DlrmKernels.class.getResourceAsStream(resource)) {
+            if (in == null) {
+                throw new IllegalStateException("kernel resource " + DlrmKernels.class.getPackageName() + "/" + resource
+                        + " is missing from the classpath. Fix: rebuild online-trainer (the PTX is committed beside DlrmKernels.cu)");
+            }
+            byte[] text = in.readAllBytes();
+            byte[] zeroTerminated = new byte[text.length + 1];
+            System.arraycopy(text, 0, zeroTerminated, 0, text.length);
+            return zeroTerminated;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read kernel resource " + resource, e);
+        }
+    }
+
+    private CUfunction function(String name) {
+        CUfunction f = new CUfunction();
+        cuModuleGetFunction(f, module, name);
+        return f;
+    }
+
+    private void launch(CUfunction f, int gx, int gy, int gz, int block, int sharedBytes, CudaStream stream, Object... args) {
+        checkOpen();
+        if (gx <= 0 || gy <= 0 || gz <= 0) return;
+        Pointer[] params = new Pointer[args.length];
+        for (int i = 0; i < args.length; i++) {
+            Object a = args[i];
+            if (a instanceof CUdeviceptr p) params[i] = Pointer.to(p);
+            else if (a instanceof Integer v) params[i] = Pointer.to(new int[]{v});
+            else if (a instanceof Float v) params[i] = Pointer.to(new float[]{v});
+            else if (a instanceof Long v) params[i] = Pointer.to(new long[]{v});
+            else if (a == null) params[i] = Pointer.to(NULL);
+            else throw new IllegalArgumentException("unsupported kernel parameter type " + a.getClass());
+        }
+        cuLaunchKernel(f, gx, gy, gz, block, 1, 1, sharedBytes, stream.handle(), Pointer.to(params), null);
+    }
+
+    /**
+     * C[M,N] = epilogue(op(A) op(B)); see DlrmKernels.cu for the operand layouts. With {@code atomicOut} the
+     * product is split over K and added into C, which must be zeroed first; bias, relu and mask must then be off.
+     */
+    public void gemm(boolean bf16, GemmKind kind, int m, int n, int k, CUdeviceptr a, int lda, CUdeviceptr b, int ldb,
+                     CUdeviceptr c, int ldc, CUdeviceptr bias, boolean relu, CUdeviceptr mask, int ldmask,
+                     boolean atomicOut, CudaStream stream) {
+        int tileM = bf16 ? 128 : 64, tileN = bf16 ? 128 : 64, tileK = bf16 ? 32 : 16;
+        int tilesM = ceilDiv(m, tileM), tilesN = ceilDiv(n, tileN);
+        int splits = 1;
+        if (atomicOut) {
+            splits = Math.max(1, Math.min(ceilDiv(TARGET_BLOCKS, tilesM * tilesN), ceilDiv(k, 512)));
+        }
+        int kPerSplit = ceilDiv(ceilDiv(k, splits), tileK) * tileK;
+        splits = ceilDiv(k, kPerSplit);
+        CUfunction f = switch (kind) {
+            case NT -> bf16 ? hgemmNt : sgemmNt;
+            case NN -> bf16 ? hgemmNn : sgemmNn;
+            case TN -> bf16 ? hgemmTn : sgemmTn;
+        };
+        launch(f, tilesN, tilesM, splits, 256, 0, stream, m, n, k, a, lda, b, ldb, c, ldc, bias, relu ? 1 : 0, mask,
+                ldmask, atomicOut ? 1 : 0, kPerSplit);
+    }
+
+    public void colSum(int m, int n, CUdeviceptr dy, CUdeviceptr db, CudaStream stream) {
+        launch(colSum, ceilDiv(n, 32), Math.max(1, Math.min(ceilDiv(m, 64), 64)), 1, 256, 0, stream, m, n, dy, db);
+    }
+
+    public void dedupRows(int n, int tables, CUdeviceptr ids, CUdeviceptr tableOffset, CUdeviceptr hashKeys,
+                          CUdeviceptr hashVals, int hashShift, CUdeviceptr uniqueRows, CUdeviceptr uniqueCount,
+                          CUdeviceptr inv, CudaStream stream) {
+        launch(dedupRows, ceilDiv(n, 256), 1, 1, 256, 0, stream, n, tables, ids, tableOffset, hashKeys, hashVals, hashShift,
+                uniqueRows, uniqueCount, inv);
+    }
+
+    public static int interactSharedBytes(int tables, int dim, boolean backward) {
+        int f = tables + 1;
+        return (f * (dim + 1) + (backward ? f * f : 0)) * Float.BYTES;
+    }
+
+    public void interactForward(int batch, int tables, int dim, CUdeviceptr x, CUdeviceptr table, CUdeviceptr inv,
+                                CUdeviceptr uniqueRows, CUdeviceptr r, int ldr, CudaStream stream) {
+        launch(interactFwd, batch, 1, 1, 128, interactSharedBytes(tables, dim, false), stream, tables, dim, x, table, inv,
+                uniqueRows, r, ldr);
+    }
+
+    public void interactBackward(int batch, int tables, int dim, CUdeviceptr x, CUdeviceptr table, CUdeviceptr inv,
+                                 CUdeviceptr uniqueRows, CUdeviceptr dr, int ldr, boolean maskRelu, CUdeviceptr dx,
+                                 CUdeviceptr gradAcc, CudaStream stream) {
+        launch(interactBwd, batch, 1, 1, 128, interactSharedBytes(tables, dim, true), stream, tables, dim, x, table, inv,
+                uniqueRows, dr, ldr, maskRelu ? 1 : 0, dx, gradAcc);
+    }
+
+    public void bceLoss(int batch, CUdeviceptr logits, CUdeviceptr labels, CUdeviceptr probs, CUdeviceptr dlogits,
+                        CUdeviceptr lossSum, CUdeviceptr stepCounter, CudaStream stream) {
+        launch(bceLoss, ceilDiv(batch, 256), 1, 1, 256, 0, stream, batch, logits, labels, probs, dlogits, lossSum, stepCounter);
+    }
+
+    public void embUpdate(int maxUnique, CUdeviceptr uniqueCount, CUdeviceptr uniqueRows, CUdeviceptr gradAcc,
+                          CUdeviceptr table, CUdeviceptr accum, int dim, float lr, float eps, boolean rowwise,
+                          CUdeviceptr nonFinite, CudaStream stream) {
+        launch(embUpdate, ceilDiv(maxUnique, 8), 1, 1, 256, 0, stream, uniqueCount, uniqueRows, gradAcc, table, accum, dim,
+                lr, eps, rowwise ? 1 : 0, nonFinite);
+    }
+
+    public void denseUpdate(int n, int kind, CUdeviceptr w, CUdeviceptr g, CUdeviceptr s1, CUdeviceptr s2, float lr,
+                            float eps, float beta1, float beta2, CUdeviceptr stepCounter, CUdeviceptr nonFinite,
+                            CudaStream stream) {
+        launch(denseUpdate, ceilDiv(n, 256), 1, 1, 256, 0, stream, n, kind, w, g, s1, s2, lr, eps, beta1, beta2, stepCounter,
+                nonFinite);
+    }
+
+    public void cacheSwap(int n, CUdeviceptr slots, CUdeviceptr evictRows, CUdeviceptr loadRows, CUdeviceptr cacheTable,
+                          CUdeviceptr cacheAccum, CUdeviceptr hostTable, CUdeviceptr hostAccum, int dim, CudaStream stream) {
+        launch(cacheSwap, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, slots, evictRows, loadRows, cacheTable, cacheAccum,
+                hostTable, hostAccum, dim);
+    }
+
+    public void cacheFlush(int n, CUdeviceptr slots, CUdeviceptr rows, CUdeviceptr cacheTable, CUdeviceptr cacheAccum,
+                           CUdeviceptr hostTable, CUdeviceptr hostAccum, int dim, CudaStream stream) {
+        launch(cacheFlush, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, slots, rows, cacheTable, cacheAccum, hostTable, hostAccum, dim);
+    }
+
+    public void fillUniform(long n, CUdeviceptr out, long seed, float scale, CudaStream stream) {
+        int blocks = (int) Math.min(ceilDiv(n, 256), 132L * 64);
+        launch(fillUniform, blocks, 1, 1, 256, 0, stream, n, out, seed, scale);
+    }
+
+    static int ceilDiv(int a, int b) {
+        return (a + b - 1) / b;
+    }
+
+    static long ceilDiv(long a, long b) {
+        return (a + b - 1) / b;
+    }
+
+    @Override
+    void release() {
+        cuModuleUnload(module);
+    }
+}

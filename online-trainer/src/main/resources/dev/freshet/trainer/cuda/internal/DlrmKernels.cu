@@ -1,0 +1,499 @@
+// Kernels of one DLRM training step (Naumov et al., 2019), launched by DlrmKernels.java.
+//
+// Built to PTX by online-trainer's "cuda" Maven profile (nvcc -ptx -arch=sm_90); the PTX is committed
+// beside this file so that a build without CUDA still ships it, and the driver JIT-compiles it at load.
+//
+// Layouts (row-major, fp32 in memory in both precisions; bf16 only inside the tensor-core GEMM):
+//   activations  [B, width]                  weights [out, in] as torch.nn.Linear, bias [out]
+//   table        [rows, D]                   the physical rows: all rows, or the GPU cache's slots
+//   ids          [B, T]                      physical row per (example, table) before dedup
+//   R            [B, D + F(F-1)/2]           top MLP input: bottom output, then the pairwise dots
+//   gradAcc      [uniqueRows, D]             summed gradient of each distinct row of the batch
+#include <cuda_bf16.h>
+#include <mma.h>
+
+using namespace nvcuda;
+
+// ---------------------------------------------------------------------------------------------
+// GEMM: C[M,N] = epilogue(sum_k A(m,k) B(k,n)), A(m,k) = TA ? A[k*lda+m] : A[m*lda+k],
+// B(k,n) = TB ? B[n*ldb+k] : B[k*ldb+n]. The three uses in an MLP:
+//   forward     Y  = X  W^T   (TA=0, TB=1)
+//   input grad  dX = dY W     (TA=0, TB=0), masked by the layer input > 0 when that input is a ReLU output
+//   weight grad dW = dY^T X   (TA=1, TB=0), split over K (the batch) with atomic adds into a zeroed dW
+// Epilogue: + bias[n], ReLU, * (mask[m*ldmask+n] > 0). With atomicOut the block adds its partial sum.
+// ---------------------------------------------------------------------------------------------
+
+struct Epilogue {
+    const float* bias;
+    int relu;
+    const float* mask;
+    int ldmask;
+    int atomicOut;
+};
+
+__device__ __forceinline__ void storeC(float* C, int ldc, int m, int n, float v, const Epilogue& e) {
+    if (e.atomicOut) {
+        atomicAdd(&C[(size_t)m * ldc + n], v);
+        return;
+    }
+    if (e.bias) v += e.bias[n];
+    if (e.relu) v = fmaxf(v, 0.0f);
+    if (e.mask && !(e.mask[(size_t)m * e.ldmask + n] > 0.0f)) v = 0.0f;
+    C[(size_t)m * ldc + n] = v;
+}
+
+template <bool TA>
+__device__ __forceinline__ float loadA(const float* A, int lda, int M, int K, int m, int k) {
+    if (m >= M || k >= K) return 0.0f;
+    return TA ? A[(size_t)k * lda + m] : A[(size_t)m * lda + k];
+}
+
+template <bool TB>
+__device__ __forceinline__ float loadB(const float* B, int ldb, int K, int N, int k, int n) {
+    if (k >= K || n >= N) return 0.0f;
+    return TB ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n];
+}
+
+// fp32 SIMT GEMM: 64x64 tile, 16-deep K slices, 256 threads each owning a 4x4 block of C.
+#define SG_BM 64
+#define SG_BN 64
+#define SG_BK 16
+
+template <bool TA, bool TB>
+__device__ void sgemm(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
+                      float* __restrict__ C, int ldc, Epilogue e, int kPerSplit) {
+    __shared__ __align__(16) float As[SG_BK][SG_BM + 4];
+    __shared__ __align__(16) float Bs[SG_BK][SG_BN + 4];
+    const int tid = threadIdx.x;
+    const int tx = tid % 16, ty = tid / 16;
+    const int m0 = blockIdx.y * SG_BM, n0 = blockIdx.x * SG_BN;
+    const int kBegin = blockIdx.z * kPerSplit;
+    const int kEnd = min(K, kBegin + kPerSplit);
+    float acc[4][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) acc[i][j] = 0.0f;
+
+    for (int k0 = kBegin; k0 < kEnd; k0 += SG_BK) {
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            int idx = tid + r * 256;
+            // the fastest-varying index follows the contiguous dimension of the source, for coalescing
+            int m = TA ? idx % SG_BM : idx / SG_BK;
+            int k = TA ? idx / SG_BM : idx % SG_BK;
+            As[k][m] = (k0 + k < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m, k0 + k) : 0.0f;
+            int n = TB ? idx / SG_BK : idx % SG_BN;
+            int kb = TB ? idx % SG_BK : idx / SG_BN;
+            Bs[kb][n] = (k0 + kb < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + kb, n0 + n) : 0.0f;
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < SG_BK; kk++) {
+            float4 a = *reinterpret_cast<const float4*>(&As[kk][ty * 4]);
+            float4 b = *reinterpret_cast<const float4*>(&Bs[kk][tx * 4]);
+            float av[4] = {a.x, a.y, a.z, a.w};
+            float bv[4] = {b.x, b.y, b.z, b.w};
+#pragma unroll
+            for (int i = 0; i < 4; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+#pragma unroll
+    for (int i = 0; i < 4; i++) {
+        int m = m0 + ty * 4 + i;
+        if (m >= M) continue;
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            int n = n0 + tx * 4 + j;
+            if (n < N) storeC(C, ldc, m, n, acc[i][j], e);
+        }
+    }
+}
+
+// bf16 tensor-core GEMM (wmma 16x16x16, fp32 accumulate): 128x128 tile, 32-deep K slices, 8 warps of
+// 32x64 each. Operands are rounded to bf16 as they enter shared memory, as torch.autocast rounds a
+// Linear's inputs; accumulation and the epilogue stay fp32.
+#define HG_BM 128
+#define HG_BN 128
+#define HG_BK 32
+#define HG_PAD 8
+
+template <bool TA, bool TB>
+__device__ void hgemm(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
+                      float* __restrict__ C, int ldc, Epilogue e, int kPerSplit) {
+    __shared__ __align__(32) __nv_bfloat16 As[HG_BM][HG_BK + HG_PAD];
+    __shared__ __align__(32) __nv_bfloat16 Bs[HG_BK][HG_BN + HG_PAD];
+    __shared__ __align__(32) float scratch[8][16 * 16];
+    const int tid = threadIdx.x;
+    const int warp = tid / 32, lane = tid % 32;
+    const int wm = warp / 2, wn = warp % 2;  // 4 warps along M (32 rows each), 2 along N (64 columns each)
+    const int m0 = blockIdx.y * HG_BM, n0 = blockIdx.x * HG_BN;
+    const int kBegin = blockIdx.z * kPerSplit;
+    const int kEnd = min(K, kBegin + kPerSplit);
+
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[2][4];
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++) wmma::fill_fragment(acc[i][j], 0.0f);
+
+    for (int k0 = kBegin; k0 < kEnd; k0 += HG_BK) {
+#pragma unroll 4
+        for (int r = 0; r < (HG_BM * HG_BK) / 256; r++) {
+            int idx = tid + r * 256;
+            int m = TA ? idx % HG_BM : idx / HG_BK;
+            int k = TA ? idx / HG_BM : idx % HG_BK;
+            float v = (k0 + k < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m, k0 + k) : 0.0f;
+            As[m][k] = __float2bfloat16(v);
+        }
+#pragma unroll 4
+        for (int r = 0; r < (HG_BK * HG_BN) / 256; r++) {
+            int idx = tid + r * 256;
+            int n = TB ? idx / HG_BK : idx % HG_BN;
+            int k = TB ? idx % HG_BK : idx / HG_BN;
+            float v = (k0 + k < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + k, n0 + n) : 0.0f;
+            Bs[k][n] = __float2bfloat16(v);
+        }
+        __syncthreads();
+#pragma unroll
+        for (int kk = 0; kk < HG_BK; kk += 16) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a[2];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b[4];
+#pragma unroll
+            for (int i = 0; i < 2; i++) wmma::load_matrix_sync(a[i], &As[wm * 32 + i * 16][kk], HG_BK + HG_PAD);
+#pragma unroll
+            for (int j = 0; j < 4; j++) wmma::load_matrix_sync(b[j], &Bs[kk][wn * 64 + j * 16], HG_BN + HG_PAD);
+#pragma unroll
+            for (int i = 0; i < 2; i++)
+#pragma unroll
+                for (int j = 0; j < 4; j++) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
+        }
+        __syncthreads();
+    }
+    float* s = scratch[warp];
+#pragma unroll
+    for (int i = 0; i < 2; i++) {
+#pragma unroll
+        for (int j = 0; j < 4; j++) {
+            wmma::store_matrix_sync(s, acc[i][j], 16, wmma::mem_row_major);
+            __syncwarp();
+            int mBase = m0 + wm * 32 + i * 16, nBase = n0 + wn * 64 + j * 16;
+            for (int q = lane; q < 256; q += 32) {
+                int m = mBase + q / 16, n = nBase + q % 16;
+                if (m < M && n < N) storeC(C, ldc, m, n, s[q], e);
+            }
+            __syncwarp();
+        }
+    }
+}
+
+#define GEMM_ENTRY(name, body, ta, tb)                                                                        \
+    extern "C" __global__ void name(int M, int N, int K, const float* A, int lda, const float* B, int ldb,    \
+                                    float* C, int ldc, const float* bias, int relu, const float* mask,         \
+                                    int ldmask, int atomicOut, int kPerSplit) {                               \
+        Epilogue e{bias, relu, mask, ldmask, atomicOut};                                                      \
+        body<ta, tb>(M, N, K, A, lda, B, ldb, C, ldc, e, kPerSplit);                                          \
+    }
+
+GEMM_ENTRY(sgemm_nt, sgemm, false, true)
+GEMM_ENTRY(sgemm_nn, sgemm, false, false)
+GEMM_ENTRY(sgemm_tn, sgemm, true, false)
+GEMM_ENTRY(hgemm_nt, hgemm, false, true)
+GEMM_ENTRY(hgemm_nn, hgemm, false, false)
+GEMM_ENTRY(hgemm_tn, hgemm, true, false)
+
+// ---------------------------------------------------------------------------------------------
+// Column sums (bias gradients): db[n] += sum_m dY[m, n]. Block: 32 columns x 8 row lanes.
+// ---------------------------------------------------------------------------------------------
+extern "C" __global__ void col_sum(int M, int N, const float* __restrict__ dY, float* __restrict__ db) {
+    __shared__ float part[8][33];
+    int tx = threadIdx.x % 32, ty = threadIdx.x / 32;
+    int n = blockIdx.x * 32 + tx;
+    float s = 0.0f;
+    if (n < N) {
+        for (int m = blockIdx.y * 8 + ty; m < M; m += gridDim.y * 8) s += dY[(size_t)m * N + n];
+    }
+    part[ty][tx] = s;
+    __syncthreads();
+    if (ty == 0 && n < N) {
+        float t = 0.0f;
+#pragma unroll
+        for (int r = 0; r < 8; r++) t += part[r][tx];
+        atomicAdd(&db[n], t);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dedup of the batch's rows (after RecD, Mudigere et al. 2022: each distinct row is looked up and
+// updated once). An open-addressing hash set, cleared to -1 before each step, maps a physical row to
+// its index among the batch's distinct rows; inv[i] is that index for lookup i.
+// ---------------------------------------------------------------------------------------------
+extern "C" __global__ void dedup_rows(int n, int T, const int* __restrict__ ids, const int* __restrict__ tableOffset,
+                                      int* hashKeys, int* hashVals, int hashShift, int* uniqueRows,
+                                      int* uniqueCount, int* __restrict__ inv) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    int key = tableOffset[i % T] + ids[i];
+    unsigned mask = (1u << (32 - hashShift)) - 1u;
+    unsigned h = ((unsigned)key * 2654435761u) >> hashShift;
+    while (true) {
+        int prev = atomicCAS(&hashKeys[h], -1, key);
+        if (prev == -1) {
+            int u = atomicAdd(uniqueCount, 1);
+            uniqueRows[u] = key;
+            __threadfence();
+            atomicExch(&hashVals[h], u);
+            inv[i] = u;
+            return;
+        }
+        if (prev == key) {
+            volatile int* vals = hashVals;
+            int u;
+            while ((u = vals[h]) < 0) {
+            }
+            inv[i] = u;
+            return;
+        }
+        h = (h + 1) & mask;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dot interaction. F = T + 1 vectors per example: the bottom MLP output x and the T embedding rows.
+// Pair p enumerates (i, j), i > j, row by row: (1,0), (2,0), (2,1), (3,0) ... as torch.tril_indices(F, F, -1).
+// One block per example; the F vectors sit in shared memory with a row stride of D + 1 (no bank conflicts).
+// ---------------------------------------------------------------------------------------------
+__device__ __forceinline__ void pairOf(int p, int& i, int& j) {
+    int r = (int)((1.0f + sqrtf(1.0f + 8.0f * (float)p)) * 0.5f);
+    while (r * (r - 1) / 2 > p) r--;
+    while ((r + 1) * r / 2 <= p) r++;
+    i = r;
+    j = p - r * (r - 1) / 2;
+}
+
+__device__ __forceinline__ void loadVectors(float* sm, int b, int T, int D, const float* x, const float* table,
+                                            const int* inv, const int* uniqueRows) {
+    int F = T + 1, S = D + 1;
+    for (int idx = threadIdx.x; idx < F * D; idx += blockDim.x) {
+        int f = idx / D, d = idx % D;
+        float v;
+        if (f == 0) {
+            v = x[(size_t)b * D + d];
+        } else {
+            int row = uniqueRows[inv[b * T + f - 1]];
+            v = table[(size_t)row * D + d];
+        }
+        sm[f * S + d] = v;
+    }
+}
+
+extern "C" __global__ void interact_fwd(int T, int D, const float* __restrict__ x, const float* __restrict__ table,
+                                        const int* __restrict__ inv, const int* __restrict__ uniqueRows,
+                                        float* __restrict__ R, int ldr) {
+    extern __shared__ float sm[];
+    int b = blockIdx.x;
+    int F = T + 1, S = D + 1;
+    loadVectors(sm, b, T, D, x, table, inv, uniqueRows);
+    __syncthreads();
+    float* out = R + (size_t)b * ldr;
+    for (int d = threadIdx.x; d < D; d += blockDim.x) out[d] = sm[d];
+    int P = F * (F - 1) / 2;
+    for (int p = threadIdx.x; p < P; p += blockDim.x) {
+        int i, j;
+        pairOf(p, i, j);
+        const float* vi = sm + i * S;
+        const float* vj = sm + j * S;
+        float s = 0.0f;
+        for (int d = 0; d < D; d++) s = fmaf(vi[d], vj[d], s);
+        out[D + p] = s;
+    }
+}
+
+// Backward of the interaction: dT_i = sum_j G_ij T_j with G symmetric, G_ij = dz of pair (i, j), G_ii = 0.
+// Writes dx = (dR[:, :D] + dT_0) masked by x > 0 (x is a ReLU output) and adds dT_{t+1} into the
+// summed gradient of the row of table t.
+extern "C" __global__ void interact_bwd(int T, int D, const float* __restrict__ x, const float* __restrict__ table,
+                                        const int* __restrict__ inv, const int* __restrict__ uniqueRows,
+                                        const float* __restrict__ dR, int ldr, int maskRelu,
+                                        float* __restrict__ dx, float* __restrict__ gradAcc) {
+    extern __shared__ float sm[];
+    int b = blockIdx.x;
+    int F = T + 1, S = D + 1;
+    float* G = sm + F * S;
+    loadVectors(sm, b, T, D, x, table, inv, uniqueRows);
+    const float* dRow = dR + (size_t)b * ldr;
+    for (int f = threadIdx.x; f < F; f += blockDim.x) G[f * F + f] = 0.0f;
+    int P = F * (F - 1) / 2;
+    for (int p = threadIdx.x; p < P; p += blockDim.x) {
+        int i, j;
+        pairOf(p, i, j);
+        float g = dRow[D + p];
+        G[i * F + j] = g;
+        G[j * F + i] = g;
+    }
+    __syncthreads();
+    for (int idx = threadIdx.x; idx < F * D; idx += blockDim.x) {
+        int f = idx / D, d = idx % D;
+        float s = 0.0f;
+        for (int j = 0; j < F; j++) s = fmaf(G[f * F + j], sm[j * S + d], s);
+        if (f == 0) {
+            float v = dRow[d] + s;
+            if (maskRelu && !(sm[d] > 0.0f)) v = 0.0f;
+            dx[(size_t)b * D + d] = v;
+        } else {
+            int u = inv[b * T + f - 1];
+            atomicAdd(&gradAcc[(size_t)u * D + d], s);
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loss: mean binary cross-entropy with logits, its gradient, and the probabilities (before the update).
+// Also counts the step on the device (Adam's bias correction reads it), so a captured graph needs no
+// per-step parameter. Scoring alone passes no labels and no step counter.
+// ---------------------------------------------------------------------------------------------
+extern "C" __global__ void bce_loss(int B, const float* __restrict__ logits, const unsigned char* __restrict__ labels,
+                                    float* __restrict__ probs, float* __restrict__ dlogits, double* lossSum,
+                                    int* stepCounter) {
+    __shared__ float part[256];
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    float l = 0.0f;
+    if (i < B) {
+        float z = logits[i];
+        float y = (labels && labels[i]) ? 1.0f : 0.0f;
+        float p = 1.0f / (1.0f + expf(-z));
+        probs[i] = p;
+        dlogits[i] = (p - y) / (float)B;
+        l = fmaxf(z, 0.0f) - z * y + log1pf(expf(-fabsf(z)));
+    }
+    if (i == 0 && stepCounter) atomicAdd(stepCounter, 1);
+    part[threadIdx.x] = l;
+    __syncthreads();
+    for (int s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+        __syncthreads();
+    }
+    if (threadIdx.x == 0) atomicAdd(lossSum, (double)part[0]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sparse update, once per distinct row (one warp per row). Row-wise Adagrad as FBGEMM/TorchRec:
+// one accumulator per row gains the mean of the squared row gradient; SGD when rowwise == 0.
+// ---------------------------------------------------------------------------------------------
+extern "C" __global__ void emb_update(const int* __restrict__ uniqueCount, const int* __restrict__ uniqueRows,
+                                      const float* __restrict__ gradAcc, float* __restrict__ table,
+                                      float* __restrict__ accum, int D, float lr, float eps, int rowwise,
+                                      int* nonFinite) {
+    int warp = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    int lane = threadIdx.x % 32;
+    if (warp >= *uniqueCount) return;
+    int row = uniqueRows[warp];
+    const float* g = gradAcc + (size_t)warp * D;
+    float* w = table + (size_t)row * D;
+    float scale = lr;
+    if (rowwise) {
+        float ss = 0.0f;
+        for (int d = lane; d < D; d += 32) ss = fmaf(g[d], g[d], ss);
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+        float s = accum[row] + ss / (float)D;
+        __syncwarp();
+        if (lane == 0) accum[row] = s;
+        scale = lr / (sqrtf(s) + eps);
+    }
+    bool bad = false;
+    for (int d = lane; d < D; d += 32) {
+        float v = w[d] - scale * g[d];
+        w[d] = v;
+        bad |= !isfinite(v);
+    }
+    if (bad) *nonFinite = 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Dense update over the flat parameter array. kind: 0 SGD, 1 Adagrad, 2 Adam (Kingma and Ba, 2015).
+// ---------------------------------------------------------------------------------------------
+extern "C" __global__ void dense_update(int n, int kind, float* __restrict__ w, const float* __restrict__ g,
+                                        float* __restrict__ s1, float* __restrict__ s2, float lr, float eps,
+                                        float beta1, float beta2, const int* stepCounter, int* nonFinite) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    float gi = g[i];
+    float v = w[i];
+    if (kind == 0) {
+        v -= lr * gi;
+    } else if (kind == 1) {
+        float s = s1[i] + gi * gi;
+        s1[i] = s;
+        v -= lr * gi / (sqrtf(s) + eps);
+    } else {
+        int t = *stepCounter;
+        float m = beta1 * s1[i] + (1.0f - beta1) * gi;
+        float u = beta2 * s2[i] + (1.0f - beta2) * gi * gi;
+        s1[i] = m;
+        s2[i] = u;
+        float mHat = m / (1.0f - powf(beta1, (float)t));
+        float uHat = u / (1.0f - powf(beta2, (float)t));
+        v -= lr * mHat / (sqrtf(uHat) + eps);
+    }
+    w[i] = v;
+    if (!isfinite(v)) *nonFinite = 1;
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPU embedding cache: for each planned slot, write the evicted row (weights and row-wise accumulator)
+// back to the host tables, then load the admitted row into the slot. The host tables are pinned,
+// mapped host memory, so one kernel on the prefetch stream moves rows both ways. One warp per slot.
+// ---------------------------------------------------------------------------------------------
+extern "C" __global__ void cache_swap(int n, const int* __restrict__ slots, const int* __restrict__ evictRows,
+                                      const int* __restrict__ loadRows, float* cacheTable, float* cacheAccum,
+                                      float* hostTable, float* hostAccum, int D) {
+    int e = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    int lane = threadIdx.x % 32;
+    if (e >= n) return;
+    size_t slot = (size_t)slots[e];
+    int ev = evictRows[e], ld = loadRows[e];
+    float* c = cacheTable + slot * D;
+    if (ev >= 0) {
+        float* h = hostTable + (size_t)ev * D;
+        for (int d = lane; d < D; d += 32) h[d] = c[d];
+        if (cacheAccum && lane == 0) hostAccum[ev] = cacheAccum[slot];
+    }
+    __syncwarp();
+    if (ld >= 0) {
+        const float* h = hostTable + (size_t)ld * D;
+        for (int d = lane; d < D; d += 32) c[d] = h[d];
+        if (cacheAccum && lane == 0) cacheAccum[slot] = hostAccum[ld];
+    }
+}
+
+// Copies the listed rows (cache slots) back to the host tables without evicting them (state() flush).
+extern "C" __global__ void cache_flush(int n, const int* __restrict__ slots, const int* __restrict__ rows,
+                                       const float* cacheTable, const float* cacheAccum, float* hostTable,
+                                       float* hostAccum, int D) {
+    int e = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    int lane = threadIdx.x % 32;
+    if (e >= n) return;
+    size_t slot = (size_t)slots[e];
+    float* h = hostTable + (size_t)rows[e] * D;
+    for (int d = lane; d < D; d += 32) h[d] = cacheTable[slot * D + d];
+    if (cacheAccum && lane == 0) hostAccum[rows[e]] = cacheAccum[slot];
+}
+
+// Deterministic initialisation for benchmarks that need no host copy of a model: uniform in [-scale, scale)
+// from a counter-based hash (SplitMix64) of (seed, index).
+extern "C" __global__ void fill_uniform(size_t n, float* out, unsigned long long seed, float scale) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    size_t stride = (size_t)gridDim.x * blockDim.x;
+    for (; i < n; i += stride) {
+        unsigned long long z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        float u = (float)(z >> 40) * (1.0f / 16777216.0f);
+        out[i] = (2.0f * u - 1.0f) * scale;
+    }
+}
