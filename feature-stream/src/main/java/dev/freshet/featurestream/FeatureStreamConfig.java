@@ -1,5 +1,6 @@
 package dev.freshet.featurestream;
 
+import dev.freshet.config.CommonSettings;
 import dev.freshet.config.ConfigException;
 import dev.freshet.config.ConfigSource;
 import dev.freshet.config.Durations;
@@ -52,8 +53,7 @@ public record FeatureStreamConfig(String bootstrapServers, Topics topics, Featur
      */
     public static final int MAX_BATCH_SIZE = 4096;
 
-    public static final Setting<String> BOOTSTRAP_SERVERS = Setting.ofString("kafka.bootstrap-servers", "127.0.0.1:9092",
-            "Kafka bootstrap servers (host:port,...).");
+    public static final Setting<String> BOOTSTRAP_SERVERS = CommonSettings.BOOTSTRAP_SERVERS;
     public static final Setting<Integer> PARALLELISM = Setting.ofInt("feature-stream.parallelism", 1, 1, 1024,
             "Parallelism of the feature job's operators; at most the number of 'clicks' partitions is useful.");
     public static final Setting<Duration> CHECKPOINT_INTERVAL = Setting.ofDuration("feature-stream.checkpoint-interval", "5s",
@@ -87,8 +87,7 @@ public record FeatureStreamConfig(String bootstrapServers, Topics topics, Featur
             "freshet-features", "letters, digits, '.', '_', '-'",
             "Prefix of the Kafka sinks' transactional ids; must differ between jobs writing to one cluster.",
             s -> s, s -> s.matches("[A-Za-z0-9._-]+"));
-    public static final Setting<Path> WORK_DIR = Setting.ofPath("freshet.work-dir", "freshet-work",
-            "Freshet's work directory: Flink temp files, checkpoints and savepoints go under it.");
+    public static final Setting<Path> WORK_DIR = CommonSettings.WORK_DIR;
 
     public static final List<Setting<?>> SETTINGS = List.of(BOOTSTRAP_SERVERS, PARALLELISM, CHECKPOINT_INTERVAL, DEDUP_WINDOW,
             LABEL_WINDOW, ALLOWED_LATENESS, IDLE_TIMEOUT, STATS_WINDOW, TOP_K, BATCH_SIZE, LINGER, GROUP_ID,

@@ -15,24 +15,22 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
  * assign event times and watermarks per Kafka partition.
  */
 public final class ClickDeserializationSchema implements KafkaRecordDeserializationSchema<Either<FeatureRow, DeadLetter>> {
-    private final String layoutSpec;
-    private final FeatureLayout layout;
+    private final SerializableLayout layout;
     private transient ClickDecoder decoder;
 
     public ClickDeserializationSchema(FeatureLayout layout) {
-        this.layout = layout;
-        this.layoutSpec = layout.spec();
+        this.layout = SerializableLayout.of(layout);
     }
 
     @Override
     public void open(DeserializationSchema.InitializationContext context) {
-        decoder = new ClickDecoder(layout);
+        decoder = new ClickDecoder(layout.layout());
     }
 
     @Override
     public void deserialize(ConsumerRecord<byte[], byte[]> record, Collector<Either<FeatureRow, DeadLetter>> out) {
         if (decoder == null) {
-            decoder = new ClickDecoder(layout);
+            decoder = new ClickDecoder(layout.layout());
         }
         out.collect(decoder.decode(record.key(), record.value(), record.topic(), record.partition(), record.offset()));
     }
@@ -44,6 +42,6 @@ public final class ClickDeserializationSchema implements KafkaRecordDeserializat
 
     @Override
     public String toString() {
-        return "ClickDeserializationSchema{" + layoutSpec + "}";
+        return "ClickDeserializationSchema{" + layout.spec() + "}";
     }
 }
