@@ -20,6 +20,8 @@ public final class FreshetCommands {
 
     public static List<Command> all() {
         List<Command> commands = new ArrayList<>();
+        commands.add(new dev.freshet.featurestream.FeaturesCommand());
+        commands.add(new TopicsCommand());
         commands.add(new SettingsCommand());
         return List.copyOf(commands);
     }
