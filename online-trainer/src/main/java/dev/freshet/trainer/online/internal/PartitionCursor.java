@@ -1,0 +1,152 @@
+package dev.freshet.trainer.online.internal;
+
+import dev.freshet.features.Examples;
+import org.apache.kafka.common.TopicPartition;
+
+import java.util.ArrayDeque;
+
+/**
+ * One partition's examples in offset order: the ones polled but not yet trained, and the position of the
+ * first untrained example. A {@code features} record holds many examples and a training batch may end
+ * inside one, so a position is a record offset plus the number of that record's examples already trained.
+ */
+public final class PartitionCursor {
+    private final TopicPartition partition;
+    private final ArrayDeque<Chunk> pending = new ArrayDeque<>();
+    private long trainedOffset;
+    private int trainedSkip;
+    private long lastSeenOffset = -1;
+    private int pendingExamples;
+
+    /** A position: the first untrained example is example {@code skip} of the record at {@code offset}. */
+    public record Position(long offset, int skip) {
+        public Position {
+            if (offset < 0 || skip < 0) throw new IllegalArgumentException("position " + offset + ":" + skip + " is negative");
+        }
+
+        /** "offset:skip", as stored in checkpoints and commit metadata. */
+        @Override
+        public String toString() {
+            return offset + ":" + skip;
+        }
+
+        public static Position parse(String text) {
+            int colon = text.indexOf(':');
+            if (colon < 0) return new Position(Long.parseLong(text.trim()), 0);
+            return new Position(Long.parseLong(text.substring(0, colon).trim()), Integer.parseInt(text.substring(colon + 1).trim()));
+        }
+    }
+
+    /** The examples of one step's batch, from {@code from} (inclusive) to {@code to} (exclusive), for logs and errors. */
+    public record Range(TopicPartition partition, Position from, Position to) {
+        @Override
+        public String toString() {
+            return partition + " from offset " + from.offset() + " (example " + from.skip() + ") to offset " + to.offset()
+                    + " (example " + to.skip() + ", exclusive)";
+        }
+    }
+
+    private static final class Chunk {
+        final long offset;
+        final Examples examples;
+        int used;
+
+        Chunk(long offset, Examples examples, int used) {
+            this.offset = offset;
+            this.examples = examples;
+            this.used = used;
+        }
+    }
+
+    public PartitionCursor(TopicPartition partition, Position start) {
+        this.partition = partition;
+        this.trainedOffset = start.offset();
+        this.trainedSkip = start.skip();
+    }
+
+    public TopicPartition partition() {
+        return partition;
+    }
+
+    /** The first untrained example. */
+    public Position position() {
+        return new Position(trainedOffset, trainedSkip);
+    }
+
+    /** Untrained examples held in memory. */
+    public int available() {
+        return pendingExamples;
+    }
+
+    /**
+     * Takes a polled record's examples. Records before the position (re-delivered after a seek) are dropped;
+     * the record at the position loses the examples already trained. Returns whether anything was kept.
+     */
+    public boolean offer(long offset, Examples examples) {
+        if (!accept(offset)) return false;
+        int used = offset == trainedOffset ? Math.min(trainedSkip, examples.count) : 0;
+        if (used == examples.count) return false;
+        pending.addLast(new Chunk(offset, examples, used));
+        pendingExamples += examples.count - used;
+        return true;
+    }
+
+    /** Notes a record that was refused, so that a re-delivery of it is recognised as such. */
+    public boolean skip(long offset) {
+        return accept(offset);
+    }
+
+    private boolean accept(long offset) {
+        if (offset < trainedOffset || offset <= lastSeenOffset) return false;
+        lastSeenOffset = offset;
+        return true;
+    }
+
+    /** Forgets everything polled and restarts at {@code start} (after a seek). */
+    public void reset(Position start) {
+        pending.clear();
+        pendingExamples = 0;
+        trainedOffset = start.offset();
+        trainedSkip = start.skip();
+        lastSeenOffset = -1;
+    }
+
+    /**
+     * Appends the next {@code n} untrained examples to {@code batch} and advances the position past them.
+     * Requires {@code n <= available()}.
+     */
+    public Range take(int n, Examples batch) {
+        if (n > pendingExamples) throw new IllegalStateException("asked for " + n + " examples, " + pendingExamples + " are pending");
+        Chunk head = pending.peekFirst();
+        Position from = new Position(head.offset, head.used);
+        int left = n;
+        while (left > 0) {
+            Chunk c = pending.peekFirst();
+            int k = Math.min(left, c.examples.count - c.used);
+            copy(c.examples, c.used, k, batch);
+            c.used += k;
+            left -= k;
+            pendingExamples -= k;
+            if (c.used == c.examples.count) {
+                pending.removeFirst();
+                trainedOffset = c.offset + 1;
+                trainedSkip = 0;
+            } else {
+                trainedOffset = c.offset;
+                trainedSkip = c.used;
+            }
+        }
+        return new Range(partition, from, position());
+    }
+
+    private static void copy(Examples src, int from, int n, Examples dst) {
+        dst.ensureCapacity(dst.count + n);
+        int at = dst.count;
+        System.arraycopy(src.labels, from, dst.labels, at, n);
+        System.arraycopy(src.dense, from * src.numDense, dst.dense, at * dst.numDense, n * src.numDense);
+        System.arraycopy(src.sparse, from * src.numSparse, dst.sparse, at * dst.numSparse, n * src.numSparse);
+        System.arraycopy(src.eventTimes, from, dst.eventTimes, at, n);
+        if (at == 0) dst.layoutId = src.layoutId;
+        dst.count += n;
+    }
+}
