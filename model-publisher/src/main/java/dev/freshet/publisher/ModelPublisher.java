@@ -1,14 +1,12 @@
 package dev.freshet.publisher;
 
 import dev.freshet.features.FeatureLayout;
-import dev.freshet.publisher.internal.BinaryFiles;
 import dev.freshet.publisher.internal.Sha256;
 import dev.freshet.publisher.internal.UpdateRecords;
 import dev.freshet.schemas.ModelUpdate;
 import dev.freshet.schemas.Provenance;
 import dev.freshet.schemas.UpdateKind;
 import dev.freshet.schemas.serde.KafkaAvroSerde;
-import dev.freshet.trainer.EmbeddingTable;
 import dev.freshet.trainer.ModelConfig;
 import dev.freshet.trainer.ModelDelta;
 import dev.freshet.trainer.ModelSink;
@@ -154,7 +152,7 @@ public final class ModelPublisher implements ModelSink {
             fullRequested = true;
             return;
         }
-        DeltaPayload payload = new DeltaPayload(version, lastVersion, merged.config().embeddingDim(), merged.rows(), merged.dense());
+        DeltaPayload payload = new DeltaPayload(version, lastVersion, merged);
         byte[] bytes = payload.encode();
         long now = clock.millis();
         ModelManifest written;
@@ -175,7 +173,7 @@ public final class ModelPublisher implements ModelSink {
         lastVersion = version;
         lastAuc = written.auc();
         metrics.deltasPublished.incrementAndGet();
-        metrics.rowsPublished.addAndGet(payload.rowCount());
+        metrics.rowsPublished.addAndGet(merged.rowCount());
         metrics.bytesPublished.addAndGet(bytes.length);
         metrics.chunksPublished.addAndGet(chunks.size());
         metrics.lastVersion.set(version);
@@ -194,21 +192,13 @@ public final class ModelPublisher implements ModelSink {
             refuse(verdict.get());
             return;
         }
-        List<BinaryFiles.RowSource> sources = new ArrayList<>();
-        for (EmbeddingTable table : state.tables()) {
-            int dim = table.spec().dim();
-            sources.add((first, rows, dst) -> {
-                for (int i = 0; i < rows; i++) table.readRow((int) (first + i), dst, i * dim);
-            });
-        }
         long now = clock.millis();
-        float[] dense = state.dense().values().clone();
         ModelManifest written = null;
         for (int attempt = 0; written == null; attempt++) {
             long version = nextVersion();
             Long parent = store.latestVersion().isPresent() ? store.latestVersion().getAsLong() : null;
             try {
-                written = store.writeFull(header(version, parent, now, state.config(), progress, null), sources, dense);
+                written = store.writeFull(header(version, parent, now, state.config(), progress, null), state);
             } catch (ModelStore.VersionTakenException e) {
                 // Another writer (a rollback) took the number between our look and our rename.
                 if (attempt >= 10) throw e;
@@ -280,7 +270,7 @@ public final class ModelPublisher implements ModelSink {
     }
 
     static String configSha256(ModelConfig c) {
-        return Sha256.hex(c.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        return dev.freshet.trainer.checkpoint.ModelFiles.configSha256(c);
     }
 
     private static double auc(TrainingProgress p) {

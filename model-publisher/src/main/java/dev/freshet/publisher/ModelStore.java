@@ -3,12 +3,11 @@ package dev.freshet.publisher;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
-import dev.freshet.publisher.internal.BinaryFiles;
 import dev.freshet.publisher.internal.Sha256;
 import dev.freshet.schemas.UpdateKind;
-import dev.freshet.trainer.DenseParameters;
 import dev.freshet.trainer.ModelConfig;
-import dev.freshet.trainer.TableSpec;
+import dev.freshet.trainer.ModelState;
+import dev.freshet.trainer.checkpoint.ModelFiles;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -42,7 +41,6 @@ import java.util.stream.Stream;
  */
 public final class ModelStore {
     public static final String MANIFEST = "manifest.json";
-    public static final String DENSE_FILE = "dense.bin";
     public static final String DELTA_FILE = "delta.bin";
     public static final String ONNX_FILE = "model.onnx";
     private static final Pattern VERSION_DIR = Pattern.compile("v(\\d{20})");
@@ -213,22 +211,22 @@ public final class ModelStore {
 
     // ---- writing ----
 
-    /** Writes a FULL version: every table, the dense weights and their ONNX export. */
-    public ModelManifest writeFull(ModelManifest header, List<BinaryFiles.RowSource> tables, float[] dense) {
+    /**
+     * Writes a FULL version: the state in the trainer's binary model format ({@link ModelFiles}: tables,
+     * dense weights, their binary manifest) and the ONNX export of the dense part. Read the state between
+     * training steps.
+     */
+    public ModelManifest writeFull(ModelManifest header, ModelState state) {
         ModelConfig config = header.config();
-        if (tables.size() != config.numTables()) {
-            throw new IllegalArgumentException(tables.size() + " table sources for a model with " + config.numTables() + " tables");
+        if (!state.config().equals(config)) {
+            throw new IllegalArgumentException("state of config " + state.config() + " written under manifest config " + config);
         }
         return write(header, UpdateKind.FULL, dir -> {
             Map<String, String> files = new LinkedHashMap<>();
-            Files.createDirectories(dir.resolve("tables"));
-            for (int t = 0; t < tables.size(); t++) {
-                TableSpec spec = config.tables().get(t);
-                String name = tableFile(t);
-                files.put(name, BinaryFiles.writeTable(dir.resolve(name), spec.rows(), spec.dim(), tables.get(t)));
-            }
-            files.put(DENSE_FILE, BinaryFiles.writeDense(dir.resolve(DENSE_FILE), dense));
-            files.put(ONNX_FILE, writeBytes(dir.resolve(ONNX_FILE), OnnxExport.export(config, dense, modelName, header.version())));
+            var binary = ModelFiles.write(state, dir, Map.of("model", modelName, "version", Long.toString(header.version())));
+            for (var f : binary.files()) files.put(f.name(), f.sha256Hex());
+            files.put(ModelFiles.MANIFEST, Sha256.hex(Files.readAllBytes(dir.resolve(ModelFiles.MANIFEST))));
+            files.put(ONNX_FILE, writeBytes(dir.resolve(ONNX_FILE), OnnxExport.export(config, state.dense().values(), modelName, header.version())));
             return files;
         });
     }
@@ -243,7 +241,10 @@ public final class ModelStore {
         });
     }
 
-    /** Copies {@code source}'s files as a new FULL version described by {@code header} (rollback). */
+    /**
+     * Copies {@code source}'s files as a new FULL version described by {@code header} (rollback). The
+     * files are byte-for-byte the source's: the same model under a new number.
+     */
     public ModelManifest copyFull(ModelManifest source, ModelManifest header) {
         if (source.kind() != UpdateKind.FULL) {
             throw new IllegalArgumentException("version " + source.version() + " is a " + source.kind() + "; only a FULL can be copied");
@@ -254,21 +255,11 @@ public final class ModelStore {
             for (Map.Entry<String, String> f : source.files().entrySet()) {
                 Path target = dir.resolve(f.getKey());
                 Files.createDirectories(target.getParent());
-                if (f.getKey().equals(ONNX_FILE)) {
-                    // The ONNX file carries its version number in the model metadata.
-                    float[] dense = readDense(source);
-                    files.put(ONNX_FILE, writeBytes(target, OnnxExport.export(source.config(), dense, modelName, header.version())));
-                } else {
-                    Files.copy(fileOf(source, f.getKey()), target);
-                    files.put(f.getKey(), f.getValue());
-                }
+                Files.copy(fileOf(source, f.getKey()), target);
+                files.put(f.getKey(), f.getValue());
             }
             return files;
         });
-    }
-
-    public static String tableFile(int table) {
-        return String.format("tables/%03d.bin", table);
     }
 
     private interface Writer {
@@ -336,13 +327,9 @@ public final class ModelStore {
         return data;
     }
 
-    public float[] readDense(ModelManifest m) {
-        return BinaryFiles.decodeDense(fileOf(m, DENSE_FILE).toString(), readFile(m, DENSE_FILE), new DenseParameters(m.config()).size());
-    }
-
     public DeltaPayload readDelta(ModelManifest m) {
         DeltaPayload p = DeltaPayload.decode(readFile(m, DELTA_FILE), m.config());
-        if (p.version() != m.version() || (m.parent() == null || p.parent() != m.parent())) {
+        if (p.version() != m.version() || m.parent() == null || p.parent() != m.parent()) {
             throw new ModelStoreException("delta.bin of version " + m.version() + " says version " + p.version() + " on parent "
                     + p.parent() + "; the manifest says parent " + m.parent());
         }
@@ -350,27 +337,34 @@ public final class ModelStore {
     }
 
     /**
-     * Streams table {@code table} of a FULL version to {@code sink}, then checks the file's SHA-256: on a
-     * mismatch it throws, and the caller must discard what the sink received.
+     * Fills {@code target} (of the version's config) with a FULL version's weights. The binary manifest
+     * must match manifest.json's SHA-256 and every data file the binary manifest's; on any failure the
+     * target is partly written and must be discarded.
      */
-    public void readTable(ModelManifest m, int table, BinaryFiles.RowSink sink) {
-        String name = tableFile(table);
-        String expect = m.files().get(name);
-        if (expect == null) {
-            throw new ModelStoreException("version " + m.version() + " of " + modelName + " (" + m.kind() + ") has no " + name);
+    public void readFullInto(ModelManifest m, ModelState target) {
+        if (m.kind() != UpdateKind.FULL) {
+            throw new ModelStoreException("version " + m.version() + " of " + modelName + " is a " + m.kind() + ", not a FULL snapshot");
         }
-        TableSpec spec = m.config().tables().get(table);
-        checkSha(m, name, BinaryFiles.readTable(fileOf(m, name), spec.rows(), spec.dim(), sink), expect);
+        readFile(m, ModelFiles.MANIFEST);
+        try {
+            ModelFiles.readInto(versionDir(m.version()), target);
+        } catch (IOException e) {
+            throw new ModelStoreException("FULL version " + m.version() + " of " + modelName + " cannot be read: " + e.getMessage()
+                    + ". Fix: republish the version, or roll back to another", e);
+        }
     }
 
-    /** Checks every file of a version against its manifest. */
+    /** Checks every file of a version against its manifest without loading it. */
     public void verify(ModelManifest m) {
         for (String name : m.files().keySet()) {
-            if (name.startsWith("tables/")) {
-                int t = Integer.parseInt(name.substring(7, name.length() - 4));
-                readTable(m, t, (first, rows, values) -> { });
-            } else {
-                readFile(m, name);
+            if (name.startsWith("table-")) continue;
+            readFile(m, name);
+        }
+        if (m.kind() == UpdateKind.FULL) {
+            try {
+                ModelFiles.verify(versionDir(m.version()));
+            } catch (IOException e) {
+                throw new ModelStoreException("FULL version " + m.version() + " of " + modelName + " failed verification: " + e.getMessage(), e);
             }
         }
     }
