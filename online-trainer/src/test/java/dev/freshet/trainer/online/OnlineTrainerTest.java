@@ -1,0 +1,294 @@
+package dev.freshet.trainer.online;
+
+import dev.freshet.config.ConfigSource;
+import dev.freshet.features.Examples;
+import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.schemas.FeatureBatch;
+import dev.freshet.schemas.serde.AvroCodec;
+import dev.freshet.trainer.ModelConfig;
+import dev.freshet.trainer.ModelDelta;
+import dev.freshet.trainer.ModelDivergedException;
+import dev.freshet.trainer.ModelSink;
+import dev.freshet.trainer.ModelState;
+import dev.freshet.trainer.StepResult;
+import dev.freshet.trainer.TrainerBackend;
+import dev.freshet.trainer.checkpoint.CheckpointStore;
+import dev.freshet.trainer.cpu.CpuBackend;
+import dev.freshet.trainer.host.HostModelState;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The online loop against a real in-process broker and the real CPU backend. */
+class OnlineTrainerTest {
+    private static EmbeddedKafka kafka;
+
+    @BeforeAll
+    static void startKafka() {
+        kafka = EmbeddedKafka.start();
+    }
+
+    @AfterAll
+    static void stopKafka() {
+        kafka.close();
+    }
+
+    static TrainerConfig config(String prefix, Path dir, Map<String, String> extra) {
+        Map<String, String> m = new HashMap<>();
+        m.put("kafka.bootstrap-servers", kafka.bootstrapServers());
+        m.put("topics.prefix", prefix);
+        m.put("trainer.group-id", prefix + "trainer");
+        m.put("trainer.checkpoint-dir", dir.resolve("checkpoints").toString());
+        m.put("trainer.publish-dir", dir.resolve("published").toString());
+        m.put("trainer.metric-window", "1000");
+        m.put("trainer.poll-timeout", "100ms");
+        m.putAll(extra);
+        return TrainerConfig.from(ConfigSource.of(m));
+    }
+
+    static OnlineTrainer trainer(TrainerConfig config, SyntheticFeatures data, TrainerBackend backend, ModelSink sink, Clock clock,
+                                 TrainerListener listener) {
+        return OnlineTrainer.builder(config, backend.config(), data.layout.id())
+                .backend(backend).sink(sink).clock(clock).listener(listener)
+                .consumer(new KafkaConsumer<>(OnlineTrainer.consumerProperties(config)))
+                .stateAllocator(HostModelState::allocate)
+                .build();
+    }
+
+    /** Records of {@code perRecord} examples, {@code records} per partition. */
+    static List<List<byte[]>> stream(SyntheticFeatures data, int partitions, int records, int perRecord) {
+        List<List<byte[]>> out = new ArrayList<>();
+        for (int p = 0; p < partitions; p++) out.add(new ArrayList<>());
+        for (int i = 0; i < records; i++) {
+            for (int p = 0; p < partitions; p++) out.get(p).add(data.encode(data.next(perRecord)));
+        }
+        return out;
+    }
+
+    static void assertSameModel(ModelState a, ModelState b) {
+        assertArrayEquals(a.dense().values(), b.dense().values(), "dense weights");
+        assertArrayEquals(a.dense().slot1(), b.dense().slot1(), "dense optimizer state");
+        float[] ra = new float[a.config().embeddingDim()];
+        float[] rb = new float[ra.length];
+        for (int t = 0; t < a.tables().size(); t++) {
+            for (int r = 0; r < a.tables().get(t).spec().rows(); r++) {
+                a.tables().get(t).readRow(r, ra, 0);
+                b.tables().get(t).readRow(r, rb, 0);
+                assertArrayEquals(ra, rb, "table " + t + " row " + r);
+                assertEquals(a.tables().get(t).accumulator(r), b.tables().get(t).accumulator(r), "accumulator " + t + "/" + r);
+            }
+        }
+    }
+
+    static ModelState newestCheckpoint(Path dir) throws IOException {
+        return new CheckpointStore(dir.resolve("checkpoints"), 2).loadNewest(HostModelState::allocate).orElseThrow().state();
+    }
+
+    @Test
+    void stoppedAndResumedRunEqualsUninterruptedRunBitForBit(@TempDir Path tmp) throws IOException {
+        // 24-example records and 32-example batches: most batches end inside a record.
+        SyntheticFeatures data = new SyntheticFeatures(1);
+        ModelConfig model = data.model(32);
+        kafka.createTopic("resume.features", 2);
+        SyntheticFeatures.produce(kafka.bootstrapServers(), "resume.features", 2, stream(data, 2, 20, 24));
+        int total = 2 * 20 * 24;
+
+        Path straight = tmp.resolve("straight");
+        try (CpuBackend backend = CpuBackend.create(model, 1);
+             OnlineTrainer t = trainer(config("resume.", straight, Map.of("trainer.stop-after-examples", Integer.toString(total))),
+                     data, backend, new RecordingSink(), Clock.systemUTC(), new TrainerListener() { })) {
+            t.run();
+            assertEquals(total, t.trainedExamples());
+            assertEquals(total / 32, t.step());
+        }
+
+        Path split = tmp.resolve("split");
+        try (CpuBackend backend = CpuBackend.create(model, 1);
+             OnlineTrainer t = trainer(config("resume.", split, Map.of("trainer.stop-after-examples", "448",
+                     "trainer.group-id", "split")), data, backend, new RecordingSink(), Clock.systemUTC(), new TrainerListener() { })) {
+            t.run();
+            assertEquals(448, t.trainedExamples());
+        }
+        // A second trainer with a fresh backend resumes from the checkpoint the first one left.
+        try (CpuBackend backend = CpuBackend.create(model, 1);
+             OnlineTrainer t = trainer(config("resume.", split, Map.of("trainer.stop-after-examples", Integer.toString(total),
+                     "trainer.group-id", "split")), data, backend, new RecordingSink(), Clock.systemUTC(), new TrainerListener() { })) {
+            t.run();
+            assertEquals(total, t.trainedExamples());
+        }
+        try (ModelState a = newestCheckpoint(straight); ModelState b = newestCheckpoint(split)) {
+            assertSameModel(a, b);
+        }
+        CheckpointStore.Checkpoint last = new CheckpointStore(split.resolve("checkpoints"), 2).list().get(0);
+        assertEquals("20:0", last.metadata().get("trainer.position.0"));
+        assertEquals("20:0", last.metadata().get("trainer.position.1"));
+    }
+
+    @Test
+    void badRecordsAreRefusedCountedAndTrainingGoesOn(@TempDir Path tmp) throws IOException {
+        SyntheticFeatures data = new SyntheticFeatures(2);
+        AvroCodec<FeatureBatch> codec = new AvroCodec<>(FeatureBatch.class);
+        List<byte[]> records = new ArrayList<>();
+        records.add(data.encode(data.next(16)));
+        records.add(new byte[]{(byte) 0xC3, 0x01, 1, 2, 3, 4, 5, 6, 7, 8, 9, 9, 9});   // corrupt: unknown schema
+        records.add(data.encode(data.next(16)));
+        Examples otherLayout = data.next(16);
+        otherLayout.layoutId = 12345;
+        records.add(data.encode(otherLayout));
+        records.add(data.encode(data.next(16)));
+        Examples twoDense = new Examples(4, 2, 3);                                          // wrong feature count
+        twoDense.count = 4;
+        twoDense.layoutId = data.layout.id();
+        records.add(codec.encode(twoDense.toRecord()));
+        records.add(data.encode(data.next(16)));
+        Examples badRow = data.next(16);
+        badRow.sparse[5 * 3 + 1] = SyntheticFeatures.ITEMS + 7;                             // item row out of range
+        records.add(data.encode(badRow));
+        Examples nanDense = data.next(16);
+        nanDense.dense[4] = Float.NaN;
+        records.add(data.encode(nanDense));
+        records.add(data.encode(data.next(16)));
+        records.add(data.encode(data.next(16)));
+        records.add(data.encode(data.next(16)));
+        kafka.createTopic("bad.features", 1);
+        SyntheticFeatures.produce(kafka.bootstrapServers(), "bad.features", 1, List.of(records));
+
+        try (CpuBackend backend = CpuBackend.create(data.model(16), 1);
+             OnlineTrainer t = trainer(config("bad.", tmp, Map.of("trainer.stop-after-examples", "112")), data, backend,
+                     new RecordingSink(), Clock.systemUTC(), new TrainerListener() { })) {
+            t.run();
+            assertEquals(112, t.trainedExamples(), "the 7 good records");
+            assertEquals(Map.of("corrupt", 1L, "layout", 1L, "shape", 1L, "label", 0L, "dense_value", 1L, "row_range", 1L), t.rejectedRecords());
+        }
+        CheckpointStore.Checkpoint last = new CheckpointStore(tmp.resolve("checkpoints"), 2).list().get(0);
+        assertEquals("12:0", last.metadata().get("trainer.position.0"), "every record consumed, refused ones included");
+    }
+
+    /** Poisons layer top.0 before the fifth step: the real CPU backend then finds a NaN loss. */
+    private static final class PoisonedBackend implements TrainerBackend {
+        private final CpuBackend inner;
+        private int calls;
+
+        PoisonedBackend(CpuBackend inner) {
+            this.inner = inner;
+        }
+
+        @Override
+        public StepResult train(Examples batch, float[] out) {
+            if (++calls == 5) {
+                int at = inner.state().dense().top().get(0).weightOffset() + 3;
+                inner.state().dense().values()[at] = Float.POSITIVE_INFINITY;
+            }
+            return inner.train(batch, out);
+        }
+
+        @Override public String description() { return "poisoned " + inner.description(); }
+        @Override public ModelConfig config() { return inner.config(); }
+        @Override public void predict(Examples batch, float[] out) { inner.predict(batch, out); }
+        @Override public ModelState state() { return inner.state(); }
+        @Override public void load(ModelState source) { inner.load(source); }
+        @Override public void close() { inner.close(); }
+    }
+
+    @Test
+    void divergenceStopsTrainingNamesStepOffsetsAndLayerAndPublishesNothingMore(@TempDir Path tmp) throws IOException {
+        SyntheticFeatures data = new SyntheticFeatures(3);
+        kafka.createTopic("nan.features", 1);
+        SyntheticFeatures.produce(kafka.bootstrapServers(), "nan.features", 1, stream(data, 1, 10, 16));
+        MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+        RecordingSink sink = new RecordingSink();
+        TrainerListener tick = new TrainerListener() {
+            @Override
+            public void afterStep(long step, int partition, String from, String to, double loss) {
+                clock.advance(Duration.ofSeconds(1)); // one delta after every step
+            }
+        };
+        // checkpoint every 2 steps (32 examples), a delta every second
+        TrainerConfig config = config("nan.", tmp, Map.of("trainer.delta-interval", "1s", "trainer.checkpoint-events", "32"));
+        try (PoisonedBackend backend = new PoisonedBackend(CpuBackend.create(data.model(16), 1));
+             OnlineTrainer t = trainer(config, data, backend, sink, clock, tick)) {
+            ModelDivergedException e = assertThrows(ModelDivergedException.class, t::run);
+            assertTrue(e.getMessage().contains("at step 4"), e.getMessage());
+            assertTrue(e.getMessage().contains("nan.features-0 from offset 4 (example 0) to offset 5 (example 0"), e.getMessage());
+            assertTrue(e.getMessage().contains("top.0"), e.getMessage());
+            assertTrue(t.diverged());
+            assertEquals(4, t.step());
+        }
+        assertEquals(4, sink.deltas.size(), "a delta after each of the 4 good steps, none after");
+        for (ModelDelta d : sink.deltas) {
+            for (float v : d.dense()) assertTrue(Float.isFinite(v));
+        }
+        assertEquals(4, new CheckpointStore(tmp.resolve("checkpoints"), 5).list().get(0).step(), "no checkpoint after the divergence");
+    }
+
+    @Test
+    void deltasCarryExactlyTheTouchedRowsAndFollowTheInjectedClock(@TempDir Path tmp) throws IOException {
+        SyntheticFeatures data = new SyntheticFeatures(4);
+        List<List<byte[]>> records = new ArrayList<>();
+        List<Examples> batches = new ArrayList<>();
+        records.add(new ArrayList<>());
+        for (int i = 0; i < 8; i++) {
+            Examples e = data.next(16);
+            batches.add(e);
+            records.get(0).add(data.encode(e));
+        }
+        kafka.createTopic("delta.features", 1);
+        SyntheticFeatures.produce(kafka.bootstrapServers(), "delta.features", 1, records);
+        MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+        RecordingSink sink = new RecordingSink();
+        TrainerListener tick = new TrainerListener() {
+            @Override
+            public void afterStep(long step, int partition, String from, String to, double loss) {
+                clock.advance(Duration.ofSeconds(4));
+            }
+        };
+        TrainerConfig config = config("delta.", tmp, Map.of("trainer.delta-interval", "10s", "trainer.checkpoint-interval", "30s",
+                "trainer.status-interval", "5s"));
+        try (CpuBackend backend = CpuBackend.create(data.model(16), 1);
+             OnlineTrainer t = trainer(config, data, backend, sink, clock, tick)) {
+            while (t.step() < 8) t.runOnce();
+            // steps end at 4, 8, ... 32 s: deltas at 12 s (steps 0-2) and 24 s (steps 3-5); a checkpoint at 32 s (step 8)
+            assertEquals(2, sink.deltas.size());
+            assertEquals(List.of(8L), new CheckpointStore(tmp.resolve("checkpoints"), 5).list().stream().map(CheckpointStore.Checkpoint::step).toList());
+            for (int d = 0; d < 2; d++) {
+                ModelDelta delta = sink.deltas.get(d);
+                for (int table = 0; table < 3; table++) {
+                    TreeSet<Integer> expected = new TreeSet<>();
+                    for (int b = 3 * d; b < 3 * d + 3; b++) {
+                        for (int i = 0; i < 16; i++) expected.add(batches.get(b).sparse[i * 3 + table]);
+                    }
+                    int tableIndex = table;
+                    int[] rows = delta.rows().stream().filter(r -> r.table() == tableIndex).findFirst().orElseThrow().rows();
+                    assertArrayEquals(expected.stream().mapToInt(Integer::intValue).toArray(), rows, "delta " + d + " table " + table);
+                }
+                assertEquals(48L * (d + 1), delta.progress().trainedExamples());
+            }
+            assertEquals(Map.of("delta.features-0", 6L), sink.deltas.get(1).progress().inputOffsets());
+            clock.advance(Duration.ofSeconds(5));
+            t.runOnce();
+            TrainerStatus status = t.status();
+            assertEquals(8, status.step());
+            assertEquals(128, status.trainedExamples());
+            assertTrue(status.line().contains("AUC"), status.line());
+            assertTrue(status.line().contains("checkpoint 5s ago (step 8)"), status.line());
+        }
+    }
+}
