@@ -128,7 +128,7 @@ public final class FeatureReplay implements AutoCloseable {
         if (active.isEmpty()) {
             return;
         }
-        consumer.assign(active);
+        assign(active);
         active.forEach(tp -> consumer.seek(tp, from.get(tp)));
         List<TopicPartition> paused = new ArrayList<>();
         while (!active.isEmpty()) {
@@ -177,7 +177,7 @@ public final class FeatureReplay implements AutoCloseable {
                 active.remove(next);
             }
         }
-        consumer.assign(List.of());
+        consumer.pause(consumer.assignment());
     }
 
     /**
@@ -191,7 +191,7 @@ public final class FeatureReplay implements AutoCloseable {
         Map<TopicPartition, Long> next = new TreeMap<>(Comparator.comparing(TopicPartition::toString));
         next.putAll(from);
         List<FeatureBatch> taken = new ArrayList<>();
-        consumer.assign(from.keySet());
+        assign(from.keySet());
         from.forEach(consumer::seek);
         long count = 0;
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -210,12 +210,21 @@ public final class FeatureReplay implements AutoCloseable {
                 }
             }
         }
-        consumer.assign(List.of());
+        consumer.pause(consumer.assignment());
         return new Slice(taken, next, count);
     }
 
     /** @param end per partition, the offset after the slice */
     public record Slice(List<FeatureBatch> batches, Map<TopicPartition, Long> end, long examples) {
+    }
+
+    /**
+     * Between reads the consumer stays assigned but paused (unassigning while fetches are in flight only
+     * makes the client log warnings); a new read resumes what it needs.
+     */
+    private void assign(java.util.Collection<TopicPartition> partitions) {
+        consumer.assign(partitions);
+        consumer.resume(partitions);
     }
 
     private Decoded decode(TopicPartition tp, ConsumerRecord<byte[], byte[]> r) {
