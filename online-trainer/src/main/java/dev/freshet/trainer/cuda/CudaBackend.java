@@ -185,9 +185,10 @@ public final class CudaBackend implements TrainerBackend {
         return context.deviceName();
     }
 
-    /** Free GPU memory as the driver reports it now. */
-    public long deviceFreeBytes() {
-        return context.freeBytes();
+    /** GPU memory in use on the device as the driver reports it now (all processes: total - free). */
+    public long deviceUsedBytes() {
+        checkOpen();
+        return context.totalBytes() - context.freeBytes();
     }
 
     /** The cache's hit rate so far (1 - rows loaded / lookups), or NaN without a cache. */
@@ -429,7 +430,8 @@ public final class CudaBackend implements TrainerBackend {
         if (model.deviceSlot2() != null) downloadFloats(model.deviceSlot2(), d.slot2());
         model.deviceScalars().download(hostIo.hostAt(ioScalars), 16, compute);
         compute.synchronize();
-        d.setStep(hostIo.view(ioScalars, 16).getInt(4));
+        // the device counts every step; the host state counts Adam's steps only (its bias correction)
+        if (config.denseOptimizer().kind() == OptimizerKind.ADAM) d.setStep(hostIo.view(ioScalars, 16).getInt(4));
         if (cache != null) {
             cache.flushAll(compute);
             copyDirtyRowsFromPinned();

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine (repository root, .device/ carried; built by bench/device/build-device.sh):
+#   bench/device/run-gpu.sh tests                 the CUDA tests (CUDA vs CPU backend), JUnit summary
+#   bench/device/run-gpu.sh bench [BENCH ARGS]    the PyTorch peer, then TrainerGpuBench with its figures
+#   bench/device/run-gpu.sh all [BENCH ARGS]      both
+# Logs and bench/results/trainer-gpu.json go to $OUT (or ./device-out when OUT is unset).
+set -uo pipefail
+mode=${1:-all}; shift || true
+out=${OUT:-device-out}; mkdir -p "$out"
+tar -xzf .device/jre.tar.gz -C /tmp && export JAVA_HOME=/tmp/jre PATH=/tmp/jre/bin:$PATH
+nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm --format=csv | tee "$out/gpu.txt"
+cp=".device/lib/*"
+rc=0
+if [ "$mode" = tests ] || [ "$mode" = all ]; then
+  echo "== CUDA tests: java GpuTestMain dev.freshet.trainer.cuda"
+  java -Xmx8g -cp "$cp" GpuTestMain dev.freshet.trainer.cuda 2>&1 | tee "$out/tests.log" || rc=1
+fi
+if [ "$mode" = bench ] || [ "$mode" = all ]; then
+  peer_args=${PEER_ARGS:-}
+  echo "== PyTorch peer: python3 torch_dlrm_peer.py $peer_args"
+  PYTHONUNBUFFERED=1 python3 .device/torch_dlrm_peer.py $peer_args 2>&1 | tee "$out/peer.log"
+  echo "== Freshet CUDA backend: TrainerGpuBench $*"
+  java -Xmx24g -cp "$cp" dev.freshet.bench.gpu.TrainerGpuBench --peer "$out/peer.log" --out "$out/trainer-gpu.json" \
+    --command "bench/device/run-gpu.sh $mode $* (PEER_ARGS='$peer_args')" "$@" 2>&1 | tee "$out/bench.log" || rc=1
+fi
+exit $rc

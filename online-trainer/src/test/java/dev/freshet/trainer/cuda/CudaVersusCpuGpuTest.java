@@ -1,0 +1,218 @@
+package dev.freshet.trainer.cuda;
+
+import dev.freshet.features.Examples;
+import dev.freshet.trainer.DenseParameters;
+import dev.freshet.trainer.EmbeddingTable;
+import dev.freshet.trainer.ModelConfig;
+import dev.freshet.trainer.ModelState;
+import dev.freshet.trainer.OptimizerKind;
+import dev.freshet.trainer.OptimizerSpec;
+import dev.freshet.trainer.Precision;
+import dev.freshet.trainer.StepResult;
+import dev.freshet.trainer.TableSpec;
+import dev.freshet.trainer.cpu.CpuBackend;
+import dev.freshet.trainer.cuda.internal.CudaContext;
+import dev.freshet.trainer.host.HostModelState;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The CUDA backend against the CPU backend (the reference) on the same fresh random inputs: every
+ * probability and loss of every step, and every dense weight, optimizer state, embedding row and row
+ * accumulator after 1, 10 and 100 steps, within fp32 1e-4 / bf16 1e-2 relative error
+ * (||cuda - cpu|| / ||cpu|| per tensor). Embedding tables are compared over the rows the CPU changed,
+ * so that untouched rows (equal by construction) do not dilute the error.
+ */
+@Tag("gpu")
+class CudaVersusCpuGpuTest {
+    private static final int[] CHECKPOINTS = {1, 10, 100};
+
+    @BeforeAll
+    static void requireGpu() {
+        CudaContext.Probe probe = CudaBackend.probe(0);
+        Assumptions.assumeTrue(probe.available(), "skipped: no CUDA GPU here (" + probe.reason() + ")");
+        System.out.println("CUDA device: " + probe.deviceName());
+    }
+
+    /** 4 tables with repeats within a batch, dim 16, bottom 32-16, top 64-32-1, batch 128. */
+    static ModelConfig smallConfig(OptimizerKind emb, OptimizerKind dense, Precision precision, long seed) {
+        return new ModelConfig(List.of(new TableSpec("A", 1000, 16), new TableSpec("B", 37, 16), new TableSpec("C", 20000, 16),
+                new TableSpec("D", 5, 16)), 5, 16, List.of(32, 16), List.of(64, 32, 1), OptimizerSpec.of(emb, 0.05f),
+                OptimizerSpec.of(dense, 0.01f), 128, seed, precision);
+    }
+
+    /** Dense N(0,1)-ish, rows skewed (squared uniform, so hot rows repeat), labels Bernoulli(0.3). */
+    static Examples batch(ModelConfig config, SplittableRandom r, int hotOffset, int window) {
+        int n = config.batchSize();
+        Examples e = new Examples(n, config.numDense(), config.numTables());
+        for (int b = 0; b < n; b++) {
+            for (int i = 0; i < config.numDense(); i++) e.dense[b * config.numDense() + i] = (float) (r.nextDouble() * 2 - 1);
+            for (int t = 0; t < config.numTables(); t++) {
+                long rows = config.tables().get(t).rows();
+                double u = r.nextDouble();
+                long span = Math.min(rows, window);
+                long row = (hotOffset + (long) (u * u * span)) % rows;
+                e.sparse[b * config.numTables() + t] = (int) row;
+            }
+            e.labels[b] = (byte) (r.nextDouble() < 0.3 ? 1 : 0);
+        }
+        e.count = n;
+        return e;
+    }
+
+    @Test
+    void fp32RowwiseAdagradAdagrad() {
+        compare(smallConfig(OptimizerKind.ROWWISE_ADAGRAD, OptimizerKind.ADAGRAD, Precision.FP32, 11), CudaOptions.defaults(),
+                1e-4, false);
+    }
+
+    @Test
+    void fp32SgdSgd() {
+        compare(smallConfig(OptimizerKind.SGD, OptimizerKind.SGD, Precision.FP32, 12), CudaOptions.defaults(), 1e-4, false);
+    }
+
+    @Test
+    void fp32RowwiseAdagradAdam() {
+        compare(smallConfig(OptimizerKind.ROWWISE_ADAGRAD, OptimizerKind.ADAM, Precision.FP32, 13), CudaOptions.defaults(),
+                1e-4, false);
+    }
+
+    @Test
+    void fp32WithoutGraphs() {
+        compare(smallConfig(OptimizerKind.ROWWISE_ADAGRAD, OptimizerKind.ADAGRAD, Precision.FP32, 14),
+                CudaOptions.defaults().withGraphs(false), 1e-4, false);
+    }
+
+    @Test
+    void bf16RowwiseAdagradAdagrad() {
+        compare(smallConfig(OptimizerKind.ROWWISE_ADAGRAD, OptimizerKind.ADAGRAD, Precision.BF16, 15), CudaOptions.defaults(),
+                1e-2, false);
+    }
+
+    /** GPU cache of 1% of the rows, a hot set that moves every 10 steps, lookahead prefetch of the next batch. */
+    @Test
+    void fp32CacheOnePercentMovingHotSet() {
+        ModelConfig config = new ModelConfig(List.of(new TableSpec("A", 200_000, 16), new TableSpec("B", 100_000, 16),
+                new TableSpec("C", 50_000, 16)), 5, 16, List.of(32, 16), List.of(64, 32, 1),
+                OptimizerSpec.of(OptimizerKind.ROWWISE_ADAGRAD, 0.05f), OptimizerSpec.of(OptimizerKind.ADAGRAD, 0.01f), 64, 16,
+                Precision.FP32);
+        CudaOptions options = CudaOptions.defaults().withCacheFraction(0.01);
+        compare(config, options, 1e-4, true);
+    }
+
+    @Test
+    void bf16CacheOnePercentMovingHotSet() {
+        ModelConfig config = new ModelConfig(List.of(new TableSpec("A", 200_000, 16), new TableSpec("B", 100_000, 16),
+                new TableSpec("C", 50_000, 16)), 5, 16, List.of(32, 16), List.of(64, 32, 1),
+                OptimizerSpec.of(OptimizerKind.SGD, 0.05f), OptimizerSpec.of(OptimizerKind.SGD, 0.01f), 64, 17,
+                Precision.BF16);
+        compare(config, CudaOptions.defaults().withCacheFraction(0.01), 1e-2, true);
+    }
+
+    private void compare(ModelConfig config, CudaOptions options, double tolerance, boolean movingHotSet) {
+        SplittableRandom random = new SplittableRandom(config.seed() * 7919 + 1);
+        List<Examples> batches = new ArrayList<>();
+        for (int s = 0; s <= CHECKPOINTS[CHECKPOINTS.length - 1]; s++) {
+            int hot = movingHotSet ? (s / 10) * 5000 : 0;
+            batches.add(batch(config, random, hot, movingHotSet ? 4000 : Integer.MAX_VALUE));
+        }
+        try (HostModelState initial = HostModelState.initialize(config);
+             CpuBackend cpu = CpuBackend.create(HostModelState.copyOf(initial), 2);
+             CudaBackend cuda = CudaBackend.create(config, options, HostModelState.copyOf(initial))) {
+            System.out.println(cuda.description());
+            float[] pCpu = new float[config.batchSize()];
+            float[] pGpu = new float[config.batchSize()];
+            int next = 0;
+            double worstProb = 0;
+            for (int step = 1; step <= CHECKPOINTS[CHECKPOINTS.length - 1]; step++) {
+                Examples b = batches.get(step - 1);
+                cuda.prefetch(batches.get(step));
+                StepResult rg = cuda.train(b, pGpu);
+                StepResult rc = cpu.train(b, pCpu);
+                double probErr = relErr(pGpu, pCpu, config.batchSize());
+                worstProb = Math.max(worstProb, probErr);
+                assertTrue(probErr <= tolerance, "step " + step + ": probabilities differ, relative error " + probErr);
+                assertEquals(rc.loss(), rg.loss(), tolerance * Math.abs(rc.loss()) + 1e-7, "step " + step + " loss");
+                if (step == CHECKPOINTS[next]) {
+                    next++;
+                    double worst = compareStates(cpu.state(), cuda.state(), initial, tolerance, "after " + step + " steps");
+                    System.out.printf(Locale.ROOT, "  after %3d steps: loss cpu %.6f cuda %.6f, worst prob rel err so far %.2e, worst weight rel err %.2e%s%n",
+                            step, rc.loss(), rg.loss(), worstProb, worst,
+                            Double.isNaN(cuda.cacheHitRate()) ? "" : String.format(Locale.ROOT, ", cache hit rate %.3f", cuda.cacheHitRate()));
+                }
+            }
+        }
+    }
+
+    /** Compares every tensor; returns the worst relative error. */
+    private static double compareStates(ModelState cpu, ModelState gpu, ModelState initial, double tolerance, String when) {
+        double worst = 0;
+        DenseParameters dc = cpu.dense(), dg = gpu.dense();
+        worst = Math.max(worst, check("dense weights " + when, dg.values(), dc.values(), tolerance));
+        if (dc.slot1().length > 0) worst = Math.max(worst, check("dense optimizer state 1 " + when, dg.slot1(), dc.slot1(), tolerance));
+        if (dc.slot2().length > 0) worst = Math.max(worst, check("dense optimizer state 2 " + when, dg.slot2(), dc.slot2(), tolerance));
+        int dim = cpu.config().embeddingDim();
+        float[] a = new float[dim], b = new float[dim], c = new float[dim];
+        for (int t = 0; t < cpu.tables().size(); t++) {
+            EmbeddingTable tc = cpu.tables().get(t), tg = gpu.tables().get(t), t0 = initial.tables().get(t);
+            double diff = 0, norm = 0, accDiff = 0, accNorm = 0;
+            int changed = 0;
+            for (int r = 0; r < tc.spec().rows(); r++) {
+                tc.readRow(r, a, 0);
+                tg.readRow(r, b, 0);
+                t0.readRow(r, c, 0);
+                boolean moved = tc.accumulator(r) != t0.accumulator(r);
+                for (int k = 0; k < dim; k++) moved |= a[k] != c[k];
+                if (!moved) {
+                    // untouched on the CPU: the GPU must not have changed it either
+                    for (int k = 0; k < dim; k++) {
+                        if (b[k] != c[k]) {
+                            throw new AssertionError("table " + tc.spec().name() + " row " + r + " changed on the GPU only " + when);
+                        }
+                    }
+                    continue;
+                }
+                changed++;
+                for (int k = 0; k < dim; k++) {
+                    diff += (double) (a[k] - b[k]) * (a[k] - b[k]);
+                    norm += (double) a[k] * a[k];
+                }
+                double da = tc.accumulator(r) - tg.accumulator(r);
+                accDiff += da * da;
+                accNorm += (double) tc.accumulator(r) * tc.accumulator(r);
+            }
+            double e = norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+            double ea = accNorm == 0 ? Math.sqrt(accDiff) : Math.sqrt(accDiff / accNorm);
+            assertTrue(e <= tolerance, "table " + tc.spec().name() + " rows " + when + ": relative error " + e + " over " + changed + " changed rows");
+            assertTrue(ea <= tolerance, "table " + tc.spec().name() + " accumulators " + when + ": relative error " + ea);
+            worst = Math.max(worst, Math.max(e, ea));
+        }
+        return worst;
+    }
+
+    private static double check(String what, float[] got, float[] want, double tolerance) {
+        double e = relErr(got, want, want.length);
+        assertTrue(e <= tolerance, what + ": relative error " + e + " > " + tolerance);
+        return e;
+    }
+
+    static double relErr(float[] got, float[] want, int n) {
+        double diff = 0, norm = 0;
+        for (int i = 0; i < n; i++) {
+            if (!Float.isFinite(got[i])) return Double.POSITIVE_INFINITY;
+            diff += (double) (got[i] - want[i]) * (got[i] - want[i]);
+            norm += (double) want[i] * want[i];
+        }
+        return norm == 0 ? Math.sqrt(diff) : Math.sqrt(diff / norm);
+    }
+}
