@@ -192,7 +192,7 @@ public final class JsonClickParser {
         }
         double d = v.doubleValue();
         if (!Double.isFinite(d)) {
-            throw new Invalid(field + " = " + shown(v) + " is not finite (NaN and Infinity are not allowed)");
+            throw new Invalid(field + " = " + d + " is not finite (NaN and Infinity are not allowed)");
         }
         if (count && d != Math.rint(d)) {
             throw new Invalid(field + " = " + shown(v) + " is not an integer (it is a count column)");
