@@ -8,6 +8,7 @@ import dev.freshet.schemas.Provenance;
 import dev.freshet.schemas.UpdateKind;
 import dev.freshet.schemas.serde.KafkaAvroSerde;
 import dev.freshet.trainer.ModelConfig;
+import dev.freshet.trainer.host.HostModelState;
 import dev.freshet.trainer.ModelDelta;
 import dev.freshet.trainer.ModelSink;
 import dev.freshet.trainer.ModelState;
@@ -214,6 +215,72 @@ public final class ModelPublisher implements ModelSink {
         metrics.fullsPublished.incrementAndGet();
         metrics.lastVersion.set(written.version());
         retain();
+    }
+
+    /**
+     * Republishes version {@code target} as the newest FULL (what {@code freshet model rollback --to V} does):
+     * a FULL is copied byte for byte; a DELTA is rebuilt from its FULL and the DELTAs before it, verified,
+     * and written as a FULL. The quality gate is not asked: a rollback is a deliberate choice. Deltas the
+     * trainer cuts afterwards do not apply on the rollback and wait for its next FULL.
+     */
+    public synchronized ModelManifest rollbackTo(long target) {
+        checkOpen();
+        ModelManifest source = store.manifest(target);
+        long now = clock.millis();
+        ModelManifest written = null;
+        for (int attempt = 0; written == null; attempt++) {
+            long version = nextVersion();
+            ModelManifest header = new ModelManifest(ModelManifest.FORMAT_VERSION, config.modelName(), version, version - 1,
+                    UpdateKind.FULL, now, source.config(), source.layout(), source.inputOffsets(), source.trainedExamples(),
+                    source.maxEventTime(), source.codeVersion(), source.metrics(), Map.of(), target);
+            try {
+                if (source.kind() == UpdateKind.FULL) {
+                    written = store.copyFull(source, header);
+                } else {
+                    try (HostModelState state = materialize(source)) {
+                        written = store.writeFull(header, state);
+                    }
+                }
+            } catch (ModelStore.VersionTakenException e) {
+                if (attempt >= 10) throw e;
+            }
+        }
+        announceFull(written);
+        lastVersion = written.version();
+        lastAuc = written.auc();
+        lastFullAt = now;
+        metrics.fullsPublished.incrementAndGet();
+        metrics.lastVersion.set(written.version());
+        LOG.info("rolled {} back to version {} as new FULL {}", config.modelName(), target, written.version());
+        return written;
+    }
+
+    /** The complete model of a DELTA version: its chain's FULL with every DELTA up to it applied. */
+    private HostModelState materialize(ModelManifest delta) {
+        List<ModelManifest> chain = new ArrayList<>();
+        ModelManifest m = delta;
+        while (m.kind() == UpdateKind.DELTA) {
+            chain.add(0, m);
+            if (m.parent() == null) throw new ModelStoreException("DELTA " + m.version() + " names no parent");
+            m = store.manifest(m.parent());
+        }
+        HostModelState state = HostModelState.allocate(m.config());
+        try {
+            store.readFullInto(m, state);
+            for (ModelManifest d : chain) {
+                DeltaPayload p = store.readDelta(d);
+                int dim = m.config().embeddingDim();
+                for (ModelDelta.TableRows r : p.delta().rows()) {
+                    var table = state.tables().get(r.table());
+                    for (int i = 0; i < r.rows().length; i++) table.writeRow(r.rows()[i], r.values(), i * dim);
+                }
+                System.arraycopy(p.delta().dense(), 0, state.dense().values(), 0, p.delta().dense().length);
+            }
+            return state;
+        } catch (RuntimeException e) {
+            state.close();
+            throw e;
+        }
     }
 
     /** Announces a FULL version already in the store (used by rollback and by {@link #full}). */

@@ -59,6 +59,7 @@ public final class ModelSubscriber implements AutoCloseable {
     private volatile long newestSeen = -1;
     private volatile long newestSeenCreatedAt = 0;
     private volatile Throwable lastError;
+    private volatile java.util.function.Consumer<ServingModel> swapListener = m -> { };
 
     // Consumer-thread state.
     private long highestCompleteOnTopic = -1;
@@ -137,6 +138,7 @@ public final class ModelSubscriber implements AutoCloseable {
         ServingModel m = current;
         if (m == null) {
             consumer.seekToBeginning(parts);
+            for (TopicPartition tp : parts) consumer.position(tp);
             return;
         }
         Map<TopicPartition, Long> at = new HashMap<>();
@@ -146,6 +148,8 @@ public final class ModelSubscriber implements AutoCloseable {
             OffsetAndTimestamp o = offsets.get(tp);
             if (o == null) consumer.seekToEnd(List.of(tp));
             else consumer.seek(tp, o.offset());
+            // Resolve the lazy seek now, so that records written after start-up are never skipped.
+            consumer.position(tp);
         }
     }
 
@@ -338,6 +342,19 @@ public final class ModelSubscriber implements AutoCloseable {
         ServingModel old = current;
         current = next;
         if (old != null) old.release();
+        try {
+            swapListener.accept(next);
+        } catch (RuntimeException e) {
+            LOG.warn("serving {}: version listener failed: {}", config.modelName(), e.toString());
+        }
+    }
+
+    /**
+     * Called on the subscriber's thread right after each new version is swapped in (e.g. to log or warm it).
+     * The model is valid for the duration of the call.
+     */
+    public void onSwap(java.util.function.Consumer<ServingModel> listener) {
+        this.swapListener = Objects.requireNonNull(listener, "listener");
     }
 
     private void noteSeen(long version, long createdAt) {

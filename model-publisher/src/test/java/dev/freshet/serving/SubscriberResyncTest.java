@@ -1,0 +1,117 @@
+package dev.freshet.serving;
+
+import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.schemas.ModelUpdate;
+import dev.freshet.schemas.UpdateKind;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * A serving subscriber on a real KRaft broker, fed the records of a real publisher with one fault each:
+ * a dropped DELTA, a duplicated one, reordered chunks, a corrupt chunk. Each must be detected, answered by
+ * a resync from the store, and every version swapped in must score exactly as the trainer did at that
+ * version (never a mixed or wrong model).
+ */
+class SubscriberResyncTest {
+    private static EmbeddedKafka kafka;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void startBroker() {
+        kafka = EmbeddedKafka.start();
+    }
+
+    @AfterAll
+    static void stopBroker() {
+        kafka.close();
+    }
+
+    private interface Fault {
+        List<ModelUpdate> apply(List<ModelUpdate> records);
+    }
+
+    private void scenario(String name, ModelSubscriber.Anomaly expectedKind, Fault fault) {
+        try (PublishingHarness h = new PublishingHarness(kafka, dir, name, 4096, 0.05)) {
+            assertEquals(1, h.full(0.70));
+            try (ModelSubscriber s = new ModelSubscriber(h.servingConfig(), Clock.systemUTC())) {
+                assertEquals(1, s.currentVersion(), "start-up loads the newest FULL from the store");
+                List<String> wrong = h.watch(s);
+                for (int i = 0; i < 3; i++) h.delta(0.70);
+                assertEquals(4, h.publisher.metrics().lastVersion());
+                List<ModelUpdate> records = h.published();
+                long v3chunks = records.stream().filter(r -> r.getVersion() == 3).count();
+                assertTrue(v3chunks >= 2, "DELTA 3 must span several chunks to test their order, has " + v3chunks);
+                h.relay(fault.apply(records));
+                PublishingHarness.await(() -> s.currentVersion() == 4 && s.anomalies(expectedKind) >= 1, name + ": resync to version 4");
+                assertEquals(1, s.anomalies(expectedKind), name + ": one " + expectedKind);
+                for (ModelSubscriber.Anomaly other : ModelSubscriber.Anomaly.values()) {
+                    if (other != expectedKind) assertEquals(0, s.anomalies(other), name + ": no " + other);
+                }
+                assertTrue(s.resyncs() >= 1, "a resync happened");
+                assertEquals(List.of(), wrong, "every version served scores as the trainer did at that version");
+                float[] got = s.predict(h.sample).probabilities();
+                float[] want = h.expected.get(4L);
+                for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-5, "event " + i);
+            }
+        }
+    }
+
+    @Test
+    void droppedDeltaIsAGap() {
+        scenario("dropped", ModelSubscriber.Anomaly.GAP, records -> records.stream().filter(r -> r.getVersion() != 3).toList());
+    }
+
+    @Test
+    void duplicatedDeltaIsDetected() {
+        scenario("duplicated", ModelSubscriber.Anomaly.DUPLICATE, records -> {
+            List<ModelUpdate> out = new ArrayList<>();
+            for (ModelUpdate r : records) {
+                if (r.getVersion() == 4 && r.getChunkIndex() == 0) {
+                    out.addAll(records.stream().filter(x -> x.getVersion() == 2).toList());
+                }
+                out.add(r);
+            }
+            return out;
+        });
+    }
+
+    @Test
+    void reorderedChunksAreDetected() {
+        scenario("reordered", ModelSubscriber.Anomaly.CHUNK_ORDER, records -> {
+            List<ModelUpdate> out = new ArrayList<>(records);
+            int first = -1;
+            for (int i = 0; i < out.size(); i++) {
+                if (out.get(i).getVersion() == 3 && out.get(i).getChunkIndex() == 0) first = i;
+            }
+            ModelUpdate c0 = out.get(first);
+            out.set(first, out.get(first + 1));
+            out.set(first + 1, c0);
+            return out;
+        });
+    }
+
+    @Test
+    void corruptChunkIsDetected() {
+        scenario("corrupt", ModelSubscriber.Anomaly.CORRUPT, records -> records.stream().map(r -> {
+            if (r.getKind() != UpdateKind.DELTA || r.getVersion() != 3 || r.getChunkIndex() != 1) return r;
+            ByteBuffer src = r.getPayload().duplicate();
+            byte[] bytes = new byte[src.remaining()];
+            src.get(bytes);
+            bytes[bytes.length / 2] ^= 0x10;
+            return ModelUpdate.newBuilder(r).setPayload(ByteBuffer.wrap(bytes)).build();
+        }).toList());
+    }
+}
