@@ -20,6 +20,10 @@ public final class FreshetCommands {
 
     public static List<Command> all() {
         List<Command> commands = new ArrayList<>();
+        commands.add(new DemoCommand());
+        commands.add(new dev.freshet.ingest.ReplayCommand());
+        commands.add(new dev.freshet.ingest.SyntheticCommand());
+        commands.add(new dev.freshet.ingest.JsonIngestCommand());
         commands.add(new dev.freshet.featurestream.FeaturesCommand());
         commands.add(new TopicsCommand());
         commands.add(new SettingsCommand());
@@ -40,6 +44,15 @@ public final class FreshetCommands {
                             + c.name() + "): " + describe(other) + " vs " + describe(s) + ". Fix: declare it once and share the constant.");
                 }
             }
+        }
+        return List.copyOf(byKey.values());
+    }
+
+    /** {@code settings} without repeats of one declaration (several components list the common ones). */
+    public static List<Setting<?>> distinct(List<Setting<?>> settings) {
+        Map<String, Setting<?>> byKey = new LinkedHashMap<>();
+        for (Setting<?> s : settings) {
+            byKey.putIfAbsent(s.key(), s);
         }
         return List.copyOf(byKey.values());
     }

@@ -1,0 +1,366 @@
+package dev.freshet.platform;
+
+import dev.freshet.config.CommonSettings;
+import dev.freshet.config.ConfigSource;
+import dev.freshet.config.Setting;
+import dev.freshet.features.FeatureLayout;
+import dev.freshet.featurestream.EmbeddedFeatureJob;
+import dev.freshet.featurestream.FeatureStreamConfig;
+import dev.freshet.ingest.ClickProducer;
+import dev.freshet.ingest.IngestConfig;
+import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.kafka.TopicAdmin;
+import dev.freshet.config.ConfigException;
+import dev.freshet.platform.internal.FeatureTap;
+import dev.freshet.platform.internal.FullWhenAskedSink;
+import dev.freshet.publisher.ModelPublisher;
+import dev.freshet.publisher.PublisherConfig;
+import dev.freshet.trainer.ModelConfig;
+import dev.freshet.trainer.TrainerBackend;
+import dev.freshet.trainer.cpu.CpuBackend;
+import dev.freshet.trainer.cuda.CudaBackend;
+import dev.freshet.trainer.cuda.CudaOptions;
+import dev.freshet.trainer.host.HostModelState;
+import dev.freshet.trainer.online.OnlineTrainer;
+import dev.freshet.trainer.online.TrainerConfig;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import java.time.Clock;
+import dev.freshet.schemas.Topics;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
+import dev.freshet.platform.internal.ProgressMonitor;
+import java.util.Deque;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Properties;
+
+/**
+ * The whole pipeline in this process: the in-process KRaft broker and the topics, the Flink feature
+ * job on a MiniCluster, the online trainer (GPU if found, else CPU) with the model publisher as its
+ * sink, and one serving replica subscribed to the model updates. What {@code freshet demo} runs, and
+ * what the end-to-end test and the pipeline benchmark drive.
+ *
+ * <p>Every component is the real one, configured from the same {@link ConfigSource} as in a
+ * distributed deployment; only the Kafka address (the embedded broker's) and the directories (under
+ * the work directory) are filled in here. {@link #close()} stops them in reverse order of start, each
+ * cleanly (the feature job with a savepoint, the trainer with a checkpoint), so the work directory can
+ * be resumed from.
+ */
+public final class EmbeddedFreshet implements AutoCloseable {
+    private static final Logger LOG = LoggerFactory.getLogger(EmbeddedFreshet.class);
+    private static final String DEFAULTS = "embedded-defaults.properties";
+
+    /** Every setting the embedded pipeline reads (all its components'). */
+    public static final List<Setting<?>> SETTINGS = FreshetCommands.distinct(concat(
+            CommonSettings.SETTINGS, Topics.SETTINGS, TopicAdmin.SETTINGS, FeatureLayout.SETTINGS, IngestConfig.SETTINGS,
+            FeatureStreamConfig.SETTINGS, TrainerConfig.SETTINGS, ModelConfig.SETTINGS, CpuBackend.SETTINGS, CudaOptions.SETTINGS,
+            PublisherConfig.SETTINGS));
+
+    private final ConfigSource config;
+    private final Path workDir;
+    private final Topics topics;
+    private final MetricsRegistry metrics = new MetricsRegistry();
+    private final FreshnessTracker freshness;
+    private final Deque<AutoCloseable> started = new ArrayDeque<>();
+    private final long startNanos = System.nanoTime();
+    private EmbeddedKafka kafka;
+    private FeatureTap tap;
+    private ClickProducer producer;
+    private EmbeddedFeatureJob featureJob;
+    private TrainerBackend backend;
+    private ModelPublisher publisher;
+    private OnlineTrainer trainer;
+    private Thread trainerThread;
+    private volatile Throwable trainerFailure;
+    private final AtomicLong firstModelServedAt = new AtomicLong(-1);
+    private final List<LongConsumer> firstModelListeners = new CopyOnWriteArrayList<>();
+    private boolean closed;
+
+    private EmbeddedFreshet(ConfigSource config) {
+        this.config = config;
+        this.workDir = config.get(CommonSettings.WORK_DIR).toAbsolutePath().normalize();
+        this.topics = Topics.from(config);
+        this.freshness = new FreshnessTracker(topics.features());
+    }
+
+    /**
+     * Starts every component. {@code userConfig} holds what the user gave; {@link #withEmbeddedDefaults}
+     * fills the rest. On failure, what was started is stopped again before the exception propagates.
+     */
+    public static EmbeddedFreshet start(ConfigSource userConfig) throws Exception {
+        EmbeddedFreshet f = new EmbeddedFreshet(withEmbeddedDefaults(userConfig));
+        try {
+            f.startAll();
+            return f;
+        } catch (Exception | Error e) {
+            f.close();
+            throw e;
+        }
+    }
+
+    /** {@code config} plus the embedded mode's defaults (resource {@value #DEFAULTS}) for every key it does not set. */
+    public static ConfigSource withEmbeddedDefaults(ConfigSource config) {
+        Properties p = new Properties();
+        try (InputStream in = EmbeddedFreshet.class.getResourceAsStream(DEFAULTS)) {
+            p.load(Objects.requireNonNull(in, DEFAULTS));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        ConfigSource out = config;
+        for (String key : p.stringPropertyNames()) {
+            if (!config.values().containsKey(key)) {
+                out = out.with(key, p.getProperty(key).trim());
+            }
+        }
+        return out;
+    }
+
+    private void startAll() throws Exception {
+        Files.createDirectories(workDir);
+        kafka = EmbeddedKafka.start(workDir.resolve("kafka"));
+        started.push(kafka);
+        ConfigSource c = resolved();
+        TopicAdmin.createAll(kafka, topics, TopicAdmin.Config.from(c));
+
+        tap = new FeatureTap(kafka.bootstrapServers(), topics, freshness);
+        started.push(tap);
+
+        startTrainer(c);
+
+        featureJob = EmbeddedFeatureJob.start(FeatureStreamConfig.from(c));
+        started.push(featureJob);
+
+        producer = ClickProducer.create(IngestConfig.from(c));
+        started.push(producer);
+        registerMetrics();
+        LOG.info("embedded Freshet up in {} ms: Kafka {}, work dir {}", (System.nanoTime() - startNanos) / 1_000_000,
+                kafka.bootstrapServers(), workDir);
+    }
+
+    /** The config the components see: the broker's address, and directories under the work directory unless given. */
+    private ConfigSource resolved() {
+        ConfigSource c = config.with(CommonSettings.BOOTSTRAP_SERVERS, kafka.bootstrapServers())
+                .with(CommonSettings.WORK_DIR, workDir.toString());
+        c = underWorkDir(c, TrainerConfig.CHECKPOINT_DIR, "checkpoints");
+        c = underWorkDir(c, TrainerConfig.PUBLISH_DIR, "trainer-updates");
+        c = underWorkDir(c, PublisherConfig.STORE_DIR, "models");
+        return c;
+    }
+
+    /** The trainer (on its own thread) with the publisher as its sink. */
+    private void startTrainer(ConfigSource c) {
+        FeatureLayout layout = FeatureLayout.from(c);
+        ModelConfig model = ModelConfig.from(layout, c);
+        TrainerConfig trainerConfig = TrainerConfig.from(c);
+        backend = createBackend(trainerConfig.backend(), model, c);
+        started.push(backend);
+        LOG.info("trainer backend: {}", backend.description());
+        publisher = new ModelPublisher(PublisherConfig.from(c), layout, Clock.systemUTC());
+        started.push(publisher);
+        trainer = OnlineTrainer.builder(trainerConfig, model, layout.id())
+                .backend(backend)
+                .sink(new FullWhenAskedSink(publisher, backend::state))
+                .consumer(new KafkaConsumer<>(OnlineTrainer.consumerProperties(trainerConfig)))
+                .stateAllocator(HostModelState::allocate)
+                .build();
+        trainerThread = new Thread(() -> {
+            try {
+                trainer.run();
+            } catch (Throwable e) {
+                trainerFailure = e;
+                LOG.error("the trainer stopped: {}", e.toString(), e);
+            }
+        }, "freshet-trainer");
+        trainerThread.start();
+        started.push(() -> {
+            trainer.stop();
+            trainerThread.join(120_000);
+            trainer.close();
+        });
+    }
+
+    /** auto: CUDA where a GPU answers, else the CPU (saying why, so a missing driver is not a silent slowdown). */
+    private static TrainerBackend createBackend(TrainerConfig.Backend choice, ModelConfig model, ConfigSource c) {
+        if (choice == TrainerConfig.Backend.AUTO || choice == TrainerConfig.Backend.CUDA) {
+            CudaOptions options = CudaOptions.from(c);
+            var probe = CudaBackend.probe(options.device());
+            if (probe.available()) {
+                HostModelState state = HostModelState.initialize(model);
+                try {
+                    return CudaBackend.create(model, options, state);
+                } catch (RuntimeException e) {
+                    state.close();
+                    if (choice == TrainerConfig.Backend.CUDA) throw e;
+                    LOG.warn("CUDA device {} found but the CUDA backend failed ({}); training on the CPU", probe.deviceName(), e.toString());
+                }
+            } else if (choice == TrainerConfig.Backend.CUDA) {
+                throw new ConfigException("trainer.backend = cuda but " + probe.reason() + ". Fix: run on a machine with an NVIDIA GPU "
+                        + "and driver, or set trainer.backend=cpu (or auto).");
+            } else {
+                LOG.info("no GPU ({}): training on the CPU", probe.reason());
+            }
+        }
+        return CpuBackend.create(model, c.get(CpuBackend.THREADS));
+    }
+
+    private ConfigSource underWorkDir(ConfigSource c, Setting<Path> setting, String sub) {
+        return c.isSet(setting) ? c : c.with(setting, workDir.resolve(sub).toString());
+    }
+
+    private void registerMetrics() {
+        metrics.counter("freshet_ingest_events_sent_total", "Click events handed to the producer.", Map.of(), producer::sent);
+        metrics.counter("freshet_ingest_events_acked_total", "Click events the broker acknowledged (the pipeline's input).", Map.of(), producer::acked);
+        metrics.counter("freshet_ingest_events_failed_total", "Click events the producer could not deliver.", Map.of(), producer::failed);
+        metrics.counter("freshet_features_examples_total", "Examples committed to the features topic.", Map.of(), tap::examples);
+        metrics.counter("freshet_features_records_total", "FeatureBatch records committed to the features topic.", Map.of(), tap::featureRecords);
+        metrics.counter("freshet_dead_letters_total", "Records routed to a dead-letter topic.", Map.of("topic", topics.clicksDlq()), tap::clickDeadLetters);
+        metrics.counter("freshet_dead_letters_total", "Records routed to a dead-letter topic.", Map.of("topic", topics.featuresDlq()), tap::featureDeadLetters);
+        metrics.gauge("freshet_freshness_p50_seconds", "Median production-to-served latency of examples since the first model.",
+                () -> freshness.summary().p50Seconds());
+        metrics.gauge("freshet_freshness_p99_seconds", "99th percentile production-to-served latency since the first model.",
+                () -> freshness.summary().p99Seconds());
+        metrics.gauge("freshet_uptime_seconds", "Seconds since the embedded pipeline started.", () -> (System.nanoTime() - startNanos) / 1e9);
+    }
+
+    @SafeVarargs
+    private static List<Setting<?>> concat(List<Setting<?>>... lists) {
+        List<Setting<?>> all = new ArrayList<>();
+        for (List<Setting<?>> l : lists) all.addAll(l);
+        return all;
+    }
+
+    /** What the progress line and status page show, read from the components' own counters. */
+    public ProgressMonitor.Readings readings() {
+        return new ProgressMonitor.Readings(producer::acked, tap::examples, this::trained, this::deadLettered,
+                this::auc, this::logLoss, this::servedVersion);
+    }
+
+    /** Examples trained into the model since this process started it (resumed ones included). */
+    public long trained() {
+        return trainer == null ? 0 : trainer.trainedExamples();
+    }
+
+    private double auc() {
+        return trainer == null ? Double.NaN : trainer.metrics().auc();
+    }
+
+    private double logLoss() {
+        return trainer == null ? Double.NaN : trainer.metrics().logLoss();
+    }
+
+    /** The newest version a serving replica answers with (-1: none yet). */
+    public long servedVersion() {
+        return publisher == null ? -1 : publisher.metrics().lastVersion();
+    }
+
+    public OnlineTrainer trainer() {
+        return trainer;
+    }
+
+    public ModelPublisher publisher() {
+        return publisher;
+    }
+
+    /** Why the trainer stopped on its own (divergence, a bug), or null while it runs. */
+    public Throwable trainerFailure() {
+        return trainerFailure;
+    }
+
+    /** Events routed to a dead-letter topic anywhere in the pipeline. */
+    public long deadLettered() {
+        return tap.clickDeadLetters() + tap.featureDeadLetters();
+    }
+
+    /** True when every one of {@code produced} events is either trained or dead-lettered. */
+    public boolean caughtUp(long produced) {
+        return trained() + deadLettered() >= produced;
+    }
+
+    /** Epoch ms at which a serving replica first answered with a model, or -1. */
+    public long firstModelServedAt() {
+        return firstModelServedAt.get();
+    }
+
+    /** Calls {@code listener} with the epoch ms of the first served model (at once if that already happened). */
+    public void onFirstModel(LongConsumer listener) {
+        firstModelListeners.add(listener);
+        long at = firstModelServedAt.get();
+        if (at >= 0 && firstModelListeners.remove(listener)) {
+            listener.accept(at);
+        }
+    }
+
+    private void modelServed(Map<String, Long> inputOffsets, long servedAt) {
+        if (firstModelServedAt.compareAndSet(-1, servedAt)) {
+            freshness.steadyStateFrom(servedAt);
+            for (LongConsumer l : firstModelListeners) {
+                if (firstModelListeners.remove(l)) l.accept(servedAt);
+            }
+        }
+        freshness.versionServed(inputOffsets, servedAt);
+    }
+
+    public ConfigSource config() {
+        return config;
+    }
+
+    public Path workDir() {
+        return workDir;
+    }
+
+    public Topics topics() {
+        return topics;
+    }
+
+    public EmbeddedKafka kafka() {
+        return kafka;
+    }
+
+    public MetricsRegistry metrics() {
+        return metrics;
+    }
+
+    public FreshnessTracker freshness() {
+        return freshness;
+    }
+
+    /** The producer of the clicks topic (the same one `freshet ingest` uses). */
+    public ClickProducer producer() {
+        return producer;
+    }
+
+    public FeatureTap featureTap() {
+        return tap;
+    }
+
+    public FeatureLayout layout() {
+        return FeatureLayout.from(config);
+    }
+
+    /** Stops every component in reverse order of start; idempotent. */
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        while (!started.isEmpty()) {
+            AutoCloseable c = started.pop();
+            try {
+                c.close();
+            } catch (Exception e) {
+                LOG.warn("stopping {} failed: {}", c.getClass().getSimpleName(), e.toString());
+            }
+        }
+    }
+}
