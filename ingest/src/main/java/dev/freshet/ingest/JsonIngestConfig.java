@@ -20,7 +20,7 @@ import java.util.Objects;
  * @param maxRecordBytes   JSON records larger than this are rejected unread
  * @param threads          stream threads
  * @param commitInterval   how often the exactly-once transaction commits; output becomes visible then
- * @param workDir          Freshet's work directory; Streams state goes under {@code streams/<applicationId>}
+ * @param workDir          Freshet's work directory; Streams keeps its state under {@code streams/<applicationId>} there
  */
 public record JsonIngestConfig(String bootstrapServers, Topics topics, String applicationId, int maxRecordBytes, int threads,
                                Duration commitInterval, Path workDir) {
@@ -58,7 +58,8 @@ public record JsonIngestConfig(String bootstrapServers, Topics topics, String ap
                 source.get(MAX_RECORD_BYTES), source.get(THREADS), source.get(COMMIT_INTERVAL), source.get(CommonSettings.WORK_DIR));
     }
 
+    /** Kafka Streams' {@code state.dir}; Streams adds the application id below it. */
     public Path stateDir() {
-        return workDir.resolve("streams").resolve(applicationId);
+        return workDir.resolve("streams");
     }
 }
