@@ -8,18 +8,19 @@ import org.junit.platform.engine.TestExecutionResult;
 
 import java.io.PrintWriter;
 
-import static org.junit.platform.engine.discovery.DiscoverySelectors.selectPackage;
+import static org.junit.platform.engine.discovery.DiscoverySelectors.selectClass;
 import static org.junit.platform.launcher.core.LauncherDiscoveryRequestBuilder.request;
 
 /**
- * Runs the online-trainer's CUDA tests (package dev.freshet.trainer.cuda and below) on the GPU machine,
+ * Runs the named test classes (the online-trainer's CUDA tests) on the GPU machine,
  * where there is no Maven: compiled and started by run-gpu.sh with the JUnit platform jars beside it.
  * Prints one line per test and JUnit's summary; exits 1 when a test failed.
  */
 public final class GpuTestMain {
     public static void main(String[] args) {
-        String pkg = args.length > 0 ? args[0] : "dev.freshet.trainer.cuda";
-        LauncherDiscoveryRequest req = request().selectors(selectPackage(pkg)).build();
+        // classes by name: package scanning needs the jdk.zipfs module, which the small runtime leaves out
+        var selectors = java.util.Arrays.stream(args).map(c -> selectClass(c)).toList();
+        LauncherDiscoveryRequest req = request().selectors(selectors).build();
         Launcher launcher = LauncherFactory.create();
         SummaryGeneratingListener summary = new SummaryGeneratingListener();
         TestExecutionListener printer = new TestExecutionListener() {

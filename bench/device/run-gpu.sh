@@ -12,13 +12,19 @@ nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm --
 cp=".device/lib/*"
 rc=0
 if [ "$mode" = tests ] || [ "$mode" = all ]; then
-  echo "== CUDA tests: java GpuTestMain dev.freshet.trainer.cuda"
-  java -Xmx8g -cp "$cp" GpuTestMain dev.freshet.trainer.cuda 2>&1 | tee "$out/tests.log" || rc=1
+  tests="dev.freshet.trainer.cuda.internal.DlrmKernelsGpuTest dev.freshet.trainer.cuda.CudaVersusCpuGpuTest dev.freshet.trainer.cuda.internal.CachePlannerTest"
+  echo "== CUDA tests: java GpuTestMain $tests"
+  java -Xmx8g -cp "$cp" GpuTestMain $tests 2>&1 | tee "$out/tests.log" || rc=1
 fi
 if [ "$mode" = bench ] || [ "$mode" = all ]; then
   peer_args=${PEER_ARGS:-}
-  echo "== PyTorch peer: python3 torch_dlrm_peer.py $peer_args"
-  PYTHONUNBUFFERED=1 python3 .device/torch_dlrm_peer.py $peer_args 2>&1 | tee "$out/peer.log"
+  if [ -n "${PEER_LOG:-}" ]; then
+    echo "== PyTorch peer: not run; its figures from $PEER_LOG (an earlier call on the same kind of machine)"
+    cp "$PEER_LOG" "$out/peer.log"
+  else
+    echo "== PyTorch peer: python3 torch_dlrm_peer.py $peer_args"
+    PYTHONUNBUFFERED=1 python3 .device/torch_dlrm_peer.py $peer_args 2>&1 | tee "$out/peer.log"
+  fi
   echo "== Freshet CUDA backend: TrainerGpuBench $*"
   java -Xmx24g -cp "$cp" dev.freshet.bench.gpu.TrainerGpuBench --peer "$out/peer.log" --out "$out/trainer-gpu.json" \
     --command "bench/device/run-gpu.sh $mode $* (PEER_ARGS='$peer_args')" "$@" 2>&1 | tee "$out/bench.log" || rc=1

@@ -135,6 +135,9 @@ public final class TrainerGpuBench {
                 float gpuMs = end.millisSince(start);
                 start.close();
                 end.close();
+                StringBuilder breakdown = new StringBuilder();
+                b.profileStep(on.get(0)).forEach((stage, ms) -> breakdown.append(String.format(Locale.ROOT, " | %s %.3f", stage, ms)));
+                System.out.println("  step breakdown (ms, no graph)" + breakdown);
                 double sps = (double) model.batchSize() * steps / ((t1 - t0) / 1e9);
                 System.out.printf(Locale.ROOT, "%-48s resident %,12.0f samples/s  (%.3f ms/step GPU)  loss %.4f -> %.4f  gpu used %s (model+workspace %s)  host rss %s%n",
                         name, sps, gpuMs / steps, warmLoss, loss, gib(b.deviceUsedBytes()), gib(b.deviceBytes()), gib(rssBytes()));

@@ -58,8 +58,11 @@ public final class CudaBackend implements TrainerBackend {
     private final BitSet[] dirtyRows;
     private final int tables;
     private CudaGraph stepGraph;
+    /** The batch named by {@link #prefetch}, not yet planned. */
     private Examples lookahead;
-    private CachePlanner.Plan lookaheadPlan;
+    /** A batch already planned (its swaps queued on the prefetch stream) and its plan. */
+    private Examples planned;
+    private CachePlanner.Plan plannedPlan;
     private long steps;
     private boolean closed;
 
@@ -210,7 +213,6 @@ public final class CudaBackend implements TrainerBackend {
         if (cache == null) return;
         validate(next);
         lookahead = next;
-        lookaheadPlan = null;
     }
 
     @Override
@@ -247,8 +249,10 @@ public final class CudaBackend implements TrainerBackend {
         if (cache != null && lookahead != null && lookahead != batch) {
             // plan the next batch on the host while the GPU trains this one; its swaps run on the prefetch
             // stream, after this batch's own swaps (queued on the compute stream before the step)
-            lookaheadPlan = cache.planner().plan(lookahead.sparse, lookahead.count, steps + 1, steps);
-            cache.queuePrefetch(lookaheadPlan, swapsQueued);
+            plannedPlan = cache.planner().plan(lookahead.sparse, lookahead.count, steps + 1, steps);
+            planned = lookahead;
+            lookahead = null;
+            cache.queuePrefetch(plannedPlan, swapsQueued);
         }
         model.deviceProbs().download(hostIo.hostAt(ioProbs), (long) n * 4, compute);
         model.deviceLoss().download(hostIo.hostAt(ioLoss), 8, compute);
@@ -275,19 +279,18 @@ public final class CudaBackend implements TrainerBackend {
         int idStart = start * tables;
         if (cache != null) {
             CachePlanner.Plan plan;
-            if (training && batch == lookahead && lookaheadPlan != null && start == 0) {
-                plan = lookaheadPlan;
+            if (training && batch == planned && start == 0) {
+                plan = plannedPlan;
                 cache.awaitPrefetch(compute);
             } else {
                 int[] slice = start == 0 ? ids : java.util.Arrays.copyOfRange(ids, idStart, idStart + len * tables);
                 plan = cache.planner().plan(slice, len, steps, steps);
                 cache.queueSwapsNow(plan, compute);
             }
+            // a plan serves one step: its slots are pinned for that step only
+            planned = null;
+            plannedPlan = null;
             swapsQueued.record(compute);
-            if (training && batch == lookahead) {
-                lookahead = null;
-                lookaheadPlan = null;
-            }
             ids = plan.slots();
             idStart = 0;
         }
@@ -394,6 +397,43 @@ public final class CudaBackend implements TrainerBackend {
         jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(model.deviceLabels().ptr(), batch.labels.ptr(), n, compute.handle());
         queueTrainingStep(n);
         steps++;
+    }
+
+    /**
+     * Runs one step on a resident batch without a graph, with events between its stages, and returns
+     * milliseconds per stage (in order). For the benchmark's breakdown.
+     */
+    public java.util.LinkedHashMap<String, Float> profileStep(ResidentBatch batch) {
+        checkOpen();
+        context.makeCurrent();
+        finish();
+        int n = batch.count;
+        jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(model.deviceDenseIn().ptr(), batch.dense.ptr(), (long) n * config.numDense() * 4, compute.handle());
+        jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(model.deviceIds().ptr(), batch.ids.ptr(), (long) n * tables * 4, compute.handle());
+        jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync(model.deviceLabels().ptr(), batch.labels.ptr(), n, compute.handle());
+        List<String> names = new java.util.ArrayList<>();
+        List<CudaEvent> events = new java.util.ArrayList<>();
+        CudaEvent start = new CudaEvent("profile start", true);
+        start.record(compute);
+        try {
+            model.queueStep(n, compute, stage -> {
+                CudaEvent e = new CudaEvent("after " + stage, true);
+                e.record(compute);
+                names.add(stage);
+                events.add(e);
+            });
+            compute.synchronize();
+            java.util.LinkedHashMap<String, Float> ms = new java.util.LinkedHashMap<>();
+            CudaEvent previous = start;
+            for (int i = 0; i < names.size(); i++) {
+                ms.merge(names.get(i), events.get(i).millisSince(previous), Float::sum);
+                previous = events.get(i);
+            }
+            return ms;
+        } finally {
+            start.close();
+            events.forEach(CudaEvent::close);
+        }
     }
 
     /** Waits for every queued step and returns the last step's mean loss. */
@@ -563,7 +603,8 @@ public final class CudaBackend implements TrainerBackend {
         compute.synchronize();
         for (BitSet b : dirtyRows) b.clear();
         lookahead = null;
-        lookaheadPlan = null;
+        planned = null;
+        plannedPlan = null;
     }
 
     private void initialiseOnDevice() {

@@ -80,7 +80,8 @@ public final class CudaContext extends CudaResource {
             return new Probe(true, new String(nameBytes, 0, len, StandardCharsets.US_ASCII), total[0], "found");
         } catch (Throwable e) {
             // UnsatisfiedLinkError (no libcuda), CudaException (no device, driver too old) and the like
-            return new Probe(false, null, 0, "no usable CUDA driver or device (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")");
+            String why = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
+            return new Probe(false, null, 0, "no usable CUDA driver or device (" + e.getClass().getSimpleName() + ": " + why + ")");
         }
     }
 

@@ -128,6 +128,19 @@ public final class DeviceModel extends CudaResource {
      * false: no labels are read and the step counter stays.
      */
     public CUdeviceptr queueForward(int batch, boolean training, CudaStream s) {
+        return queueForward(batch, training, s, StageMarks.NONE);
+    }
+
+    /** Stage boundaries of a step, for a timing breakdown (events between stages; never inside a graph). */
+    public interface StageMarks {
+        StageMarks NONE = stage -> {
+        };
+
+        /** Called after the work of {@code stage} was queued. */
+        void mark(String stage);
+    }
+
+    private CUdeviceptr queueForward(int batch, boolean training, CudaStream s, StageMarks marks) {
         checkOpen();
         if (batch < 1 || batch > maxBatch) {
             throw new IllegalArgumentException("batch of " + batch + " examples outside 1.." + maxBatch + " (the GPU workspace size)");
@@ -145,6 +158,7 @@ public final class DeviceModel extends CudaResource {
         }
         kernels.dedupRows(lookups, tables, deviceIds.ptr(), deviceTableOffset.ptr(), deviceHashKeys.ptr(), deviceHashVals.ptr(),
                 hashShift, deviceUniqueRows.ptr(), uniqueCount, deviceInv.ptr(), s);
+        marks.mark("memsets + dedup");
 
         CUdeviceptr in = deviceDenseIn.ptr();
         for (int l = 0; l < bottom.size(); l++) {
@@ -154,8 +168,10 @@ public final class DeviceModel extends CudaResource {
             in = deviceBottomOut[l].ptr();
         }
         CUdeviceptr x = in;
+        marks.mark("bottom MLP forward");
         kernels.interactForward(batch, tables, dim, x, deviceTable.ptr(), deviceInv.ptr(), deviceUniqueRows.ptr(),
                 deviceR.ptr(), topIn, s);
+        marks.mark("gather + interaction forward");
         in = deviceR.ptr();
         for (int l = 0; l < top.size(); l++) {
             LayerShape L = top.get(l);
@@ -165,6 +181,7 @@ public final class DeviceModel extends CudaResource {
         }
         kernels.bceLoss(batch, in, training ? deviceLabels.ptr() : null, deviceProbs.ptr(), deviceGradA.ptr(),
                 deviceLoss.ptr(), training ? stepCounter : null, s);
+        marks.mark("top MLP forward + loss");
         return x;
     }
 
@@ -174,7 +191,11 @@ public final class DeviceModel extends CudaResource {
      * probabilities in {@link #deviceProbs()} and the summed loss in {@link #deviceLoss()}.
      */
     public void queueStep(int batch, CudaStream s) {
-        CUdeviceptr x = queueForward(batch, true, s);
+        queueStep(batch, s, StageMarks.NONE);
+    }
+
+    public void queueStep(int batch, CudaStream s, StageMarks marks) {
+        CUdeviceptr x = queueForward(batch, true, s, marks);
         int lookups = batch * tables;
         CUdeviceptr uniqueCount = deviceScalars.at(0);
         CUdeviceptr stepCounter = deviceScalars.at(4);
@@ -191,9 +212,11 @@ public final class DeviceModel extends CudaResource {
             dY = dX;
             dX = t;
         }
+        marks.mark("top MLP backward");
         // dY now holds dR [B, topIn]
         kernels.interactBackward(batch, tables, dim, x, deviceTable.ptr(), deviceInv.ptr(), deviceUniqueRows.ptr(), dY.ptr(),
                 topIn, bottom.get(bottom.size() - 1).relu(), deviceDx.ptr(), deviceGradAcc.ptr(), s);
+        marks.mark("interaction backward + row gradients");
         dY = deviceDx;
         for (int l = bottom.size() - 1; l >= 0; l--) {
             LayerShape L = bottom.get(l);
@@ -204,6 +227,7 @@ public final class DeviceModel extends CudaResource {
             dY = target;
         }
 
+        marks.mark("bottom MLP backward");
         OptimizerSpec e = config.embeddingOptimizer();
         kernels.embUpdate(lookups, uniqueCount, deviceUniqueRows.ptr(), deviceGradAcc.ptr(), deviceTable.ptr(),
                 deviceAccum == null ? null : deviceAccum.ptr(), dim, e.learningRate(), e.eps(),
@@ -218,6 +242,7 @@ public final class DeviceModel extends CudaResource {
         kernels.denseUpdate((int) (deviceDense.bytes() / 4), kind, deviceDense.ptr(), deviceDenseGrad.ptr(),
                 deviceSlot1 == null ? null : deviceSlot1.ptr(), deviceSlot2 == null ? null : deviceSlot2.ptr(),
                 d.learningRate(), d.eps(), d.beta1(), d.beta2(), stepCounter, nonFinite, s);
+        marks.mark("embedding + dense updates");
     }
 
     /** dW += dY^T X, db += colsum(dY), and (if wanted) dX = dY W, masked where the layer input was a clipped ReLU. */

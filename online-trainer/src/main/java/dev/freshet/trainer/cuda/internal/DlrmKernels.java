@@ -24,12 +24,15 @@ public final class DlrmKernels extends CudaResource {
     private static final CUdeviceptr NULL = new CUdeviceptr();
 
     private final CUmodule module = new CUmodule();
-    private final CUfunction sgemmNt, sgemmNn, sgemmTn, hgemmNt, hgemmNn, hgemmTn;
+    private final CUfunction sgemmNt, sgemmNn, sgemmTn, sgemmLargeNt, sgemmLargeNn, sgemmLargeTn, hgemmNt, hgemmNn, hgemmTn;
     private final CUfunction colSum, dedupRows, interactFwd, interactBwd, bceLoss, embUpdate, denseUpdate;
     private final CUfunction cacheSwap, cacheFlush, fillUniform;
 
     /** Operand order of a GEMM, see DlrmKernels.cu. */
     public enum GemmKind { NT, NN, TN }
+
+    /** Which fp32 kernel: 64x64 tiles (small grids), 128x128 tiles (large grids), or chosen by size. */
+    enum SimtTile { AUTO, SMALL, LARGE }
 
     public DlrmKernels() {
         super("CUDA module DlrmKernels");
@@ -38,6 +41,9 @@ public final class DlrmKernels extends CudaResource {
         sgemmNt = function("sgemm_nt");
         sgemmNn = function("sgemm_nn");
         sgemmTn = function("sgemm_tn");
+        sgemmLargeNt = function("sgemm_large_nt");
+        sgemmLargeNn = function("sgemm_large_nn");
+        sgemmLargeTn = function("sgemm_large_tn");
         hgemmNt = function("hgemm_nt");
         hgemmNn = function("hgemm_nn");
         hgemmTn = function("hgemm_tn");
@@ -98,8 +104,18 @@ public final class DlrmKernels extends CudaResource {
     public void gemm(boolean bf16, GemmKind kind, int m, int n, int k, CUdeviceptr a, int lda, CUdeviceptr b, int ldb,
                      CUdeviceptr c, int ldc, CUdeviceptr bias, boolean relu, CUdeviceptr mask, int ldmask,
                      boolean atomicOut, CudaStream stream) {
-        int tileM = bf16 ? 128 : 64, tileN = bf16 ? 128 : 64, tileK = bf16 ? 32 : 16;
-        int tilesM = ceilDiv(m, tileM), tilesN = ceilDiv(n, tileN);
+        gemm(bf16, kind, m, n, k, a, lda, b, ldb, c, ldc, bias, relu, mask, ldmask, atomicOut, SimtTile.AUTO, stream);
+    }
+
+    void gemm(boolean bf16, GemmKind kind, int m, int n, int k, CUdeviceptr a, int lda, CUdeviceptr b, int ldb,
+              CUdeviceptr c, int ldc, CUdeviceptr bias, boolean relu, CUdeviceptr mask, int ldmask,
+              boolean atomicOut, SimtTile simt, CudaStream stream) {
+        // fp32: the 128x128 kernel does twice the work per loaded byte but needs a grid that fills the GPU
+        boolean large = !bf16 && (simt == SimtTile.LARGE
+                || (simt == SimtTile.AUTO && (atomicOut || (long) ceilDiv(m, 128) * ceilDiv(n, 128) >= TARGET_BLOCKS / 2)));
+        int tile = bf16 || large ? 128 : 64;
+        int tileK = bf16 ? 32 : large ? 8 : 16;
+        int tilesM = ceilDiv(m, tile), tilesN = ceilDiv(n, tile);
         int splits = 1;
         if (atomicOut) {
             splits = Math.max(1, Math.min(ceilDiv(TARGET_BLOCKS, tilesM * tilesN), ceilDiv(k, 512)));
@@ -107,9 +123,9 @@ public final class DlrmKernels extends CudaResource {
         int kPerSplit = ceilDiv(ceilDiv(k, splits), tileK) * tileK;
         splits = ceilDiv(k, kPerSplit);
         CUfunction f = switch (kind) {
-            case NT -> bf16 ? hgemmNt : sgemmNt;
-            case NN -> bf16 ? hgemmNn : sgemmNn;
-            case TN -> bf16 ? hgemmTn : sgemmTn;
+            case NT -> bf16 ? hgemmNt : large ? sgemmLargeNt : sgemmNt;
+            case NN -> bf16 ? hgemmNn : large ? sgemmLargeNn : sgemmNn;
+            case TN -> bf16 ? hgemmTn : large ? sgemmLargeTn : sgemmTn;
         };
         launch(f, tilesN, tilesM, splits, 256, 0, stream, m, n, k, a, lda, b, ldb, c, ldc, bias, relu ? 1 : 0, mask,
                 ldmask, atomicOut ? 1 : 0, kPerSplit);

@@ -113,20 +113,118 @@ __device__ void sgemm(int M, int N, int K, const float* __restrict__ A, int lda,
     }
 }
 
+// fp32 SIMT GEMM for large grids: 128x128 tile, 8-deep K slices, 256 threads each owning an 8x8 block
+// of C (rows ty*4+i and 64+ty*4+i, columns likewise, so that shared-memory reads are 16-byte and
+// conflict-free). The next slice is loaded into registers while the current one is multiplied, and
+// shared memory is double-buffered, so one barrier per slice suffices.
+#define SL_BM 128
+#define SL_BN 128
+#define SL_BK 8
+
+template <bool TA, bool TB>
+__device__ void sgemmLarge(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
+                           float* __restrict__ C, int ldc, Epilogue e, int kPerSplit) {
+    __shared__ __align__(16) float As[2][SL_BK][SL_BM + 4];
+    __shared__ __align__(16) float Bs[2][SL_BK][SL_BN + 4];
+    const int tid = threadIdx.x;
+    const int tx = tid % 16, ty = tid / 16;
+    const int m0 = blockIdx.y * SL_BM, n0 = blockIdx.x * SL_BN;
+    const int kBegin = blockIdx.z * kPerSplit;
+    const int kEnd = min(K, kBegin + kPerSplit);
+    float acc[8][8];
+#pragma unroll
+    for (int i = 0; i < 8; i++)
+#pragma unroll
+        for (int j = 0; j < 8; j++) acc[i][j] = 0.0f;
+    float ra[4], rb[4];
+    auto loadTile = [&](int k0) {
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            int idx = tid + r * 256;
+            int m = TA ? idx % SL_BM : idx / SL_BK;
+            int k = TA ? idx / SL_BM : idx % SL_BK;
+            ra[r] = (k0 + k < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m, k0 + k) : 0.0f;
+            int n = TB ? idx / SL_BK : idx % SL_BN;
+            int kb = TB ? idx % SL_BK : idx / SL_BN;
+            rb[r] = (k0 + kb < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + kb, n0 + n) : 0.0f;
+        }
+    };
+    auto storeTile = [&](int buf) {
+#pragma unroll
+        for (int r = 0; r < 4; r++) {
+            int idx = tid + r * 256;
+            int m = TA ? idx % SL_BM : idx / SL_BK;
+            int k = TA ? idx / SL_BM : idx % SL_BK;
+            As[buf][k][m] = ra[r];
+            int n = TB ? idx / SL_BK : idx % SL_BN;
+            int kb = TB ? idx % SL_BK : idx / SL_BN;
+            Bs[buf][kb][n] = rb[r];
+        }
+    };
+    int buf = 0;
+    if (kBegin < kEnd) {
+        loadTile(kBegin);
+        storeTile(0);
+    }
+    __syncthreads();
+    for (int k0 = kBegin; k0 < kEnd; k0 += SL_BK) {
+        bool more = k0 + SL_BK < kEnd;
+        if (more) loadTile(k0 + SL_BK);
+#pragma unroll
+        for (int kk = 0; kk < SL_BK; kk++) {
+            float4 a0 = *reinterpret_cast<const float4*>(&As[buf][kk][ty * 4]);
+            float4 a1 = *reinterpret_cast<const float4*>(&As[buf][kk][64 + ty * 4]);
+            float4 b0 = *reinterpret_cast<const float4*>(&Bs[buf][kk][tx * 4]);
+            float4 b1 = *reinterpret_cast<const float4*>(&Bs[buf][kk][64 + tx * 4]);
+            float av[8] = {a0.x, a0.y, a0.z, a0.w, a1.x, a1.y, a1.z, a1.w};
+            float bv[8] = {b0.x, b0.y, b0.z, b0.w, b1.x, b1.y, b1.z, b1.w};
+#pragma unroll
+            for (int i = 0; i < 8; i++)
+#pragma unroll
+                for (int j = 0; j < 8; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
+        }
+        if (more) storeTile(buf ^ 1);
+        __syncthreads();
+        buf ^= 1;
+    }
+#pragma unroll
+    for (int i = 0; i < 8; i++) {
+        int m = m0 + (i < 4 ? ty * 4 + i : 64 + ty * 4 + i - 4);
+        if (m >= M) continue;
+#pragma unroll
+        for (int j = 0; j < 8; j++) {
+            int n = n0 + (j < 4 ? tx * 4 + j : 64 + tx * 4 + j - 4);
+            if (n < N) storeC(C, ldc, m, n, acc[i][j], e);
+        }
+    }
+}
+
 // bf16 tensor-core GEMM (wmma 16x16x16, fp32 accumulate): 128x128 tile, 32-deep K slices, 8 warps of
 // 32x64 each. Operands are rounded to bf16 as they enter shared memory, as torch.autocast rounds a
-// Linear's inputs; accumulation and the epilogue stay fp32.
+// Linear's inputs; accumulation and the epilogue stay fp32. Each operand keeps in shared memory the
+// orientation it has in global memory (a transposed operand is a col_major fragment), so every thread
+// loads two neighbouring elements and stores them as one bf16 pair; the next slice is loaded into
+// registers while the current one is multiplied (double-buffered shared memory).
 #define HG_BM 128
 #define HG_BN 128
 #define HG_BK 32
 #define HG_PAD 8
+#define HG_TILE_ELEMS (HG_BM * (HG_BK + HG_PAD) > HG_BK * (HG_BM + HG_PAD) ? HG_BM * (HG_BK + HG_PAD) : HG_BK * (HG_BM + HG_PAD))
+
+template <bool T> struct Orient;
+template <> struct Orient<false> { typedef wmma::row_major type; };
+template <> struct Orient<true> { typedef wmma::col_major type; };
 
 template <bool TA, bool TB>
 __device__ void hgemm(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
                       float* __restrict__ C, int ldc, Epilogue e, int kPerSplit) {
-    __shared__ __align__(32) __nv_bfloat16 As[HG_BM][HG_BK + HG_PAD];
-    __shared__ __align__(32) __nv_bfloat16 Bs[HG_BK][HG_BN + HG_PAD];
+    // A (m,k): !TA -> As[m][k] (ld HG_BK+PAD), TA -> As[k][m] (ld HG_BM+PAD)
+    // B (k,n): !TB -> Bs[k][n] (ld HG_BN+PAD), TB -> Bs[n][k] (ld HG_BK+PAD)
+    __shared__ __align__(32) __nv_bfloat16 As[2][HG_TILE_ELEMS];
+    __shared__ __align__(32) __nv_bfloat16 Bs[2][HG_TILE_ELEMS];
     __shared__ __align__(32) float scratch[8][16 * 16];
+    const int ldA = TA ? HG_BM + HG_PAD : HG_BK + HG_PAD;
+    const int ldB = TB ? HG_BK + HG_PAD : HG_BN + HG_PAD;
     const int tid = threadIdx.x;
     const int warp = tid / 32, lane = tid % 32;
     const int wm = warp / 2, wn = warp % 2;  // 4 warps along M (32 rows each), 2 along N (64 columns each)
@@ -140,38 +238,72 @@ __device__ void hgemm(int M, int N, int K, const float* __restrict__ A, int lda,
 #pragma unroll
         for (int j = 0; j < 4; j++) wmma::fill_fragment(acc[i][j], 0.0f);
 
+    // 4096 elements per operand tile = 2048 pairs = 8 per thread; a pair runs along the contiguous dimension
+    float ra[16], rb[16];
+    auto loadTile = [&](int k0) {
+#pragma unroll
+        for (int r = 0; r < 8; r++) {
+            int pair = tid + r * 256;
+            int m, k;
+            if (TA) { m = (pair % (HG_BM / 2)) * 2; k = pair / (HG_BM / 2); }
+            else { k = (pair % (HG_BK / 2)) * 2; m = pair / (HG_BK / 2); }
+            int mi = TA ? 1 : 0, ki = TA ? 0 : 1;
+            ra[2 * r] = (k0 + k < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m, k0 + k) : 0.0f;
+            ra[2 * r + 1] = (k0 + k + ki < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m + mi, k0 + k + ki) : 0.0f;
+            int n, kb;
+            if (TB) { kb = (pair % (HG_BK / 2)) * 2; n = pair / (HG_BK / 2); }
+            else { n = (pair % (HG_BN / 2)) * 2; kb = pair / (HG_BN / 2); }
+            int ni = TB ? 0 : 1, kbi = TB ? 1 : 0;
+            rb[2 * r] = (k0 + kb < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + kb, n0 + n) : 0.0f;
+            rb[2 * r + 1] = (k0 + kb + kbi < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + kb + kbi, n0 + n + ni) : 0.0f;
+        }
+    };
+    auto storeTile = [&](int buf) {
+#pragma unroll
+        for (int r = 0; r < 8; r++) {
+            int pair = tid + r * 256;
+            int outer, inner;  // row and (even) column of the shared-memory layout
+            if (TA) { inner = (pair % (HG_BM / 2)) * 2; outer = pair / (HG_BM / 2); }
+            else { inner = (pair % (HG_BK / 2)) * 2; outer = pair / (HG_BK / 2); }
+            *reinterpret_cast<__nv_bfloat162*>(&As[buf][outer * ldA + inner]) = __floats2bfloat162_rn(ra[2 * r], ra[2 * r + 1]);
+            if (TB) { inner = (pair % (HG_BK / 2)) * 2; outer = pair / (HG_BK / 2); }
+            else { inner = (pair % (HG_BN / 2)) * 2; outer = pair / (HG_BN / 2); }
+            *reinterpret_cast<__nv_bfloat162*>(&Bs[buf][outer * ldB + inner]) = __floats2bfloat162_rn(rb[2 * r], rb[2 * r + 1]);
+        }
+    };
+    int buf = 0;
+    if (kBegin < kEnd) {
+        loadTile(kBegin);
+        storeTile(0);
+    }
+    __syncthreads();
     for (int k0 = kBegin; k0 < kEnd; k0 += HG_BK) {
-#pragma unroll 4
-        for (int r = 0; r < (HG_BM * HG_BK) / 256; r++) {
-            int idx = tid + r * 256;
-            int m = TA ? idx % HG_BM : idx / HG_BK;
-            int k = TA ? idx / HG_BM : idx % HG_BK;
-            float v = (k0 + k < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m, k0 + k) : 0.0f;
-            As[m][k] = __float2bfloat16(v);
-        }
-#pragma unroll 4
-        for (int r = 0; r < (HG_BK * HG_BN) / 256; r++) {
-            int idx = tid + r * 256;
-            int n = TB ? idx / HG_BK : idx % HG_BN;
-            int k = TB ? idx % HG_BK : idx / HG_BN;
-            float v = (k0 + k < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + k, n0 + n) : 0.0f;
-            Bs[k][n] = __float2bfloat16(v);
-        }
-        __syncthreads();
+        bool more = k0 + HG_BK < kEnd;
+        if (more) loadTile(k0 + HG_BK);
 #pragma unroll
         for (int kk = 0; kk < HG_BK; kk += 16) {
-            wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, wmma::row_major> a[2];
-            wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, wmma::row_major> b[4];
+            wmma::fragment<wmma::matrix_a, 16, 16, 16, __nv_bfloat16, typename Orient<TA>::type> a[2];
+            wmma::fragment<wmma::matrix_b, 16, 16, 16, __nv_bfloat16, typename Orient<TB>::type> b[4];
 #pragma unroll
-            for (int i = 0; i < 2; i++) wmma::load_matrix_sync(a[i], &As[wm * 32 + i * 16][kk], HG_BK + HG_PAD);
+            for (int i = 0; i < 2; i++) {
+                int m = wm * 32 + i * 16;
+                const __nv_bfloat16* p = TA ? &As[buf][kk * ldA + m] : &As[buf][m * ldA + kk];
+                wmma::load_matrix_sync(a[i], p, ldA);
+            }
 #pragma unroll
-            for (int j = 0; j < 4; j++) wmma::load_matrix_sync(b[j], &Bs[kk][wn * 64 + j * 16], HG_BN + HG_PAD);
+            for (int j = 0; j < 4; j++) {
+                int n = wn * 64 + j * 16;
+                const __nv_bfloat16* p = TB ? &Bs[buf][n * ldB + kk] : &Bs[buf][kk * ldB + n];
+                wmma::load_matrix_sync(b[j], p, ldB);
+            }
 #pragma unroll
             for (int i = 0; i < 2; i++)
 #pragma unroll
                 for (int j = 0; j < 4; j++) wmma::mma_sync(acc[i][j], a[i], b[j], acc[i][j]);
         }
+        if (more) storeTile(buf ^ 1);
         __syncthreads();
+        buf ^= 1;
     }
     float* s = scratch[warp];
 #pragma unroll
@@ -191,7 +323,7 @@ __device__ void hgemm(int M, int N, int K, const float* __restrict__ A, int lda,
 }
 
 #define GEMM_ENTRY(name, body, ta, tb)                                                                        \
-    extern "C" __global__ void name(int M, int N, int K, const float* A, int lda, const float* B, int ldb,    \
+    extern "C" __global__ void __launch_bounds__(256) name(int M, int N, int K, const float* A, int lda, const float* B, int ldb,    \
                                     float* C, int ldc, const float* bias, int relu, const float* mask,         \
                                     int ldmask, int atomicOut, int kPerSplit) {                               \
         Epilogue e{bias, relu, mask, ldmask, atomicOut};                                                      \
@@ -201,6 +333,9 @@ __device__ void hgemm(int M, int N, int K, const float* __restrict__ A, int lda,
 GEMM_ENTRY(sgemm_nt, sgemm, false, true)
 GEMM_ENTRY(sgemm_nn, sgemm, false, false)
 GEMM_ENTRY(sgemm_tn, sgemm, true, false)
+GEMM_ENTRY(sgemm_large_nt, sgemmLarge, false, true)
+GEMM_ENTRY(sgemm_large_nn, sgemmLarge, false, false)
+GEMM_ENTRY(sgemm_large_tn, sgemmLarge, true, false)
 GEMM_ENTRY(hgemm_nt, hgemm, false, true)
 GEMM_ENTRY(hgemm_nn, hgemm, false, false)
 GEMM_ENTRY(hgemm_tn, hgemm, true, false)

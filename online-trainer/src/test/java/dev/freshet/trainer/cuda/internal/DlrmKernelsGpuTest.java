@@ -42,20 +42,27 @@ class DlrmKernelsGpuTest {
         if (context != null) context.close();
     }
 
-    @ParameterizedTest(name = "{0} bf16={1} M={2} N={3} K={4} bias/relu={5} mask={6} atomic={7}")
+    @ParameterizedTest(name = "{0} bf16={1} simt={8} M={2} N={3} K={4} bias/relu={5} mask={6} atomic={7}")
     @CsvSource({
-            "NT, false, 67, 130, 45, true, false, false",
-            "NT, true, 67, 130, 45, true, false, false",
-            "NT, false, 300, 1, 479, true, false, false",
-            "NT, true, 300, 1, 479, true, false, false",
-            "NN, false, 129, 70, 33, false, true, false",
-            "NN, true, 129, 70, 33, false, true, false",
-            "TN, false, 70, 45, 5000, false, false, true",
-            "TN, true, 70, 45, 5000, false, false, true",
-            "TN, false, 1, 256, 3000, false, false, true",
+            "NT, false, 67, 130, 45, true, false, false, SMALL",
+            "NT, false, 67, 130, 45, true, false, false, LARGE",
+            "NT, true, 67, 130, 45, true, false, false, AUTO",
+            "NT, false, 300, 1, 479, true, false, false, SMALL",
+            "NT, false, 300, 1, 479, true, false, false, LARGE",
+            "NT, true, 300, 1, 479, true, false, false, AUTO",
+            "NN, false, 129, 70, 33, false, true, false, SMALL",
+            "NN, false, 129, 70, 33, false, true, false, LARGE",
+            "NN, true, 129, 70, 33, false, true, false, AUTO",
+            "TN, false, 70, 45, 5000, false, false, true, SMALL",
+            "TN, false, 70, 45, 5000, false, false, true, LARGE",
+            "TN, true, 70, 45, 5000, false, false, true, AUTO",
+            "TN, false, 1, 256, 3000, false, false, true, LARGE",
+            "TN, true, 1, 256, 3000, false, false, true, AUTO",
+            "NT, false, 1000, 300, 13, true, false, false, LARGE",
+            "NT, true, 1000, 300, 13, true, false, false, AUTO",
     })
     void gemmMatchesReference(DlrmKernels.GemmKind kind, boolean bf16, int m, int n, int k, boolean biasRelu, boolean mask,
-                              boolean atomic) {
+                              boolean atomic, DlrmKernels.SimtTile simt) {
         context.makeCurrent();
         SplittableRandom r = new SplittableRandom(m * 31L + n * 7L + k + (bf16 ? 1 : 0));
         // stored shapes: A is [m, k] (or [k, m] for TN), B is [n, k] for NT, [k, n] otherwise
@@ -88,7 +95,7 @@ class DlrmKernelsGpuTest {
                 jcuda.driver.JCudaDriver.cuMemcpyDtoD(dc.ptr(), tmp.ptr(), (long) m * n * 4);
             }
             kernels.gemm(bf16, kind, m, n, k, da.ptr(), lda, db.ptr(), ldb, dc.ptr(), n, biasRelu ? dbias.ptr() : null, biasRelu,
-                    mask ? dmask.ptr() : null, n, atomic, stream);
+                    mask ? dmask.ptr() : null, n, atomic, simt, stream);
             stream.synchronize();
             float[] got = new float[m * n];
             jcuda.driver.JCudaDriver.cuMemcpyDtoH(Pointer.to(got), dc.ptr(), (long) m * n * 4);
@@ -99,7 +106,7 @@ class DlrmKernelsGpuTest {
                 norm += want[i] * want[i];
             }
             double rel = Math.sqrt(diff / norm);
-            System.out.printf("gemm %s bf16=%s %dx%dx%d: relative error %.2e%n", kind, bf16, m, n, k, rel);
+            System.out.printf("gemm %s bf16=%s simt=%s %dx%dx%d: relative error %.2e%n", kind, bf16, simt, m, n, k, rel);
             assertTrue(rel <= 1e-5, "relative error " + rel);
         }
     }
