@@ -14,6 +14,9 @@ import dev.freshet.config.ConfigException;
 import dev.freshet.platform.internal.FeatureTap;
 import dev.freshet.platform.internal.FullWhenAskedSink;
 import dev.freshet.publisher.ModelPublisher;
+import dev.freshet.publisher.ModelStore;
+import dev.freshet.serving.ModelSubscriber;
+import dev.freshet.serving.ServingConfig;
 import dev.freshet.publisher.PublisherConfig;
 import dev.freshet.trainer.ModelConfig;
 import dev.freshet.trainer.TrainerBackend;
@@ -66,7 +69,7 @@ public final class EmbeddedFreshet implements AutoCloseable {
     public static final List<Setting<?>> SETTINGS = FreshetCommands.distinct(concat(
             CommonSettings.SETTINGS, Topics.SETTINGS, TopicAdmin.SETTINGS, FeatureLayout.SETTINGS, IngestConfig.SETTINGS,
             FeatureStreamConfig.SETTINGS, TrainerConfig.SETTINGS, ModelConfig.SETTINGS, CpuBackend.SETTINGS, CudaOptions.SETTINGS,
-            PublisherConfig.SETTINGS));
+            PublisherConfig.SETTINGS, ServingConfig.SETTINGS));
 
     private final ConfigSource config;
     private final Path workDir;
@@ -81,6 +84,7 @@ public final class EmbeddedFreshet implements AutoCloseable {
     private EmbeddedFeatureJob featureJob;
     private TrainerBackend backend;
     private ModelPublisher publisher;
+    private ModelSubscriber serving;
     private OnlineTrainer trainer;
     private Thread trainerThread;
     private volatile Throwable trainerFailure;
@@ -137,6 +141,7 @@ public final class EmbeddedFreshet implements AutoCloseable {
         tap = new FeatureTap(kafka.bootstrapServers(), topics, freshness);
         started.push(tap);
 
+        startServing(c);
         startTrainer(c);
 
         featureJob = EmbeddedFeatureJob.start(FeatureStreamConfig.from(c));
@@ -157,6 +162,25 @@ public final class EmbeddedFreshet implements AutoCloseable {
         c = underWorkDir(c, TrainerConfig.PUBLISH_DIR, "trainer-updates");
         c = underWorkDir(c, PublisherConfig.STORE_DIR, "models");
         return c;
+    }
+
+    /**
+     * One serving replica. Each version it swaps in is reported to the freshness tracker with the
+     * input offsets its manifest records, at the moment of the swap: from then on it answers with it.
+     */
+    private void startServing(ConfigSource c) {
+        ServingConfig servingConfig = ServingConfig.from(c);
+        serving = new ModelSubscriber(servingConfig, Clock.systemUTC());
+        started.push(serving);
+        ModelStore store = ModelStore.open(servingConfig.storeDir(), servingConfig.modelName());
+        serving.onSwap(model -> {
+            long servedAt = System.currentTimeMillis();
+            try {
+                modelServed(store.manifest(model.version()).inputOffsets(), servedAt);
+            } catch (RuntimeException e) {
+                LOG.warn("cannot read the manifest of served version {} for freshness: {}", model.version(), e.toString());
+            }
+        });
     }
 
     /** The trainer (on its own thread) with the publisher as its sink. */
@@ -227,6 +251,22 @@ public final class EmbeddedFreshet implements AutoCloseable {
         metrics.counter("freshet_features_records_total", "FeatureBatch records committed to the features topic.", Map.of(), tap::featureRecords);
         metrics.counter("freshet_dead_letters_total", "Records routed to a dead-letter topic.", Map.of("topic", topics.clicksDlq()), tap::clickDeadLetters);
         metrics.counter("freshet_dead_letters_total", "Records routed to a dead-letter topic.", Map.of("topic", topics.featuresDlq()), tap::featureDeadLetters);
+        metrics.counter("freshet_trainer_examples_total", "Examples trained into the model.", Map.of(), trainer::trainedExamples);
+        metrics.counter("freshet_trainer_steps_total", "Optimizer steps taken.", Map.of(), trainer::step);
+        metrics.counter("freshet_trainer_rejected_records_total", "features records the trainer refused as invalid.", Map.of(),
+                () -> trainer.rejectedRecords().values().stream().mapToLong(Long::longValue).sum());
+        metrics.gauge("freshet_trainer_auc", "Progressive AUC over the trainer's metric window.", this::auc);
+        metrics.gauge("freshet_trainer_logloss", "Progressive log loss over the trainer's metric window.", this::logLoss);
+        metrics.counter("freshet_publisher_deltas_total", "DELTA versions published.", Map.of(), () -> publisher.metrics().deltasPublished());
+        metrics.counter("freshet_publisher_fulls_total", "FULL versions published.", Map.of(), () -> publisher.metrics().fullsPublished());
+        metrics.counter("freshet_publisher_bytes_total", "DELTA payload bytes published.", Map.of(), () -> publisher.metrics().bytesPublished());
+        metrics.counter("freshet_publisher_failures_total", "Versions whose announcement failed.", Map.of(), () -> publisher.metrics().publishFailures());
+        metrics.gauge("freshet_publisher_version", "Newest version published.", () -> publisher.metrics().lastVersion());
+        metrics.gauge("freshet_serving_version", "Version the serving replica answers with (-1: none).", serving::currentVersion);
+        metrics.counter("freshet_serving_deltas_applied_total", "DELTAs the serving replica applied.", Map.of(), serving::deltasApplied);
+        metrics.counter("freshet_serving_fulls_loaded_total", "FULL versions the serving replica loaded.", Map.of(), serving::fullsLoaded);
+        metrics.counter("freshet_serving_resyncs_total", "Times the serving replica rebuilt its model from the store.", Map.of(), serving::resyncs);
+        metrics.gauge("freshet_serving_lag_seconds", "How long the newest announced version has waited to be served.", () -> serving.lagMillis() / 1000.0);
         metrics.gauge("freshet_freshness_p50_seconds", "Median production-to-served latency of examples since the first model.",
                 () -> freshness.summary().p50Seconds());
         metrics.gauge("freshet_freshness_p99_seconds", "99th percentile production-to-served latency since the first model.",
@@ -260,9 +300,14 @@ public final class EmbeddedFreshet implements AutoCloseable {
         return trainer == null ? Double.NaN : trainer.metrics().logLoss();
     }
 
-    /** The newest version a serving replica answers with (-1: none yet). */
+    /** The newest version the serving replica answers with (-1: none yet). */
     public long servedVersion() {
-        return publisher == null ? -1 : publisher.metrics().lastVersion();
+        return serving == null ? -1 : serving.currentVersion();
+    }
+
+    /** The serving replica (predictions, its current version). */
+    public ModelSubscriber serving() {
+        return serving;
     }
 
     public OnlineTrainer trainer() {

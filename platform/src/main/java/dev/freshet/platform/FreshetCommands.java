@@ -25,6 +25,7 @@ public final class FreshetCommands {
         commands.add(new dev.freshet.ingest.SyntheticCommand());
         commands.add(new dev.freshet.ingest.JsonIngestCommand());
         commands.add(new dev.freshet.featurestream.FeaturesCommand());
+        commands.add(new dev.freshet.publisher.RollbackCommand());
         commands.add(new TopicsCommand());
         commands.add(new SettingsCommand());
         return List.copyOf(commands);
