@@ -119,8 +119,8 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
     private final AtomicLong rejectedTotal = new AtomicLong();
 
     private int nextPartition;
-    private long step;
-    private long trainedExamples;
+    private volatile long step;
+    private volatile long trainedExamples;
     private long maxEventTime = Long.MIN_VALUE;
     private long examplesSinceCheckpoint;
     private long stepAtLastDelta;
@@ -228,7 +228,8 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
 
     /**
      * Consumer settings the loop relies on: manual commits (the checkpoint decides what is consumed),
-     * read_committed (the feature job writes transactionally), byte values (decoded and validated here).
+     * read_committed (the feature job writes transactionally), byte values (decoded and validated here),
+     * and a static group instance id (one trainer per group).
      */
     public static Map<String, Object> consumerProperties(TrainerConfig config) {
         Map<String, Object> p = new HashMap<>();
@@ -240,6 +241,9 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class.getName());
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "freshet-trainer-" + config.groupId());
+        // Static membership: one trainer per group, so a trainer restarted after a crash takes its partitions
+        // back at once instead of waiting out the dead instance's session timeout (45 s by default).
+        p.put(ConsumerConfig.GROUP_INSTANCE_ID_CONFIG, "freshet-trainer-" + config.groupId());
         return p;
     }
 

@@ -291,4 +291,33 @@ class OnlineTrainerTest {
             assertTrue(status.line().contains("checkpoint 5s ago (step 8)"), status.line());
         }
     }
+
+    @Test
+    void trainCommandReadsSettingsTrainsAndPrintsStatusLines(@TempDir Path tmp) throws Exception {
+        SyntheticFeatures data = new SyntheticFeatures(5);
+        kafka.createTopic("cmd.features", 1);
+        SyntheticFeatures.produce(kafka.bootstrapServers(), "cmd.features", 1, stream(data, 1, 12, 32));
+        java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
+        java.io.PrintStream out = new java.io.PrintStream(bytes, true, java.nio.charset.StandardCharsets.UTF_8);
+        TrainCommand command = new TrainCommand(out, out);
+        String[] args = {"--bootstrap", kafka.bootstrapServers(), "--backend", "cpu", "--checkpoint-dir", tmp.resolve("ck").toString(),
+                "--set", "topics.prefix=cmd.", "--set", "trainer.publish-dir=" + tmp.resolve("pub"),
+                "--set", "features.columns=" + data.layout.spec(), "--set", "model.embedding-dim=4", "--set", "model.bottom-mlp=8,4",
+                "--set", "model.top-mlp=16,1", "--set", "model.batch-size=32", "--set", "trainer.status-interval=100ms",
+                "--set", "trainer.stop-after-examples=384", "--set", "trainer.cpu.threads=1"};
+        assertEquals(0, command.run(dev.freshet.config.CommandLine.parse(args, command.settings(), command.aliases(), Map.of())));
+        String text = bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(text.contains("cpu (1 thread)"), text);
+        assertTrue(text.contains("stopped at step 12 with 384 examples trained"), text);
+        assertTrue(text.lines().anyMatch(l -> l.startsWith("step ") && l.contains("AUC")), text);
+        assertEquals(1, new CheckpointStore(tmp.resolve("ck"), 2).list().size());
+
+        bytes.reset();
+        assertEquals(0, command.run(dev.freshet.config.CommandLine.parse(new String[]{"--help"}, command.settings(), command.aliases(), Map.of())));
+        assertTrue(bytes.toString(java.nio.charset.StandardCharsets.UTF_8).contains("trainer.checkpoint-interval"));
+        dev.freshet.config.ConfigException bad = assertThrows(dev.freshet.config.ConfigException.class,
+                () -> dev.freshet.config.CommandLine.parse(new String[]{"--set", "trainer.metric-window=5"}, command.settings(), command.aliases(), Map.of())
+                        .config().get(TrainerConfig.METRIC_WINDOW));
+        assertTrue(bad.getMessage().contains("trainer.metric-window"), bad.getMessage());
+    }
 }

@@ -65,7 +65,7 @@ final class SyntheticFeatures {
         return ModelConfig.from(layout, ConfigSource.of(Map.of(
                 "model.embedding-dim", "4", "model.bottom-mlp", "8,4", "model.top-mlp", "16,1",
                 "model.batch-size", Integer.toString(batchSize), "model.seed", "5",
-                "model.embedding-learning-rate", "0.1", "model.dense-learning-rate", "0.05")));
+                "model.embedding-learning-rate", "0.3", "model.dense-learning-rate", "0.05")));
     }
 
     /** {@code count} examples drawn from the hidden model. */
