@@ -18,6 +18,7 @@ import dev.freshet.trainer.LayerShape;
  */
 final class Linear {
     private static final int OUT_BLOCK = 32;
+    private static final int EXAMPLE_BLOCK = 8;
 
     final LayerShape shape;
     private final int in;
@@ -104,53 +105,61 @@ final class Linear {
         Bf16.round(x, from * in, xRounded, from * in, (to - from) * in);
     }
 
+    /**
+     * y[b] = bias + sum_i x[b, i] Wt[i, :], i ascending. Examples go in blocks of {@link #EXAMPLE_BLOCK}
+     * so that each row of Wt is read once per block rather than once per example (the layer's weights
+     * rarely fit in L1); each y[b, o] still sums in the same order.
+     */
     private void forwardRows(int from, int to) {
         int bias = shape.biasOffset();
-        boolean relu = shape.relu();
         float[] xs = x;
-        for (int b = from; b < to; b++) {
-            int yRow = b * out;
-            int xRow = b * in;
-            System.arraycopy(params, bias, y, yRow, out);
+        for (int b0 = from; b0 < to; b0 += EXAMPLE_BLOCK) {
+            int b1 = Math.min(to, b0 + EXAMPLE_BLOCK);
+            for (int b = b0; b < b1; b++) System.arraycopy(params, bias, y, b * out, out);
             for (int i = 0; i < in; i++) {
-                float xi = xs[xRow + i];
-                if (xi == 0f) continue; // ReLU outputs are often exactly 0
                 int wRow = i * out;
-                for (int o = 0; o < out; o++) {
-                    y[yRow + o] += xi * wt[wRow + o];
+                for (int b = b0; b < b1; b++) {
+                    float xi = xs[b * in + i];
+                    if (xi == 0f) continue; // ReLU outputs are often exactly 0
+                    int yRow = b * out;
+                    for (int o = 0; o < out; o++) {
+                        y[yRow + o] += xi * wt[wRow + o];
+                    }
                 }
             }
-            if (relu) {
-                for (int o = 0; o < out; o++) {
-                    if (y[yRow + o] < 0f) y[yRow + o] = 0f;
+            if (shape.relu()) {
+                for (int k = b0 * out; k < b1 * out; k++) {
+                    if (y[k] < 0f) y[k] = 0f;
                 }
             }
         }
     }
 
-    /** ReLU mask and bf16 rounding of dy, then dx = dy W, per example. */
+    /** ReLU mask and bf16 rounding of dy, then dx[b] = sum_o dy[b, o] W[o, :], o ascending, in example blocks. */
     private void backwardRows(int from, int to) {
         boolean relu = shape.relu();
+        for (int k = from * out; k < to * out; k++) {
+            if (relu && y[k] <= 0f) {
+                dy[k] = 0f;
+            } else if (bf16) {
+                dy[k] = Bf16.round(dy[k]);
+            }
+        }
+        if (!needDx) return;
         float[] w = bf16 ? wRounded : params;
         int wOff = bf16 ? 0 : shape.weightOffset();
-        for (int b = from; b < to; b++) {
-            int yRow = b * out;
+        java.util.Arrays.fill(dx, from * in, to * in, 0f);
+        for (int b0 = from; b0 < to; b0 += EXAMPLE_BLOCK) {
+            int b1 = Math.min(to, b0 + EXAMPLE_BLOCK);
             for (int o = 0; o < out; o++) {
-                if (relu && y[yRow + o] <= 0f) {
-                    dy[yRow + o] = 0f;
-                } else if (bf16) {
-                    dy[yRow + o] = Bf16.round(dy[yRow + o]);
-                }
-            }
-            if (!needDx) continue;
-            int xRow = b * in;
-            java.util.Arrays.fill(dx, xRow, xRow + in, 0f);
-            for (int o = 0; o < out; o++) {
-                float g = dy[yRow + o];
-                if (g == 0f) continue;
                 int wRow = wOff + o * in;
-                for (int i = 0; i < in; i++) {
-                    dx[xRow + i] += g * w[wRow + i];
+                for (int b = b0; b < b1; b++) {
+                    float g = dy[b * out + o];
+                    if (g == 0f) continue;
+                    int xRow = b * in;
+                    for (int i = 0; i < in; i++) {
+                        dx[xRow + i] += g * w[wRow + i];
+                    }
                 }
             }
         }
