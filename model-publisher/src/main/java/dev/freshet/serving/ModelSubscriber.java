@@ -267,10 +267,12 @@ public final class ModelSubscriber implements AutoCloseable {
             anomaly(Anomaly.CORRUPT, "DELTA record says version " + a.version + " on " + a.parent + ", its payload " + delta.version() + " on " + delta.parent());
             return;
         }
-        swap(m.apply(delta, a.createdAt));
+        ServingModel next = m.apply(delta, a.createdAt);
+        // Counted before the swap, so that whoever sees the new version also sees what it cost.
         deltasApplied.incrementAndGet();
         rowsApplied.addAndGet(delta.delta().rowCount());
         applyNanos.addAndGet(System.nanoTime() - t0);
+        swap(next);
     }
 
     private void loadFull(ModelUpdate u) {
