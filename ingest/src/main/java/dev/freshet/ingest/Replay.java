@@ -78,10 +78,10 @@ public final class Replay {
         for (Path file : files) {
             try (TsvClickReader reader = TsvClickReader.open(file, layout, times, ordinal)) {
                 ParsedLine parsed;
-                while ((parsed = reader.next()) != null) {
-                    if (parsed instanceof ParsedLine.Accepted accepted) {
+                while ((parsed = reader.nextEncoded()) != null) {
+                    if (parsed instanceof ParsedLine.Encoded encoded) {
                         pacer.acquire();
-                        producer.send(accepted.event(), IGNORE);
+                        producer.sendEncoded(encoded.key(), encoded.value(), IGNORE);
                         events++;
                     } else {
                         rejects.add(((ParsedLine.Rejected) parsed).reason());

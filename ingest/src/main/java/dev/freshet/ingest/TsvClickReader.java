@@ -1,6 +1,7 @@
 package dev.freshet.ingest;
 
 import dev.freshet.features.FeatureLayout;
+import dev.freshet.ingest.internal.ClickEventWriter;
 import dev.freshet.ingest.internal.TsvLineParser;
 
 import java.io.BufferedInputStream;
@@ -35,6 +36,8 @@ public final class TsvClickReader implements AutoCloseable {
     private final TsvLineParser parser;
     private final EventTimeSource times;
     private final boolean gzip;
+    private final ClickEventWriter writer = new ClickEventWriter();
+    private ParsedLine.Rejected truncation;
     private long lineNumber;
     private long ordinal;
     private boolean ended;
@@ -73,8 +76,24 @@ public final class TsvClickReader implements AutoCloseable {
         return new TsvClickReader(file, layout, times, firstOrdinal);
     }
 
-    /** The next line's outcome, or null at the end of the file. */
+    /** The next line's outcome ({@link ParsedLine.Accepted} or {@link ParsedLine.Rejected}), or null at the end of the file. */
     public ParsedLine next() throws IOException {
+        String line = readLine();
+        return line == null ? truncation : parser.parse(line, lineNumber, ordinal++, times);
+    }
+
+    /**
+     * The next line's outcome as {@link ParsedLine.Encoded} record bytes (or {@link ParsedLine.Rejected}), or
+     * null at the end: the replay's fast path, which skips building ClickEvent objects.
+     */
+    public ParsedLine nextEncoded() throws IOException {
+        String line = readLine();
+        return line == null ? truncation : parser.parseEncoded(line, lineNumber, ordinal++, times, writer);
+    }
+
+    /** The next line, or null at the end or when the gzip stream breaks (then {@link #truncation} says so, once). */
+    private String readLine() throws IOException {
+        truncation = null;
         if (ended) {
             return null;
         }
@@ -85,15 +104,16 @@ public final class TsvClickReader implements AutoCloseable {
             // GZIPInputStream reports a cut-off file as EOFException ("Unexpected end of ZLIB input stream").
             ended = true;
             String what = e instanceof EOFException ? "truncated gzip: the file ends inside compressed data" : "corrupt gzip: " + e.getMessage();
-            return new ParsedLine.Rejected(lineNumber + 1, name + ":" + (lineNumber + 1) + ": " + what
+            truncation = new ParsedLine.Rejected(lineNumber + 1, name + ":" + (lineNumber + 1) + ": " + what
                     + " after " + lineNumber + " complete lines; the rest of the file is lost. Fix: re-copy or re-compress the file.");
+            return null;
         }
         if (line == null) {
             ended = true;
             return null;
         }
         lineNumber++;
-        return parser.parse(line, lineNumber, ordinal++, times);
+        return line;
     }
 
     /** Bytes read from the file so far (compressed bytes for gzip), read ahead in 64 KiB blocks. */

@@ -208,6 +208,47 @@ class TsvClickReaderTest {
         assertEquals(Instant.parse("2030-05-06T07:08:09Z"), ((ParsedLine.Accepted) parsed.get(0)).event().getEventTime());
     }
 
+    @Test
+    void encodedFastPathWritesExactlyTheCodecsBytesForEverySampleRow() throws IOException {
+        assertSameBytesBothWays(SampleData.criteoSample(), CRITEO);
+    }
+
+    @Test
+    void encodedFastPathMatchesTheCodecForCustomLayoutsAndNonAsciiValues() throws IOException {
+        FeatureLayout layout = FeatureLayout.parse("id:event_id,ts:event_time,user:categorical:1000,item:categorical:50,price:numeric,n:count", 10);
+        Path file = tmp.resolve("shop.tsv");
+        Files.writeString(file, String.join("\n",
+                "imp-1\t1700000000000\talice\tbook-9\t12.5\t-3",
+                "imp-ü\t2024-02-29T12:00:00Z\tbjörk 🎵\t\t-0.0\t",
+                "imp-3\t5\t\tpen\t1e-300\t9223372036854775807",
+                "imp-4\t6\tbad\tpen\tNaN\t1"), StandardCharsets.UTF_8);
+        assertSameBytesBothWays(file, layout);
+    }
+
+    private static void assertSameBytesBothWays(Path file, FeatureLayout layout) throws IOException {
+        var codec = new dev.freshet.schemas.serde.AvroCodec<>(ClickEvent.class);
+        int compared = 0;
+        try (TsvClickReader objects = TsvClickReader.open(file, layout, SEQUENCE);
+             TsvClickReader encoded = TsvClickReader.open(file, layout, SEQUENCE)) {
+            for (ParsedLine a; (a = objects.next()) != null; ) {
+                ParsedLine b = encoded.nextEncoded();
+                if (a instanceof ParsedLine.Rejected ra) {
+                    assertEquals(ra, b);
+                    continue;
+                }
+                ClickEvent e = ((ParsedLine.Accepted) a).event();
+                ParsedLine.Encoded eb = assertInstanceOf(ParsedLine.Encoded.class, b);
+                assertEquals(a.lineNumber(), eb.lineNumber());
+                assertEquals(ClickProducer.keyOf(e), new String(eb.key(), StandardCharsets.UTF_8));
+                org.junit.jupiter.api.Assertions.assertArrayEquals(codec.encode(e), eb.value(), "line " + a.lineNumber());
+                assertEquals(e, codec.decode(eb.value()));
+                compared++;
+            }
+            assertNull(encoded.nextEncoded());
+        }
+        assertTrue(compared > 0);
+    }
+
     static List<ParsedLine> readAll(Path file, FeatureLayout layout) throws IOException {
         List<ParsedLine> out = new ArrayList<>();
         try (TsvClickReader reader = TsvClickReader.open(file, layout, SEQUENCE)) {

@@ -8,6 +8,7 @@ import dev.freshet.ingest.ParsedLine;
 import dev.freshet.schemas.ClickEvent;
 import dev.freshet.schemas.EventKind;
 
+import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.format.DateTimeParseException;
 import java.util.Arrays;
@@ -36,6 +37,16 @@ public final class TsvLineParser {
     private final boolean hexCategorical;
     private final int[] starts;
     private final int[] ends;
+    private final int[] categoricalColumn;
+    private final boolean hasLabelColumn;
+    private final double[] denseValues;
+    private final boolean[] densePresent;
+    // The line being parsed and what validate() found in it.
+    private String line;
+    private long lineNumber;
+    private int label;
+    private int eventIdColumn;
+    private long eventTime;
 
     public TsvLineParser(FeatureLayout layout, String source) {
         this.layout = Objects.requireNonNull(layout, "layout");
@@ -59,6 +70,13 @@ public final class TsvLineParser {
         hexCategorical = layout.name().equals("criteo");
         starts = new int[n];
         ends = new int[n];
+        categoricalColumn = new int[numCategorical];
+        for (int i = 0; i < n; i++) {
+            if (kinds[i] == Kind.CATEGORICAL) categoricalColumn[slot[i]] = i;
+        }
+        hasLabelColumn = layout.hasLabel();
+        denseValues = new double[numDense];
+        densePresent = new boolean[numDense];
     }
 
     /**
@@ -66,12 +84,58 @@ public final class TsvLineParser {
      * @param ordinal    0-based position in the whole run, for sequence event times
      */
     public ParsedLine parse(String line, long lineNumber, long ordinal, EventTimeSource times) {
+        String reason = validate(line, lineNumber);
+        if (reason != null) {
+            return reject(lineNumber, reason);
+        }
+        return new ParsedLine.Accepted(lineNumber, toEvent(ordinal, times));
+    }
+
+    /**
+     * Like {@link #parse} but writes the accepted event's Avro bytes straight into {@code writer} (the
+     * same bytes {@code AvroCodec} would write for the event {@link #parse} returns) and returns its
+     * record key; no ClickEvent is built.
+     */
+    public ParsedLine parseEncoded(String line, long lineNumber, long ordinal, EventTimeSource times, ClickEventWriter writer) {
+        String reason = validate(line, lineNumber);
+        if (reason != null) {
+            return reject(lineNumber, reason);
+        }
+        String id = eventId();
+        long time = eventTime != Long.MIN_VALUE ? eventTime : times.eventTime(ordinal);
+        writer.begin(id, 0, id.length(), time, kind(), null, label < 0 ? null : label, layoutId);
+        writer.beginArray(numDense);
+        for (int i = 0; i < numDense; i++) {
+            if (densePresent[i]) {
+                writer.doubleItem(denseValues[i]);
+            } else {
+                writer.nullItem();
+            }
+        }
+        writer.endArray();
+        writer.beginArray(numCategorical);
+        for (int i = 0; i < numCategorical; i++) {
+            int col = categoricalColumn[i];
+            if (starts[col] == ends[col]) {
+                writer.nullItem();
+            } else {
+                writer.stringItem(line, starts[col], ends[col]);
+            }
+        }
+        writer.endArray();
+        return new ParsedLine.Encoded(lineNumber, id.getBytes(StandardCharsets.UTF_8), writer.toByteArray());
+    }
+
+    /** Checks the line and keeps its values; returns null when it is valid, else the reason (without the position). */
+    private String validate(String line, long lineNumber) {
+        this.line = line;
+        this.lineNumber = lineNumber;
         int len = line.length();
         if (len > 0 && line.charAt(len - 1) == '\r') {
             len--;
         }
         if (len == 0) {
-            return reject(lineNumber, "empty line");
+            return "empty line";
         }
         int columns = 0;
         int start = 0;
@@ -86,14 +150,12 @@ public final class TsvLineParser {
             }
         }
         if (columns != kinds.length) {
-            return reject(lineNumber, columns + " columns, layout " + layout.name() + " has " + kinds.length
-                    + " (" + layout.spec().replace(",", ", ") + ")");
+            return columns + " columns, layout " + layout.name() + " has " + kinds.length
+                    + " (" + layout.spec().replace(",", ", ") + ")";
         }
-        Double[] dense = new Double[numDense];
-        String[] categorical = new String[numCategorical];
-        Integer label = null;
-        String eventId = null;
-        Long eventTime = null;
+        label = -1;
+        eventIdColumn = -1;
+        eventTime = Long.MIN_VALUE;
         for (int col = 0; col < kinds.length; col++) {
             int s = starts[col];
             int e = ends[col];
@@ -102,74 +164,91 @@ public final class TsvLineParser {
                     if (e - s == 1 && (line.charAt(s) == '0' || line.charAt(s) == '1')) {
                         label = line.charAt(s) - '0';
                     } else {
-                        return reject(lineNumber, "label " + shown(line, s, e) + " is not 0 or 1");
+                        return "label " + shown(line, s, e) + " is not 0 or 1";
                     }
                 }
                 case EVENT_ID -> {
-                    if (s == e) return reject(lineNumber, "event id column " + names[col] + " is empty");
-                    eventId = line.substring(s, e);
+                    if (s == e) return "event id column " + names[col] + " is empty";
+                    eventIdColumn = col;
                 }
                 case EVENT_TIME -> {
                     String text = line.substring(s, e);
                     try {
                         eventTime = text.matches("-?\\d{1,18}") ? Long.parseLong(text) : Instant.parse(text).toEpochMilli();
                     } catch (DateTimeParseException | ArithmeticException ex) {
-                        return reject(lineNumber, "event time " + names[col] + " = " + shown(line, s, e)
-                                + " is neither epoch milliseconds nor an ISO-8601 instant like 2024-01-31T12:00:00Z");
+                        return "event time " + names[col] + " = " + shown(line, s, e)
+                                + " is neither epoch milliseconds nor an ISO-8601 instant like 2024-01-31T12:00:00Z";
                     }
                 }
                 case COUNT -> {
+                    densePresent[slot[col]] = s != e;
                     if (s == e) break;
-                    long v;
                     try {
-                        v = parseLong(line, s, e);
+                        denseValues[slot[col]] = parseLong(line, s, e);
                     } catch (NumberFormatException ex) {
-                        return reject(lineNumber, names[col] + " = " + shown(line, s, e) + " " + ex.getMessage());
+                        return names[col] + " = " + shown(line, s, e) + " " + ex.getMessage();
                     }
-                    dense[slot[col]] = (double) v;
                 }
                 case NUMERIC -> {
+                    densePresent[slot[col]] = s != e;
                     if (s == e) break;
                     double v;
                     try {
                         v = Double.parseDouble(line.substring(s, e));
                     } catch (NumberFormatException ex) {
-                        return reject(lineNumber, names[col] + " = " + shown(line, s, e) + " is not a number");
+                        return names[col] + " = " + shown(line, s, e) + " is not a number";
                     }
                     if (!Double.isFinite(v)) {
-                        return reject(lineNumber, names[col] + " = " + shown(line, s, e) + " is not finite (NaN and Infinity are not allowed)");
+                        return names[col] + " = " + shown(line, s, e) + " is not finite (NaN and Infinity are not allowed)";
                     }
-                    dense[slot[col]] = v;
+                    denseValues[slot[col]] = v;
                 }
                 case CATEGORICAL -> {
-                    if (s == e) break;
-                    if (hexCategorical && !isHex(line, s, e)) {
-                        return reject(lineNumber, names[col] + " = " + shown(line, s, e)
-                                + " is not a hexadecimal hash of 1 to 16 digits, as Criteo categorical values are");
+                    if (s != e && hexCategorical && !isHex(line, s, e)) {
+                        return names[col] + " = " + shown(line, s, e)
+                                + " is not a hexadecimal hash of 1 to 16 digits, as Criteo categorical values are";
                     }
-                    categorical[slot[col]] = line.substring(s, e);
                 }
                 case SKIP -> {
                 }
             }
         }
+        return null;
+    }
+
+    private String eventId() {
+        return eventIdColumn >= 0 ? line.substring(starts[eventIdColumn], ends[eventIdColumn]) : source + ":" + lineNumber;
+    }
+
+    /** Without a label column the line is an impression whose label the feature job's join decides. */
+    private EventKind kind() {
+        return hasLabelColumn ? EventKind.LABELED : EventKind.IMPRESSION;
+    }
+
+    private ClickEvent toEvent(long ordinal, EventTimeSource times) {
+        Double[] dense = new Double[numDense];
+        for (int i = 0; i < numDense; i++) {
+            if (densePresent[i]) dense[i] = denseValues[i];
+        }
+        String[] categorical = new String[numCategorical];
+        for (int i = 0; i < numCategorical; i++) {
+            int col = categoricalColumn[i];
+            if (starts[col] != ends[col]) categorical[i] = line.substring(starts[col], ends[col]);
+        }
         ClickEvent event = new ClickEvent();
-        event.setEventId(eventId != null ? eventId : source + ":" + lineNumber);
-        event.setEventTime(Instant.ofEpochMilli(eventTime != null ? eventTime : times.eventTime(ordinal)));
-        event.setKind(EventKind.LABELED);
+        event.setEventId(eventId());
+        event.setEventTime(Instant.ofEpochMilli(eventTime != Long.MIN_VALUE ? eventTime : times.eventTime(ordinal)));
+        event.setKind(kind());
         event.setImpressionId(null);
-        event.setLabel(label);
+        event.setLabel(label < 0 ? null : label);
         event.setLayoutId(layoutId);
         event.setDense(Arrays.asList(dense));
         event.setCategorical(Arrays.asList(categorical));
-        if (label == null) {
-            // Without a label column the line is an impression whose label the feature job's join decides.
-            event.setKind(EventKind.IMPRESSION);
-        }
-        return new ParsedLine.Accepted(lineNumber, event);
+        return event;
     }
 
     private ParsedLine.Rejected reject(long lineNumber, String why) {
+        this.line = null;
         return new ParsedLine.Rejected(lineNumber, source + ":" + lineNumber + ": " + why);
     }
 
