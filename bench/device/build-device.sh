@@ -41,5 +41,6 @@ mkdir -p $out/build/classes/dev/freshet/trainer/cuda/internal
 cp online-trainer/src/main/resources/dev/freshet/trainer/cuda/internal/DlrmKernels.ptx $out/build/classes/dev/freshet/trainer/cuda/internal/
 (cd $out/build/classes && jar cf ../../lib/freshet-gpu-run.jar .)
 cp ../shared/bench/torch_dlrm_peer.py $out/
-[ -f $out/jre.tar.gz ] || ../shared/tools/device-jre.sh $out
+# jdk.management: HostMemory reads the machine's RAM; jdk.zipfs: JUnit scans jars
+[ -f $out/jre.tar.gz ] || ../shared/tools/device-jre.sh $out java.base,java.logging,java.management,jdk.unsupported,jdk.management,jdk.zipfs
 du -sh $out

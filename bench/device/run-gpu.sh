@@ -25,6 +25,10 @@ if [ "$mode" = bench ] || [ "$mode" = all ]; then
     echo "== PyTorch peer: python3 torch_dlrm_peer.py $peer_args"
     PYTHONUNBUFFERED=1 python3 .device/torch_dlrm_peer.py $peer_args 2>&1 | tee "$out/peer.log"
   fi
+  if [ "${GEMM_BENCH:-1}" = 1 ]; then
+    echo "== GEMM kernels: GemmBench"
+    java -cp "$cp" dev.freshet.bench.gpu.GemmBench 2>&1 | tee "$out/gemm.log"
+  fi
   echo "== Freshet CUDA backend: TrainerGpuBench $*"
   java -Xmx24g -cp "$cp" dev.freshet.bench.gpu.TrainerGpuBench --peer "$out/peer.log" --out "$out/trainer-gpu.json" \
     --command "bench/device/run-gpu.sh $mode $* (PEER_ARGS='$peer_args')" "$@" 2>&1 | tee "$out/bench.log" || rc=1

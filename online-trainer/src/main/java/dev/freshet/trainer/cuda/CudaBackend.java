@@ -57,12 +57,22 @@ public final class CudaBackend implements TrainerBackend {
     private final long ioDense, ioIds, ioLabels, ioProbs, ioLoss, ioScalars;
     private final BitSet[] dirtyRows;
     private final int tables;
+    private final int[] tableRows;
+    /** The batch named by the last {@link #prefetch}, already validated (its arrays must not change). */
+    private Examples validated;
     private CudaGraph stepGraph;
-    /** The batch named by {@link #prefetch}, not yet planned. */
-    private Examples lookahead;
-    /** A batch already planned (its swaps queued on the prefetch stream) and its plan. */
+    /*
+     * Lookahead. prefetch(next) starts planning `next` on a background thread at once; the plan's swaps
+     * are queued later, on the prefetch stream while the current batch trains, or on the compute stream
+     * when they are needed sooner. Invariant: swaps are queued in the order the plans were made (a plan
+     * assumes the directory left by the plans before it), so any plan still pending is queued before a
+     * new synchronous plan is made.
+     */
+    private final java.util.concurrent.ExecutorService planning;
     private Examples planned;
+    private java.util.concurrent.Future<CachePlanner.Plan> plannedFuture;
     private CachePlanner.Plan plannedPlan;
+    private boolean plannedSwapsQueued;
     private long steps;
     private boolean closed;
 
@@ -73,7 +83,13 @@ public final class CudaBackend implements TrainerBackend {
         if (hostState != null && !hostState.config().equals(config)) {
             throw new IllegalArgumentException("the host model state has config " + hostState.config() + ", the backend " + config);
         }
+        this.planning = options.cached() ? java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "freshet-cache-lookahead");
+            t.setDaemon(true);
+            return t;
+        }) : null;
         this.tables = config.numTables();
+        this.tableRows = config.tables().stream().mapToInt(t -> (int) t.rows()).toArray();
         CudaContext ctx = new CudaContext(options.device());
         DlrmKernels k = null;
         DeviceModel m = null;
@@ -212,7 +228,38 @@ public final class CudaBackend implements TrainerBackend {
         checkOpen();
         if (cache == null) return;
         validate(next);
-        lookahead = next;
+        validated = next;
+        if (planned == next) return;
+        context.makeCurrent();
+        queuePendingSwapsNow();
+        long step = steps + 1, oldestLive = steps;
+        planned = next;
+        plannedPlan = null;
+        plannedSwapsQueued = false;
+        plannedFuture = planning.submit(() -> cache.planner().plan(next.sparse, next.count, step, oldestLive));
+    }
+
+    private CachePlanner.Plan plannedPlan() {
+        if (plannedPlan == null) {
+            try {
+                plannedPlan = plannedFuture.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while planning the GPU cache", e);
+            } catch (java.util.concurrent.ExecutionException e) {
+                planned = null;
+                if (e.getCause() instanceof RuntimeException re) throw re;
+                throw new IllegalStateException(e.getCause());
+            }
+        }
+        return plannedPlan;
+    }
+
+    /** Queues, on the compute stream, the swaps of a lookahead plan not queued yet (keeping plan order). */
+    private void queuePendingSwapsNow() {
+        if (planned == null || plannedSwapsQueued) return;
+        cache.queueSwapsNow(plannedPlan(), compute);
+        plannedSwapsQueued = true;
     }
 
     @Override
@@ -246,13 +293,11 @@ public final class CudaBackend implements TrainerBackend {
         context.makeCurrent();
         stageInputs(batch, 0, n, true);
         queueTrainingStep(n);
-        if (cache != null && lookahead != null && lookahead != batch) {
-            // plan the next batch on the host while the GPU trains this one; its swaps run on the prefetch
-            // stream, after this batch's own swaps (queued on the compute stream before the step)
-            plannedPlan = cache.planner().plan(lookahead.sparse, lookahead.count, steps + 1, steps);
-            planned = lookahead;
-            lookahead = null;
-            cache.queuePrefetch(plannedPlan, swapsQueued);
+        if (cache != null && planned != null && planned != batch && !plannedSwapsQueued) {
+            // the next batch was planned on the host while this one was staged; its swaps run on the
+            // prefetch stream while the GPU trains this batch, after this batch's own swaps
+            cache.queuePrefetch(plannedPlan(), swapsQueued);
+            plannedSwapsQueued = true;
         }
         model.deviceProbs().download(hostIo.hostAt(ioProbs), (long) n * 4, compute);
         model.deviceLoss().download(hostIo.hostAt(ioLoss), 8, compute);
@@ -280,16 +325,19 @@ public final class CudaBackend implements TrainerBackend {
         if (cache != null) {
             CachePlanner.Plan plan;
             if (training && batch == planned && start == 0) {
-                plan = plannedPlan;
-                cache.awaitPrefetch(compute);
+                plan = plannedPlan();
+                if (plannedSwapsQueued) cache.awaitPrefetch(compute);
+                else cache.queueSwapsNow(plan, compute);
+                // a plan serves one step
+                planned = null;
+                plannedPlan = null;
+                plannedFuture = null;
             } else {
+                queuePendingSwapsNow();
                 int[] slice = start == 0 ? ids : java.util.Arrays.copyOfRange(ids, idStart, idStart + len * tables);
                 plan = cache.planner().plan(slice, len, steps, steps);
                 cache.queueSwapsNow(plan, compute);
             }
-            // a plan serves one step: its slots are pinned for that step only
-            planned = null;
-            plannedPlan = null;
             swapsQueued.record(compute);
             ids = plan.slots();
             idStart = 0;
@@ -320,13 +368,17 @@ public final class CudaBackend implements TrainerBackend {
             throw new IllegalArgumentException("batch has " + batch.numDense + " dense and " + batch.numSparse
                     + " categorical features; the model expects " + config.numDense() + " and " + tables);
         }
-        List<TableSpec> specs = config.tables();
+        if (batch == validated) return;
         int[] s = batch.sparse;
-        for (int i = 0, n = batch.count * tables; i < n; i++) {
-            int t = i % tables;
-            if (s[i] < 0 || s[i] >= specs.get(t).rows()) {
-                throw new IllegalArgumentException("embedding row " + s[i] + " out of range for table " + specs.get(t).name()
-                        + " (" + specs.get(t).rows() + " rows), example " + (i / tables) + " of the batch");
+        int[] rows = tableRows;
+        for (int b = 0, i = 0; b < batch.count; b++) {
+            for (int t = 0; t < rows.length; t++, i++) {
+                // one unsigned compare: a negative row becomes huge
+                if (Integer.compareUnsigned(s[i], rows[t]) >= 0) {
+                    TableSpec spec = config.tables().get(t);
+                    throw new IllegalArgumentException("embedding row " + s[i] + " out of range for table " + spec.name()
+                            + " (" + spec.rows() + " rows), example " + b + " of the batch");
+                }
             }
         }
     }
@@ -473,6 +525,7 @@ public final class CudaBackend implements TrainerBackend {
         // the device counts every step; the host state counts Adam's steps only (its bias correction)
         if (config.denseOptimizer().kind() == OptimizerKind.ADAM) d.setStep(hostIo.view(ioScalars, 16).getInt(4));
         if (cache != null) {
+            queuePendingSwapsNow();
             cache.flushAll(compute);
             copyDirtyRowsFromPinned();
         } else {
@@ -555,6 +608,10 @@ public final class CudaBackend implements TrainerBackend {
         int dim = config.embeddingDim();
         float[] row = new float[dim];
         if (cache != null) {
+            if (planned != null) plannedPlan(); // let a running plan finish before the directory is reset
+            planned = null;
+            plannedPlan = null;
+            plannedFuture = null;
             cache.planner().invalidate();
             for (int t = 0; t < tables; t++) {
                 EmbeddingTable table = source.tables().get(t);
@@ -602,9 +659,7 @@ public final class CudaBackend implements TrainerBackend {
         }
         compute.synchronize();
         for (BitSet b : dirtyRows) b.clear();
-        lookahead = null;
-        planned = null;
-        plannedPlan = null;
+        validated = null;
     }
 
     private void initialiseOnDevice() {
@@ -685,6 +740,7 @@ public final class CudaBackend implements TrainerBackend {
     public void close() {
         if (closed) return;
         closed = true;
+        if (planning != null) planning.shutdownNow();
         try {
             context.makeCurrent();
             compute.synchronize();

@@ -34,6 +34,8 @@ public final class CachePlanner implements AutoCloseable {
     private final int tables;
     private final int capacity;
     private final int partitions;
+    /** Partition of a row: the top log2(partitions) bits of a multiplicative hash. */
+    private final int partitionShift;
     private final int[] rowToSlot;
     private final int[] slotToRow;
     private final long[] slotStep;
@@ -65,7 +67,10 @@ public final class CachePlanner implements AutoCloseable {
             throw new IllegalArgumentException("GPU cache capacity " + capacity + " rows outside 1.." + total + " (the rows of all tables)");
         }
         this.capacity = capacity;
-        this.partitions = Math.max(1, Math.min(threads, capacity / 1024 + 1));
+        int parts = 1;
+        while (parts * 2 <= Math.min(threads, capacity / 1024 + 1)) parts *= 2;
+        this.partitions = parts;
+        this.partitionShift = 32 - Integer.numberOfTrailingZeros(parts);
         this.rowToSlot = new int[(int) total];
         Arrays.fill(rowToSlot, -1);
         this.slotToRow = new int[capacity];
@@ -117,15 +122,26 @@ public final class CachePlanner implements AutoCloseable {
     public Plan plan(int[] ids, int examples, long step, long oldestLiveStep) {
         int n = examples * tables;
         int[] slots = new int[n];
+        int[] rows = new int[n];
+        byte[] owner = new byte[n];
         if (agingSteps > 0 && step > 0 && step % agingSteps == 0) age();
         List<int[][]> parts = new ArrayList<>(partitions);
         if (pool == null) {
-            parts.add(planPartition(0, ids, n, slots, step, oldestLiveStep));
+            resolve(ids, rows, owner, 0, n);
+            parts.add(planPartition(0, rows, owner, n, slots, step, oldestLiveStep));
         } else {
+            // first every lookup's global row and partition (in parallel chunks), then each partition's rows
+            List<Future<?>> chunks = new ArrayList<>(partitions);
+            int chunk = (n + partitions - 1) / partitions;
+            for (int c = 0; c < partitions; c++) {
+                int from = Math.min(n, c * chunk), to = Math.min(n, from + chunk);
+                chunks.add(pool.submit(() -> resolve(ids, rows, owner, from, to)));
+            }
+            await(chunks);
             List<Future<int[][]>> futures = new ArrayList<>(partitions);
             for (int p = 0; p < partitions; p++) {
                 int part = p;
-                futures.add(pool.submit(() -> planPartition(part, ids, n, slots, step, oldestLiveStep)));
+                futures.add(pool.submit(() -> planPartition(part, rows, owner, n, slots, step, oldestLiveStep)));
             }
             for (Future<int[][]> f : futures) {
                 try {
@@ -155,18 +171,36 @@ public final class CachePlanner implements AutoCloseable {
         return new Plan(step, slots, n, swaps, swapSlots, evict, load);
     }
 
-    private int partitionOf(int globalRow) {
-        return (int) (((globalRow * 0x9E3779B97F4A7C15L) >>> 32) % partitions);
+    private void resolve(int[] ids, int[] rows, byte[] owner, int from, int to) {
+        for (int i = from; i < to; i++) {
+            int row = (int) (tableOffset[i % tables] + ids[i]);
+            rows[i] = row;
+            owner[i] = partitions == 1 ? 0 : (byte) ((row * 0x9E3779B9) >>> partitionShift);
+        }
     }
 
-    private int[][] planPartition(int p, int[] ids, int n, int[] slots, long step, long oldestLiveStep) {
+    private static void await(List<Future<?>> futures) {
+        for (Future<?> f : futures) {
+            try {
+                f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted while planning the GPU cache", e);
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof RuntimeException re) throw re;
+                throw new IllegalStateException(e.getCause());
+            }
+        }
+    }
+
+    private int[][] planPartition(int p, int[] rows, byte[] owner, int n, int[] slots, long step, long oldestLiveStep) {
         int cap = 256;
         int[] sSlot = new int[cap], sEvict = new int[cap], sLoad = new int[cap];
         int k = 0;
+        byte mine = (byte) p;
         for (int i = 0; i < n; i++) {
-            int t = i % tables;
-            int row = (int) (tableOffset[t] + ids[i]);
-            if (partitions > 1 && partitionOf(row) != p) continue;
+            if (owner[i] != mine) continue;
+            int row = rows[i];
             if (counts[row] < Integer.MAX_VALUE) counts[row]++;
             int s = rowToSlot[row];
             if (s < 0) {

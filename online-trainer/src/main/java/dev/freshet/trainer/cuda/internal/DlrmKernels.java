@@ -19,12 +19,15 @@ import static jcuda.driver.JCudaDriver.cuModuleUnload;
  * and one typed launcher per kernel, so that parameter order and types are checked in one place.
  */
 public final class DlrmKernels extends CudaResource {
-    /** Multiprocessors to fill when splitting a weight gradient over the batch (an H200 has 132). */
+    /** Two blocks on each of an H200's 132 multiprocessors: the grid size worth filling. */
     private static final int TARGET_BLOCKS = 264;
+    private static final int MULTIPROCESSORS = 132;
     private static final CUdeviceptr NULL = new CUdeviceptr();
 
     private final CUmodule module = new CUmodule();
-    private final CUfunction sgemmNt, sgemmNn, sgemmTn, sgemmLargeNt, sgemmLargeNn, sgemmLargeTn, hgemmNt, hgemmNn, hgemmTn;
+    /** Indexed by {@link GemmKind#ordinal()}. */
+    private final CUfunction[] sgemm, sgemmLarge, hgemm;
+    private final boolean twoBlocksPerSm;
     private final CUfunction colSum, dedupRows, interactFwd, interactBwd, bceLoss, embUpdate, denseUpdate;
     private final CUfunction cacheSwap, cacheFlush, fillUniform;
 
@@ -35,18 +38,22 @@ public final class DlrmKernels extends CudaResource {
     enum SimtTile { AUTO, SMALL, LARGE }
 
     public DlrmKernels() {
+        this(true);
+    }
+
+    /**
+     * @param twoBlocksPerSm use the 128x128 GEMMs compiled for two blocks per multiprocessor (register
+     *                       cap 128) rather than one
+     */
+    public DlrmKernels(boolean twoBlocksPerSm) {
         super("CUDA module DlrmKernels");
+        this.twoBlocksPerSm = twoBlocksPerSm;
         byte[] ptx = readPtx();
         cuModuleLoadData(module, ptx);
-        sgemmNt = function("sgemm_nt");
-        sgemmNn = function("sgemm_nn");
-        sgemmTn = function("sgemm_tn");
-        sgemmLargeNt = function("sgemm_large_nt");
-        sgemmLargeNn = function("sgemm_large_nn");
-        sgemmLargeTn = function("sgemm_large_tn");
-        hgemmNt = function("hgemm_nt");
-        hgemmNn = function("hgemm_nn");
-        hgemmTn = function("hgemm_tn");
+        String o = twoBlocksPerSm ? "2" : "";
+        sgemm = gemms("sgemm_");
+        sgemmLarge = gemms("sgemm_large" + o + "_");
+        hgemm = gemms("hgemm" + o + "_");
         colSum = function("col_sum");
         dedupRows = function("dedup_rows");
         interactFwd = function("interact_fwd");
@@ -73,6 +80,16 @@ public final class DlrmKernels extends CudaResource {
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read kernel resource " + resource, e);
         }
+    }
+
+    private CUfunction[] gemms(String prefix) {
+        CUfunction[] f = new CUfunction[GemmKind.values().length];
+        for (GemmKind k : GemmKind.values()) f[k.ordinal()] = function(prefix + k.name().toLowerCase(java.util.Locale.ROOT));
+        return f;
+    }
+
+    public boolean twoBlocksPerSm() {
+        return twoBlocksPerSm;
     }
 
     private CUfunction function(String name) {
@@ -116,19 +133,36 @@ public final class DlrmKernels extends CudaResource {
         int tile = bf16 || large ? 128 : 64;
         int tileK = bf16 ? 32 : large ? 8 : 16;
         int tilesM = ceilDiv(m, tile), tilesN = ceilDiv(n, tile);
-        int splits = 1;
-        if (atomicOut) {
-            splits = Math.max(1, Math.min(ceilDiv(TARGET_BLOCKS, tilesM * tilesN), ceilDiv(k, 512)));
-        }
+        int wave = MULTIPROCESSORS * (bf16 || large ? (twoBlocksPerSm ? 2 : 1) : 2);
+        int splits = atomicOut ? splitsFor(tilesM * tilesN, k, wave) : 1;
         int kPerSplit = ceilDiv(ceilDiv(k, splits), tileK) * tileK;
         splits = ceilDiv(k, kPerSplit);
-        CUfunction f = switch (kind) {
-            case NT -> bf16 ? hgemmNt : large ? sgemmLargeNt : sgemmNt;
-            case NN -> bf16 ? hgemmNn : large ? sgemmLargeNn : sgemmNn;
-            case TN -> bf16 ? hgemmTn : large ? sgemmLargeTn : sgemmTn;
-        };
+        CUfunction f = (bf16 ? hgemm : large ? sgemmLarge : sgemm)[kind.ordinal()];
         launch(f, tilesN, tilesM, splits, 256, 0, stream, m, n, k, a, lda, b, ldb, c, ldc, bias, relu ? 1 : 0, mask,
                 ldmask, atomicOut ? 1 : 0, kPerSplit);
+    }
+
+    /**
+     * Splits of a weight gradient's reduction over the batch: enough blocks for at least one wave over the
+     * multiprocessors, and a whole number of waves where possible (a last, partly filled wave idles the rest).
+     */
+    static int splitsFor(int tiles, int k, int wave) {
+        int maxSplits = Math.max(1, Math.min(16, ceilDiv(k, 512)));
+        int sms = wave;
+        int best = 1;
+        double bestScore = -1;
+        for (int s = 1; s <= maxSplits; s++) {
+            int blocks = tiles * s;
+            double waves = (double) blocks / sms;
+            double fill = waves / Math.ceil(waves);
+            // prefer at least one full wave, then the best fill, then fewer splits (fewer atomics)
+            double score = (blocks >= sms ? 1 : 0) * 2 + fill - s * 1e-3;
+            if (score > bestScore) {
+                bestScore = score;
+                best = s;
+            }
+        }
+        return best;
     }
 
     public void colSum(int m, int n, CUdeviceptr dy, CUdeviceptr db, CudaStream stream) {

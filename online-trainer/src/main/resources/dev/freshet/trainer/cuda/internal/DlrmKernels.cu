@@ -322,23 +322,31 @@ __device__ void hgemm(int M, int N, int K, const float* __restrict__ A, int lda,
     }
 }
 
-#define GEMM_ENTRY(name, body, ta, tb)                                                                        \
-    extern "C" __global__ void __launch_bounds__(256) name(int M, int N, int K, const float* A, int lda, const float* B, int ldb,    \
-                                    float* C, int ldc, const float* bias, int relu, const float* mask,         \
-                                    int ldmask, int atomicOut, int kPerSplit) {                               \
+// Entry points. The 128x128 kernels come twice: capped for two blocks per multiprocessor (128 registers,
+// more warps to hide latency, a few spills) and uncapped (one block); DlrmKernels picks one.
+#define GEMM_ENTRY(name, body, ta, tb, minBlocks)                                                             \
+    extern "C" __global__ void __launch_bounds__(256, minBlocks) name(                                        \
+        int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,             \
+        const float* bias, int relu, const float* mask, int ldmask, int atomicOut, int kPerSplit) {           \
         Epilogue e{bias, relu, mask, ldmask, atomicOut};                                                      \
         body<ta, tb>(M, N, K, A, lda, B, ldb, C, ldc, e, kPerSplit);                                          \
     }
 
-GEMM_ENTRY(sgemm_nt, sgemm, false, true)
-GEMM_ENTRY(sgemm_nn, sgemm, false, false)
-GEMM_ENTRY(sgemm_tn, sgemm, true, false)
-GEMM_ENTRY(sgemm_large_nt, sgemmLarge, false, true)
-GEMM_ENTRY(sgemm_large_nn, sgemmLarge, false, false)
-GEMM_ENTRY(sgemm_large_tn, sgemmLarge, true, false)
-GEMM_ENTRY(hgemm_nt, hgemm, false, true)
-GEMM_ENTRY(hgemm_nn, hgemm, false, false)
-GEMM_ENTRY(hgemm_tn, hgemm, true, false)
+GEMM_ENTRY(sgemm_nt, sgemm, false, true, 1)
+GEMM_ENTRY(sgemm_nn, sgemm, false, false, 1)
+GEMM_ENTRY(sgemm_tn, sgemm, true, false, 1)
+GEMM_ENTRY(sgemm_large_nt, sgemmLarge, false, true, 1)
+GEMM_ENTRY(sgemm_large_nn, sgemmLarge, false, false, 1)
+GEMM_ENTRY(sgemm_large_tn, sgemmLarge, true, false, 1)
+GEMM_ENTRY(sgemm_large2_nt, sgemmLarge, false, true, 2)
+GEMM_ENTRY(sgemm_large2_nn, sgemmLarge, false, false, 2)
+GEMM_ENTRY(sgemm_large2_tn, sgemmLarge, true, false, 2)
+GEMM_ENTRY(hgemm_nt, hgemm, false, true, 1)
+GEMM_ENTRY(hgemm_nn, hgemm, false, false, 1)
+GEMM_ENTRY(hgemm_tn, hgemm, true, false, 1)
+GEMM_ENTRY(hgemm2_nt, hgemm, false, true, 2)
+GEMM_ENTRY(hgemm2_nn, hgemm, false, false, 2)
+GEMM_ENTRY(hgemm2_tn, hgemm, true, false, 2)
 
 // ---------------------------------------------------------------------------------------------
 // Column sums (bias gradients): db[n] += sum_m dY[m, n]. Block: 32 columns x 8 row lanes.
@@ -584,24 +592,48 @@ extern "C" __global__ void dense_update(int n, int kind, float* __restrict__ w, 
 // mapped host memory, so one kernel on the prefetch stream moves rows both ways. One warp per slot.
 // ---------------------------------------------------------------------------------------------
 extern "C" __global__ void cache_swap(int n, const int* __restrict__ slots, const int* __restrict__ evictRows,
-                                      const int* __restrict__ loadRows, float* cacheTable, float* cacheAccum,
-                                      float* hostTable, float* hostAccum, int D) {
+                                      const int* __restrict__ loadRows, float* __restrict__ cacheTable,
+                                      float* __restrict__ cacheAccum, float* __restrict__ hostTable,
+                                      float* __restrict__ hostAccum, int D) {
     int e = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
     int lane = threadIdx.x % 32;
     if (e >= n) return;
     size_t slot = (size_t)slots[e];
     int ev = evictRows[e], ld = loadRows[e];
     float* c = cacheTable + slot * D;
-    if (ev >= 0) {
-        float* h = hostTable + (size_t)ev * D;
-        for (int d = lane; d < D; d += 32) h[d] = c[d];
-        if (cacheAccum && lane == 0) hostAccum[ev] = cacheAccum[slot];
+    // four loads in flight per lane before the first store: the host side is a bus round trip away
+    for (int d0 = 0; d0 < D; d0 += 128) {
+        float v[4];
+        if (ev >= 0) {
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                int d = d0 + q * 32 + lane;
+                if (d < D) v[q] = c[d];
+            }
+            float* h = hostTable + (size_t)ev * D;
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                int d = d0 + q * 32 + lane;
+                if (d < D) h[d] = v[q];
+            }
+        }
+        if (ld >= 0) {
+            const float* h = hostTable + (size_t)ld * D;
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                int d = d0 + q * 32 + lane;
+                if (d < D) v[q] = h[d];
+            }
+#pragma unroll
+            for (int q = 0; q < 4; q++) {
+                int d = d0 + q * 32 + lane;
+                if (d < D) c[d] = v[q];
+            }
+        }
     }
-    __syncwarp();
-    if (ld >= 0) {
-        const float* h = hostTable + (size_t)ld * D;
-        for (int d = lane; d < D; d += 32) c[d] = h[d];
-        if (cacheAccum && lane == 0) cacheAccum[slot] = hostAccum[ld];
+    if (cacheAccum && lane == 0) {
+        if (ev >= 0) hostAccum[ev] = cacheAccum[slot];
+        if (ld >= 0) cacheAccum[slot] = hostAccum[ld];
     }
 }
 
