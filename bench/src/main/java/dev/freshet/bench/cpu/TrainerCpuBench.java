@@ -59,8 +59,11 @@ public final class TrainerCpuBench {
         Path out = Path.of(a.getOrDefault("out", "bench/results/trainer-cpu.json"));
         String command = "mvn -B -o -q -pl bench exec:java -Dexec.mainClass=dev.freshet.bench.cpu.TrainerCpuBench"
                 + (args.length == 0 ? "" : " -Dexec.args=\"" + String.join(" ", args) + "\"");
+        // the load average says how much of the machine the run had (samples/cpu-s is the load-independent figure)
         BenchReport report = new BenchReport(command, BenchReport.thisMachine() + ", max heap "
-                + (Runtime.getRuntime().maxMemory() >> 20) + " MiB, max direct " + (HostMemory.maxDirectMemory() >> 20) + " MiB");
+                + (Runtime.getRuntime().maxMemory() >> 20) + " MiB, max direct " + (HostMemory.maxDirectMemory() >> 20)
+                + " MiB, load average at start " + String.format(Locale.ROOT, "%.1f",
+                ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage()));
         for (String name : configs) {
             ModelConfig config = config(name, batch);
             int steps = Integer.parseInt(a.getOrDefault("steps", name.equals("kaggle16") ? "6" : "20"));
