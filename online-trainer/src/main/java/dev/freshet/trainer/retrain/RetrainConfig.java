@@ -15,7 +15,7 @@ import java.util.Objects;
  * @param interval           time between scheduled retrains; zero turns the schedule off
  * @param window             how far back the replay of {@code features} starts (by record timestamp)
  * @param passes             passes over the window (epochs)
- * @param seed               seed of the candidate's initialisation and of the replay's shuffle
+ * @param seed               seed of the replay's shuffle (the candidate is initialised from {@code model.seed})
  * @param shuffleBuffer      examples held in the replay's shuffle buffer; 1 replays in log order
  * @param holdoutExamples    examples in the held-out slice both models are scored on
  * @param minHoldoutExamples a slice smaller than this when {@code holdoutTimeout} runs out decides nothing
@@ -37,10 +37,10 @@ public record RetrainConfig(Duration interval, Duration window, int passes, long
             Duration.ofDays(365), "Time between scheduled full retrains, e.g. 6h; 0s turns the schedule off.");
     public static final Setting<Duration> WINDOW = Setting.ofDuration("retrain.window", "1d", Duration.ofSeconds(1),
             Duration.ofDays(3650), "How far back the retrain replays 'features' (start found by record timestamp); at most topics.retention.");
-    public static final Setting<Integer> PASSES = Setting.ofInt("retrain.passes", 2, 1, 1000,
-            "Passes of the fresh model over the replayed window.");
+    public static final Setting<Integer> PASSES = Setting.ofInt("retrain.passes", 1, 1, 1000,
+            "Passes of the fresh model over the replayed window; CTR models tend to overfit from the second on.");
     public static final Setting<Long> SEED = Setting.ofLong("retrain.seed", 42, Long.MIN_VALUE, Long.MAX_VALUE,
-            "Seed of the candidate's initialisation and of the replay shuffle: same window and seed, same candidate.");
+            "Seed of the replay's shuffle (the candidate starts from model.seed): same window and seeds, same candidate.");
     public static final Setting<Integer> SHUFFLE_BUFFER = Setting.ofInt("retrain.shuffle-buffer", 65_536, 1, 1 << 26,
             "Examples in the replay's shuffle buffer (1 replays in log order).");
     public static final Setting<Integer> HOLDOUT_EXAMPLES = Setting.ofInt("retrain.holdout-examples", 50_000, 1, 1 << 26,

@@ -45,9 +45,10 @@ import java.util.function.BooleanSupplier;
  *     own and its position P0 taken: the window's end.</li>
  * <li><b>Window.</b> Its start S is, per partition, the first record stamped at or after
  *     {@code now - retrain.window} ({@code KafkaConsumer.offsetsForTimes}).</li>
- * <li><b>Train.</b> A model initialised from {@code retrain.seed} trains {@code retrain.passes} passes over
- *     [S, P0), read back from Kafka each pass in a deterministic merge of the partitions and shuffled
- *     through a seeded buffer: the same window and seed give the same candidate.</li>
+ * <li><b>Train.</b> A fresh model (initialised from {@code model.seed}, as the online model once was) trains
+ *     {@code retrain.passes} passes over [S, P0), read back from Kafka each pass in a deterministic merge of
+ *     the partitions and shuffled through a buffer seeded by {@code retrain.seed}: the same window and seeds
+ *     give the same candidate.</li>
  * <li><b>Evaluate.</b> The held-out slice is the newest data: the first {@code retrain.holdout-examples}
  *     examples from P0 on. Neither the candidate nor the copy of the online model has trained on it, so
  *     both are scored out of sample, on the same examples (AUC and log loss).</li>
@@ -83,10 +84,10 @@ public final class RetrainJob {
     }
 
     /** Observes a running retrain (progress displays, tests, benchmarks). Called on the retrain's thread. */
+    @FunctionalInterface
     public interface Listener {
-        /** After every candidate step; {@code pass} is 0 during the catch-up. */
-        default void trained(int pass, long examplesThisPass, Examples batch) {
-        }
+        /** After every candidate step; {@code pass} is 0 during the catch-up. The batch is reused afterwards. */
+        void trained(int pass, long examplesThisPass, Examples batch);
     }
 
     private final RetrainConfig config;
@@ -96,7 +97,7 @@ public final class RetrainJob {
     private final String topic;
     private final Clock clock;
     private final Path decisionLog;
-    private volatile Listener listener = new Listener() {
+    private volatile Listener listener = (pass, examples, batch) -> {
     };
     private volatile boolean cancelled;
 
@@ -177,12 +178,6 @@ public final class RetrainJob {
             // The decision is already logged; a full disk must not turn a good retrain into a failure.
             LOG.warn("cannot write the retrain decision log {}: {}", file, e.toString());
         }
-    }
-
-    /** The candidate's config: the online model's, initialised from the retrain's seed. */
-    static ModelConfig candidateConfig(ModelConfig online, long seed) {
-        return new ModelConfig(online.tables(), online.numDense(), online.embeddingDim(), online.bottomMlp(), online.topMlp(),
-                online.embeddingOptimizer(), online.denseOptimizer(), online.batchSize(), seed, online.precision());
     }
 
     /** Scores {@code holdout} with {@code backend} in batches of {@code batchSize}. */
@@ -268,7 +263,9 @@ public final class RetrainJob {
             }
 
             // 3. Train the candidate.
-            candidate = backends.open(candidateConfig(onlineConfig, config.seed()), config.threads());
+            // The online model's config exactly, seed included: the candidate must load into the online backend
+            // and into its checkpoints, which refuse another config. retrain.seed orders the data instead.
+            candidate = backends.open(onlineConfig, config.threads());
             SplittableRandom random = new SplittableRandom(config.seed());
             ProgressBar bar = config.progress() ? ProgressBar.stderr(0, config.passes()) : null;
             long trainStart = System.nanoTime();
@@ -395,11 +392,24 @@ public final class RetrainJob {
                     Duration.ofNanos(System.nanoTime() - startNanos));
         }
 
+        /** Frees the backends and the consumer; never throws, so that the result of the run is what the caller sees. */
         @Override
         public void close() {
-            if (copy != null) copy.close();
-            if (candidate != null) candidate.close();
-            if (replay != null) replay.close();
+            closeQuietly(copy, "the copy of the online model");
+            closeQuietly(candidate, "the candidate");
+            closeQuietly(replay, "the replay consumer");
+        }
+
+        private void closeQuietly(AutoCloseable c, String what) {
+            if (c == null) return;
+            try {
+                c.close();
+            } catch (InterruptException e) {
+                // A killed retrain closes with the interrupt still set; keep it set for the caller.
+                Thread.currentThread().interrupt();
+            } catch (Exception e) {
+                LOG.warn("closing {} after the retrain failed: {}", what, e.toString());
+            }
         }
     }
 

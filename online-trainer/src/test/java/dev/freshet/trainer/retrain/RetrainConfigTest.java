@@ -19,7 +19,7 @@ class RetrainConfigTest {
         RetrainConfig c = RetrainConfig.defaults();
         assertFalse(c.scheduled(), "schedule is opt-in");
         assertFalse(c.driftTriggered(), "drift trigger is opt-in");
-        assertEquals(2, c.passes());
+        assertEquals(1, c.passes());
         assertEquals(Duration.ofDays(1), c.window());
     }
 

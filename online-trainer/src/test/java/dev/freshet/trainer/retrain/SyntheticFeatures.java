@@ -41,21 +41,28 @@ public final class SyntheticFeatures implements AutoCloseable {
     private final int partitions;
     private final int perRecord;
     private long records;
-    /** Per "topic-partition@offset", the event ids of the record there, filled in as the broker acknowledges. */
+    private final long[] nextOffset;
+    /** Per "topic-partition@offset", the event ids of the record there. */
     private final Map<String, List<String>> idsAt = new java.util.concurrent.ConcurrentHashMap<>();
 
     public SyntheticFeatures(Map<String, Object> clientProps, String topic, int partitions, int perRecord, long seed, long shiftAfter,
                       long idsPerTable) {
-        SyntheticConfig config = SyntheticConfig.defaults().withSeed(seed).withShiftAfter(shiftAfter).withIdsPerTable(idsPerTable);
+        this(clientProps, topic, partitions, perRecord,
+                SyntheticConfig.defaults().withSeed(seed).withShiftAfter(shiftAfter).withIdsPerTable(idsPerTable));
+    }
+
+    public SyntheticFeatures(Map<String, Object> clientProps, String topic, int partitions, int perRecord, SyntheticConfig config) {
         this.clicks = new SyntheticClicks(config, LAYOUT, EventTimeSource.sequence(T0, STEP));
         Map<String, Object> props = new HashMap<>(clientProps);
         props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
         props.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+        props.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         this.producer = new KafkaProducer<>(props);
         this.topic = topic;
         this.partitions = partitions;
         this.perRecord = perRecord;
+        this.nextOffset = new long[partitions];
     }
 
     /** The event time of event {@code ordinal}: the clock a test gives the retrain to place its window. */
@@ -83,16 +90,17 @@ public final class SyntheticFeatures implements AutoCloseable {
             }
             FeatureBatch record = batch.toRecord();
             int partition = (int) (records++ % partitions);
-            List<String> ids = List.copyOf(batch.eventIds);
-            producer.send(new ProducerRecord<>(topic, partition, batch.eventTimes[0], null, codec.encode(record)), (md, e) -> {
-                if (e == null) idsAt.put(md.topic() + "-" + md.partition() + "@" + md.offset(), ids);
-            });
+            // The topic is this producer's alone and the producer idempotent: the offset is known before the send,
+            // so a consumer can never see a record whose ids are not recorded yet.
+            idsAt.put(topic + "-" + partition + "@" + nextOffset[partition]++, List.copyOf(batch.eventIds));
+            producer.send(new ProducerRecord<>(topic, partition, batch.eventTimes[0], null, codec.encode(record)));
         }
         producer.flush();
     }
 
     /** Produces a record that is not a FeatureBatch (a foreign writer), to partition {@code partition}. */
     public void produceGarbage(int partition) {
+        nextOffset[partition]++;
         producer.send(new ProducerRecord<>(topic, partition, eventTime(clicks.count()).toEpochMilli(), null,
                 new byte[]{1, 2, 3, 4, 5}));
         producer.flush();

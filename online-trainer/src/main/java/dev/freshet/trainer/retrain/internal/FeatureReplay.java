@@ -42,6 +42,8 @@ public final class FeatureReplay implements AutoCloseable {
     private static final int QUEUE_LIMIT = 256;
     private static final Duration POLL = Duration.ofMillis(100);
     private static final Duration API_TIMEOUT = Duration.ofSeconds(30);
+    /** How long the held-out slice waits between looks at a log that does not hold enough yet. */
+    private static final Duration WAIT_FOR_DATA = Duration.ofMillis(200);
 
     /** Receives each replayed record in merge order. */
     public interface Visitor {
@@ -131,87 +133,107 @@ public final class FeatureReplay implements AutoCloseable {
         assign(active);
         active.forEach(tp -> consumer.seek(tp, from.get(tp)));
         List<TopicPartition> paused = new ArrayList<>();
-        while (!active.isEmpty()) {
-            if (cancelled.getAsBoolean()) {
-                throw new CancellationException("retrain cancelled during the replay of " + topic);
-            }
-            // A partition can be merged only while every other active one has a record queued or is drained.
-            boolean ready = true;
-            for (TopicPartition tp : active) {
-                if (queues.get(tp).isEmpty() && consumer.position(tp, API_TIMEOUT) < to.get(tp)) {
-                    ready = false;
-                    break;
+        try {
+            while (!active.isEmpty()) {
+                if (cancelled.getAsBoolean()) {
+                    throw new CancellationException("retrain cancelled during the replay of " + topic);
                 }
-            }
-            if (!ready) {
-                for (var r : consumer.poll(POLL)) {
-                    TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-                    if (r.offset() < to.get(tp)) {
-                        Decoded d = decode(tp, r);
-                        if (d != null) queues.get(tp).add(d);
+                // A partition can be merged only while every other active one has a record queued or is drained.
+                boolean ready = true;
+                for (TopicPartition tp : active) {
+                    if (queues.get(tp).isEmpty() && consumer.position(tp, API_TIMEOUT) < to.get(tp)) {
+                        ready = false;
+                        break;
                     }
                 }
-                List<TopicPartition> full = active.stream().filter(tp -> queues.get(tp).size() >= QUEUE_LIMIT).toList();
-                consumer.resume(paused.stream().filter(tp -> !full.contains(tp)).toList());
-                paused.clear();
-                paused.addAll(full);
-                consumer.pause(full);
-                continue;
-            }
-            TopicPartition next = null;
-            long nextTime = Long.MAX_VALUE;
-            for (TopicPartition tp : active) {
-                Decoded head = queues.get(tp).peek();
-                if (head != null && head.firstEventTime < nextTime) {
-                    next = tp;
-                    nextTime = head.firstEventTime;
+                if (!ready) {
+                    for (var r : consumer.poll(POLL)) {
+                        TopicPartition tp = new TopicPartition(r.topic(), r.partition());
+                        if (r.offset() < to.get(tp)) {
+                            Decoded d = decode(tp, r);
+                            if (d != null) queues.get(tp).add(d);
+                        }
+                    }
+                    List<TopicPartition> full = active.stream().filter(tp -> queues.get(tp).size() >= QUEUE_LIMIT).toList();
+                    consumer.resume(paused.stream().filter(tp -> !full.contains(tp)).toList());
+                    paused.clear();
+                    paused.addAll(full);
+                    consumer.pause(full);
+                    continue;
+                }
+                TopicPartition next = null;
+                long nextTime = Long.MAX_VALUE;
+                for (TopicPartition tp : active) {
+                    Decoded head = queues.get(tp).peek();
+                    if (head != null && head.firstEventTime < nextTime) {
+                        next = tp;
+                        nextTime = head.firstEventTime;
+                    }
+                }
+                if (next == null) {
+                    // Every active partition is drained up to its end (e.g. trailing transaction markers).
+                    break;
+                }
+                Decoded d = queues.get(next).poll();
+                visitor.accept(next, d.offset, d.batch);
+                if (queues.get(next).isEmpty() && consumer.position(next, API_TIMEOUT) >= to.get(next)) {
+                    active.remove(next);
                 }
             }
-            if (next == null) {
-                // Every active partition is drained up to its end (e.g. trailing transaction markers).
-                break;
-            }
-            Decoded d = queues.get(next).poll();
-            visitor.accept(next, d.offset, d.batch);
-            if (queues.get(next).isEmpty() && consumer.position(next, API_TIMEOUT) >= to.get(next)) {
-                active.remove(next);
-            }
+        } finally {
+            consumer.pause(consumer.assignment());
         }
-        consumer.pause(consumer.assignment());
     }
 
     /**
-     * Polls records from {@code from} onwards in arrival order until {@code examples} examples are in
-     * or {@code timeout} passes: the newest slice of the log, which neither the candidate nor the copy
-     * of the online model has seen.
+     * The newest slice of the log, which neither the candidate nor the copy of the online model has seen:
+     * the first {@code examples} examples from {@code from} on, in the same event-time merge as
+     * {@link #replay}, so that the slice is the same whenever its records are already in the log. Waits up
+     * to {@code timeout} for enough records to arrive, then settles for what there is.
      *
      * @return the records taken, and per partition the offset after the last one taken
      */
     public Slice take(Map<TopicPartition, Long> from, int examples, Duration timeout, BooleanSupplier cancelled) {
-        Map<TopicPartition, Long> next = new TreeMap<>(Comparator.comparing(TopicPartition::toString));
-        next.putAll(from);
-        List<FeatureBatch> taken = new ArrayList<>();
-        assign(from.keySet());
-        from.forEach(consumer::seek);
-        long count = 0;
         long deadline = System.nanoTime() + timeout.toNanos();
-        while (count < examples && System.nanoTime() - deadline < 0) {
+        while (true) {
+            Map<TopicPartition, Long> end = consumer.endOffsets(from.keySet(), API_TIMEOUT);
+            Map<TopicPartition, Long> next = new TreeMap<>(Comparator.comparing(TopicPartition::toString));
+            next.putAll(from);
+            List<FeatureBatch> taken = new ArrayList<>();
+            long[] count = {0};
+            try {
+                replay(from, end, (tp, offset, batch) -> {
+                    if (count[0] >= examples) throw Enough.INSTANCE;
+                    taken.add(batch);
+                    next.put(tp, offset + 1);
+                    count[0] += batch.getCount();
+                }, cancelled);
+            } catch (Enough e) {
+                // the slice is full; the rest of the log stays for the online trainer
+            }
+            if (count[0] >= examples || System.nanoTime() - deadline >= 0) {
+                return new Slice(taken, next, count[0]);
+            }
             if (cancelled.getAsBoolean()) {
                 throw new CancellationException("retrain cancelled while waiting for the held-out slice");
             }
-            for (var r : consumer.poll(POLL)) {
-                if (count >= examples) break;
-                TopicPartition tp = new TopicPartition(r.topic(), r.partition());
-                next.put(tp, r.offset() + 1);
-                Decoded d = decode(tp, r);
-                if (d != null) {
-                    taken.add(d.batch);
-                    count += d.batch.getCount();
-                }
+            // Too little has arrived: read the slice again from its start once more is there (it is small).
+            try {
+                Thread.sleep(WAIT_FOR_DATA.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CancellationException("retrain interrupted while waiting for the held-out slice");
             }
         }
-        consumer.pause(consumer.assignment());
-        return new Slice(taken, next, count);
+    }
+
+    /** Ends a replay early; carries no stack, it is control flow. */
+    private static final class Enough extends RuntimeException {
+        static final Enough INSTANCE = new Enough();
+
+        private Enough() {
+            super(null, null, false, false);
+        }
     }
 
     /** @param end per partition, the offset after the slice */
