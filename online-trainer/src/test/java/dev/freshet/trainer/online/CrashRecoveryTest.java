@@ -71,7 +71,7 @@ class CrashRecoveryTest {
 
         Child(Path dir, String group, String... hooks) throws IOException {
             List<String> cmd = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                    "-Xmx256m", "-Dorg.apache.avro.SERIALIZABLE_PACKAGES=dev.freshet", "-cp", System.getProperty("java.class.path"), TrainerProcess.class.getName(),
+                    "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dorg.apache.avro.SERIALIZABLE_PACKAGES=dev.freshet", "-cp", System.getProperty("java.class.path"), TrainerProcess.class.getName(),
                     dir.resolve("batches.log").toString(),
                     "kafka.bootstrap-servers=" + kafka.bootstrapServers(), "topics.prefix=crash.", "trainer.group-id=" + group,
                     "trainer.checkpoint-dir=" + dir.resolve("checkpoints"), "trainer.publish-dir=" + dir.resolve("published"),
@@ -98,10 +98,7 @@ class CrashRecoveryTest {
                 String line = lines.poll(200, TimeUnit.MILLISECONDS);
                 if (line != null) {
                     seen.add(line);
-                    if (p.test(line)) {
-                        System.err.println("TIMING " + (System.nanoTime() / 1_000_000 % 1_000_000) + " " + what + ": " + line);
-                        return line;
-                    }
+                    if (p.test(line)) return line;
                 } else if (!process.isAlive() && lines.isEmpty()) {
                     fail("child exited with " + process.exitValue() + " before " + what + "; its output:\n" + tail());
                 }

@@ -15,6 +15,7 @@ import dev.freshet.trainer.TrainerBackend;
 import dev.freshet.trainer.checkpoint.CheckpointStore;
 import dev.freshet.trainer.cpu.CpuBackend;
 import dev.freshet.trainer.host.HostModelState;
+import dev.freshet.trainer.metrics.SlidingWindowMetrics;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -290,6 +291,33 @@ class OnlineTrainerTest {
             assertTrue(status.line().contains("AUC"), status.line());
             assertTrue(status.line().contains("checkpoint 5s ago (step 8)"), status.line());
         }
+    }
+
+    /**
+     * On a stream with a known ground truth, progressive validation approaches the best AUC any model can
+     * reach there: the AUC of the true probabilities on the same examples.
+     */
+    @Test
+    void progressiveAucApproachesTheBestAchievable(@TempDir Path tmp) throws IOException {
+        int examples = 120_000;
+        int window = 10_000;
+        SyntheticFeatures data = new SyntheticFeatures(11);
+        kafka.createTopic("auc.features", 1);
+        SyntheticFeatures.produce(kafka.bootstrapServers(), "auc.features", 1, stream(data, 1, examples / 250, 250));
+        double best = data.bestAuc(window);
+        TrainerConfig config = config("auc.", tmp, Map.of("trainer.metric-window", Integer.toString(window),
+                "trainer.stop-after-examples", Integer.toString(examples)));
+        SlidingWindowMetrics.Snapshot m;
+        try (CpuBackend backend = CpuBackend.create(data.model(50), 2);
+             OnlineTrainer t = trainer(config, data, backend, new RecordingSink(), Clock.systemUTC(), new TrainerListener() { })) {
+            t.run();
+            m = t.metrics();
+        }
+        double gap = best - m.auc();
+        System.out.printf("progressive AUC over the last %d of %d examples: %.4f; best achievable %.4f; gap %.4f; log loss %.4f%n",
+                window, examples, m.auc(), best, gap, m.logLoss());
+        assertTrue(gap < 0.05, "progressive AUC " + m.auc() + " is " + gap + " below the best achievable " + best);
+        assertTrue(gap > -0.01, "progressive AUC " + m.auc() + " beats the ground truth " + best + " by more than noise: the metric is broken");
     }
 
     @Test

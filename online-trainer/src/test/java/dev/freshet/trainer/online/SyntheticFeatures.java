@@ -60,12 +60,12 @@ final class SyntheticFeatures {
         for (int i = 0; i < SITES; i++) siteEffect[i] = random.nextGaussian() * 0.5;
     }
 
-    /** The DLRM for this layout: dim 4, small MLPs, Adagrad. */
+    /** The DLRM for this layout: dim 8, small MLPs, row-wise Adagrad and Adagrad. */
     ModelConfig model(int batchSize) {
         return ModelConfig.from(layout, ConfigSource.of(Map.of(
-                "model.embedding-dim", "4", "model.bottom-mlp", "8,4", "model.top-mlp", "16,1",
+                "model.embedding-dim", "8", "model.bottom-mlp", "16,8", "model.top-mlp", "32,1",
                 "model.batch-size", Integer.toString(batchSize), "model.seed", "5",
-                "model.embedding-learning-rate", "0.3", "model.dense-learning-rate", "0.05")));
+                "model.embedding-learning-rate", "0.1", "model.dense-learning-rate", "0.05")));
     }
 
     /** {@code count} examples drawn from the hidden model. */
