@@ -244,6 +244,24 @@ class CpuBackendTest {
         }
     }
 
+    @Test
+    void anExplodingEmbeddingUpdateStopsTrainingNamingTheTableAndRow() {
+        ModelConfig base = SmallModels.config(15);
+        ModelConfig config = new ModelConfig(base.tables(), base.numDense(), base.embeddingDim(), base.bottomMlp(), base.topMlp(),
+                OptimizerSpec.of(OptimizerKind.SGD, 1e38f), OptimizerSpec.of(OptimizerKind.SGD, 1e-6f), base.batchSize(), base.seed(),
+                base.precision());
+        try (CpuBackend backend = CpuBackend.create(config, 2)) {
+            float[] large = new float[4];
+            Arrays.fill(large, 300f); // gradients w.r.t. the rows ~ 10, times lr 1e38 overflows fp32
+            for (EmbeddingTable table : backend.state().tables()) {
+                for (int r = 0; r < table.spec().rows(); r++) table.writeRow(r, large, 0);
+            }
+            ModelDivergedException e = assertThrows(ModelDivergedException.class,
+                    () -> backend.train(SmallModels.batch(config, 16, 1), new float[16]));
+            assertTrue(e.getMessage().matches("after step 0 embedding table [ABC] row \\d+ is not finite .*"), e.getMessage());
+        }
+    }
+
     /** bf16 emulation rounds the MLP operands: close to fp32 (the documented 1e-2), but not equal. */
     @Test
     void bf16PredictionsStayWithinTheDocumentedToleranceOfFp32() {
