@@ -63,16 +63,54 @@ public final class CudaBackend implements TrainerBackend {
     private CudaGraph stepGraph;
     /*
      * Lookahead. prefetch(next) starts planning `next` on a background thread at once; the plan's swaps
-     * are queued later, on the prefetch stream while the current batch trains, or on the compute stream
+     * are queued later, on the prefetch stream while the batch before it trains, or on the compute stream
      * when they are needed sooner. Invariant: swaps are queued in the order the plans were made (a plan
-     * assumes the directory left by the plans before it), so any plan still pending is queued before a
-     * new synchronous plan is made.
+     * assumes the directory the plans before it left), so every pending plan is queued before a new
+     * synchronous plan is made.
      */
     private final java.util.concurrent.ExecutorService planning;
-    private Examples planned;
-    private java.util.concurrent.Future<CachePlanner.Plan> plannedFuture;
-    private CachePlanner.Plan plannedPlan;
-    private boolean plannedSwapsQueued;
+
+    /** A batch named by prefetch(): its plan (being made, or made) and whether its swaps are queued. */
+    private static final class Lookahead {
+        final Examples batch;
+        final long ticket;
+        final java.util.concurrent.Future<CachePlanner.Plan> future;
+        CachePlanner.Plan plan;
+        boolean swapsQueued;
+
+        Lookahead(Examples batch, long ticket, java.util.concurrent.Future<CachePlanner.Plan> future) {
+            this.batch = batch;
+            this.ticket = ticket;
+            this.future = future;
+        }
+
+        CachePlanner.Plan plan() {
+            if (plan == null) {
+                try {
+                    plan = future.get();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new IllegalStateException("interrupted while planning the GPU cache", e);
+                } catch (java.util.concurrent.ExecutionException e) {
+                    if (e.getCause() instanceof RuntimeException re) throw re;
+                    throw new IllegalStateException(e.getCause());
+                }
+            }
+            return plan;
+        }
+    }
+
+    private final java.util.ArrayDeque<Lookahead> lookaheads = new java.util.ArrayDeque<>();
+    /**
+     * Every plan takes the next ticket and pins its rows with it; a plan may evict only rows pinned by
+     * tickets older than the oldest batch still to train (training synchronises, so a trained batch's
+     * rows are free).
+     */
+    private long tickets;
+
+    private long oldestLiveTicket(long fresh) {
+        return lookaheads.isEmpty() ? fresh : lookaheads.peekFirst().ticket;
+    }
     private long steps;
     private boolean closed;
 
@@ -229,37 +267,20 @@ public final class CudaBackend implements TrainerBackend {
         if (cache == null) return;
         validate(next);
         validated = next;
-        if (planned == next) return;
-        context.makeCurrent();
-        queuePendingSwapsNow();
-        long step = steps + 1, oldestLive = steps;
-        planned = next;
-        plannedPlan = null;
-        plannedSwapsQueued = false;
-        plannedFuture = planning.submit(() -> cache.planner().plan(next.sparse, next.count, step, oldestLive));
+        for (Lookahead l : lookaheads) if (l.batch == next) return;
+        long ticket = ++tickets, oldestLive = oldestLiveTicket(ticket);
+        lookaheads.addLast(new Lookahead(next, ticket,
+                planning.submit(() -> cache.planner().plan(next.sparse, next.count, ticket, oldestLive))));
     }
 
-    private CachePlanner.Plan plannedPlan() {
-        if (plannedPlan == null) {
-            try {
-                plannedPlan = plannedFuture.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted while planning the GPU cache", e);
-            } catch (java.util.concurrent.ExecutionException e) {
-                planned = null;
-                if (e.getCause() instanceof RuntimeException re) throw re;
-                throw new IllegalStateException(e.getCause());
+    /** Queues, on the compute stream and in plan order, the swaps of every lookahead plan not queued yet. */
+    private void queuePendingSwapsNow() {
+        for (Lookahead l : lookaheads) {
+            if (!l.swapsQueued) {
+                cache.queueSwapsNow(l.plan(), compute);
+                l.swapsQueued = true;
             }
         }
-        return plannedPlan;
-    }
-
-    /** Queues, on the compute stream, the swaps of a lookahead plan not queued yet (keeping plan order). */
-    private void queuePendingSwapsNow() {
-        if (planned == null || plannedSwapsQueued) return;
-        cache.queueSwapsNow(plannedPlan(), compute);
-        plannedSwapsQueued = true;
     }
 
     @Override
@@ -293,11 +314,15 @@ public final class CudaBackend implements TrainerBackend {
         context.makeCurrent();
         stageInputs(batch, 0, n, true);
         queueTrainingStep(n);
-        if (cache != null && planned != null && planned != batch && !plannedSwapsQueued) {
-            // the next batch was planned on the host while this one was staged; its swaps run on the
+        if (cache != null) {
+            // the next batches were planned on the host while this one was staged; their swaps run on the
             // prefetch stream while the GPU trains this batch, after this batch's own swaps
-            cache.queuePrefetch(plannedPlan(), swapsQueued);
-            plannedSwapsQueued = true;
+            for (Lookahead l : lookaheads) {
+                if (!l.swapsQueued) {
+                    cache.queuePrefetch(l.plan(), swapsQueued);
+                    l.swapsQueued = true;
+                }
+            }
         }
         model.deviceProbs().download(hostIo.hostAt(ioProbs), (long) n * 4, compute);
         model.deviceLoss().download(hostIo.hostAt(ioLoss), 8, compute);
@@ -324,18 +349,17 @@ public final class CudaBackend implements TrainerBackend {
         int idStart = start * tables;
         if (cache != null) {
             CachePlanner.Plan plan;
-            if (training && batch == planned && start == 0) {
-                plan = plannedPlan();
-                if (plannedSwapsQueued) cache.awaitPrefetch(compute);
+            Lookahead first = lookaheads.peekFirst();
+            if (training && first != null && first.batch == batch && start == 0) {
+                lookaheads.removeFirst(); // a plan serves one step
+                plan = first.plan();
+                if (first.swapsQueued) cache.awaitPrefetch(compute);
                 else cache.queueSwapsNow(plan, compute);
-                // a plan serves one step
-                planned = null;
-                plannedPlan = null;
-                plannedFuture = null;
             } else {
                 queuePendingSwapsNow();
                 int[] slice = start == 0 ? ids : java.util.Arrays.copyOfRange(ids, idStart, idStart + len * tables);
-                plan = cache.planner().plan(slice, len, steps, steps);
+                long ticket = ++tickets;
+                plan = cache.planner().plan(slice, len, ticket, oldestLiveTicket(ticket));
                 cache.queueSwapsNow(plan, compute);
             }
             swapsQueued.record(compute);
@@ -608,10 +632,8 @@ public final class CudaBackend implements TrainerBackend {
         int dim = config.embeddingDim();
         float[] row = new float[dim];
         if (cache != null) {
-            if (planned != null) plannedPlan(); // let a running plan finish before the directory is reset
-            planned = null;
-            plannedPlan = null;
-            plannedFuture = null;
+            for (Lookahead l : lookaheads) l.plan(); // let running plans finish before the directory is reset
+            lookaheads.clear();
             cache.planner().invalidate();
             for (int t = 0; t < tables; t++) {
                 EmbeddingTable table = source.tables().get(t);

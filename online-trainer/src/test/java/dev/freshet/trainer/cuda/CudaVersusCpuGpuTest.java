@@ -99,6 +99,13 @@ class CudaVersusCpuGpuTest {
                 1e-2, false);
     }
 
+    /** bf16 with dense SGD: no per-element normalisation that turns rounding noise near zero into full steps. */
+    @Test
+    void bf16RowwiseAdagradSgd() {
+        compare(smallConfig(OptimizerKind.ROWWISE_ADAGRAD, OptimizerKind.SGD, Precision.BF16, 18), CudaOptions.defaults(),
+                1e-2, false);
+    }
+
     /** GPU cache of 1% of the rows, a hot set that moves every 10 steps, lookahead prefetch of the next batch. */
     @Test
     void fp32CacheOnePercentMovingHotSet() {

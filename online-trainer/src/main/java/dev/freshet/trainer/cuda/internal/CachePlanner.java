@@ -115,9 +115,10 @@ public final class CachePlanner implements AutoCloseable {
     }
 
     /**
-     * Plans batch {@code step}: {@code ids[b * T + t]} is example b's row of table t (validated by the caller).
-     * Slots used by steps {@code >= oldestLiveStep} are pinned (that is, the steps queued or running on the GPU
-     * and this one).
+     * Plans one batch: {@code ids[b * T + t]} is example b's row of table t (validated by the caller).
+     * {@code step} is this plan's ticket (increasing from plan to plan); its rows are pinned with it. Slots
+     * pinned by tickets {@code >= oldestLiveStep} (batches planned but not yet trained, and this one) are
+     * never evicted.
      */
     public Plan plan(int[] ids, int examples, long step, long oldestLiveStep) {
         int n = examples * tables;
@@ -198,6 +199,14 @@ public final class CachePlanner implements AutoCloseable {
         int[] sSlot = new int[cap], sEvict = new int[cap], sLoad = new int[cap];
         int k = 0;
         byte mine = (byte) p;
+        // Pin every cached row of this batch first, so that no row the batch needs is evicted to make room
+        // for another of its rows: the swap kernel runs its entries in parallel, so a row evicted (written
+        // back) and loaded by the same plan could be read from the host before it is written.
+        for (int i = 0; i < n; i++) {
+            if (owner[i] != mine) continue;
+            int s = rowToSlot[rows[i]];
+            if (s >= 0) slotStep[s] = step;
+        }
         for (int i = 0; i < n; i++) {
             if (owner[i] != mine) continue;
             int row = rows[i];

@@ -250,7 +250,7 @@ public final class DeviceModel extends CudaResource {
                                boolean inputIsRelu, CUdeviceptr dX, CudaStream s) {
         kernels.gemm(bf16, DlrmKernels.GemmKind.TN, L.out(), L.in(), batch, dY, L.out(), input, L.in(),
                 deviceDenseGrad.at((long) L.weightOffset() * 4), L.in(), null, false, null, 0, true, s);
-        kernels.colSum(batch, L.out(), dY, deviceDenseGrad.at((long) L.biasOffset() * 4), s);
+        kernels.colSum(batch, L.out(), dY, deviceDenseGrad.at((long) L.biasOffset() * 4), bf16, s);
         if (wantInputGrad) {
             kernels.gemm(bf16, DlrmKernels.GemmKind.NN, batch, L.in(), L.out(), dY, L.out(), weight(L), L.in(), dX, L.in(),
                     null, false, inputIsRelu ? input : null, L.in(), false, s);

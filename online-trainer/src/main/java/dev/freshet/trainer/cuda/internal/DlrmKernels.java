@@ -147,7 +147,7 @@ public final class DlrmKernels extends CudaResource {
      * multiprocessors, and a whole number of waves where possible (a last, partly filled wave idles the rest).
      */
     static int splitsFor(int tiles, int k, int wave) {
-        int maxSplits = Math.max(1, Math.min(16, ceilDiv(k, 512)));
+        int maxSplits = Math.max(1, Math.min(64, ceilDiv(k, 512)));
         int sms = wave;
         int best = 1;
         double bestScore = -1;
@@ -165,8 +165,10 @@ public final class DlrmKernels extends CudaResource {
         return best;
     }
 
-    public void colSum(int m, int n, CUdeviceptr dy, CUdeviceptr db, CudaStream stream) {
-        launch(colSum, ceilDiv(n, 32), Math.max(1, Math.min(ceilDiv(m, 64), 64)), 1, 256, 0, stream, m, n, dy, db);
+    /** db[n] += column sums of dy [m, n]; with {@code roundBf16} each summand is rounded to bf16 first. */
+    public void colSum(int m, int n, CUdeviceptr dy, CUdeviceptr db, boolean roundBf16, CudaStream stream) {
+        launch(colSum, ceilDiv(n, 32), Math.max(1, Math.min(ceilDiv(m, 64), 64)), 1, 256, 0, stream, m, n, dy, db,
+                roundBf16 ? 1 : 0);
     }
 
     public void dedupRows(int n, int tables, CUdeviceptr ids, CUdeviceptr tableOffset, CUdeviceptr hashKeys,

@@ -351,13 +351,18 @@ GEMM_ENTRY(hgemm2_tn, hgemm, true, false, 2)
 // ---------------------------------------------------------------------------------------------
 // Column sums (bias gradients): db[n] += sum_m dY[m, n]. Block: 32 columns x 8 row lanes.
 // ---------------------------------------------------------------------------------------------
-extern "C" __global__ void col_sum(int M, int N, const float* __restrict__ dY, float* __restrict__ db) {
+// In bf16 mode the summands are rounded to bf16 first, as the weight gradient's GEMM sees them (and as
+// the CPU backend's bf16 emulation sums them).
+extern "C" __global__ void col_sum(int M, int N, const float* __restrict__ dY, float* __restrict__ db, int roundBf16) {
     __shared__ float part[8][33];
     int tx = threadIdx.x % 32, ty = threadIdx.x / 32;
     int n = blockIdx.x * 32 + tx;
     float s = 0.0f;
     if (n < N) {
-        for (int m = blockIdx.y * 8 + ty; m < M; m += gridDim.y * 8) s += dY[(size_t)m * N + n];
+        for (int m = blockIdx.y * 8 + ty; m < M; m += gridDim.y * 8) {
+            float v = dY[(size_t)m * N + n];
+            s += roundBf16 ? __bfloat162float(__float2bfloat16(v)) : v;
+        }
     }
     part[ty][tx] = s;
     __syncthreads();
@@ -478,6 +483,35 @@ extern "C" __global__ void interact_bwd(int T, int D, const float* __restrict__ 
         G[j * F + i] = g;
     }
     __syncthreads();
+    if ((D & 3) == 0) {
+        // four neighbouring dimensions per thread: one 16-byte atomic add (sm_90) instead of four
+        int D4 = D / 4;
+        for (int idx = threadIdx.x; idx < F * D4; idx += blockDim.x) {
+            int f = idx / D4, d = (idx % D4) * 4;
+            float4 s = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+            for (int j = 0; j < F; j++) {
+                float g = G[f * F + j];
+                const float* v = sm + j * S + d;
+                s.x = fmaf(g, v[0], s.x);
+                s.y = fmaf(g, v[1], s.y);
+                s.z = fmaf(g, v[2], s.z);
+                s.w = fmaf(g, v[3], s.w);
+            }
+            if (f == 0) {
+                float r[4] = {s.x, s.y, s.z, s.w};
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    float v = dRow[d + q] + r[q];
+                    if (maskRelu && !(sm[d + q] > 0.0f)) v = 0.0f;
+                    dx[(size_t)b * D + d + q] = v;
+                }
+            } else {
+                int u = inv[b * T + f - 1];
+                atomicAdd(reinterpret_cast<float4*>(&gradAcc[(size_t)u * D + d]), s);
+            }
+        }
+        return;
+    }
     for (int idx = threadIdx.x; idx < F * D; idx += blockDim.x) {
         int f = idx / D, d = idx % D;
         float s = 0.0f;

@@ -112,8 +112,16 @@ class CachePlannerTest {
         return ids;
     }
 
-    /** Replays a plan's swaps in order: write the evicted row back, then load the admitted one. */
+    /**
+     * Replays a plan's swaps as the GPU runs them: all entries at once, so no row may be both written back
+     * and loaded by one plan (the load could read the host copy before the write-back lands).
+     */
     private static void apply(CachePlanner.Plan plan, long[] host, long[] cache) {
+        Set<Integer> evicted = new HashSet<>();
+        for (int i = 0; i < plan.swaps(); i++) if (plan.evictRows()[i] >= 0) evicted.add(plan.evictRows()[i]);
+        for (int i = 0; i < plan.swaps(); i++) {
+            assertTrue(!evicted.contains(plan.loadRows()[i]), "row " + plan.loadRows()[i] + " is evicted and loaded by one plan");
+        }
         for (int i = 0; i < plan.swaps(); i++) {
             int s = plan.swapSlots()[i];
             if (plan.evictRows()[i] >= 0) host[plan.evictRows()[i]] = cache[s];
