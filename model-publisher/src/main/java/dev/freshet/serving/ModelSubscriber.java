@@ -318,8 +318,9 @@ public final class ModelSubscriber implements AutoCloseable {
         }
         ModelManifest last = chain.get(chain.size() - 1);
         ServingModel m = current;
-        if (m != null && last.version() < m.version()) {
-            LOG.info("serving {}: the store's newest chain ends at {}, behind the served {}; keeping it", config.modelName(), last.version(), m.version());
+        if (m != null && last.version() <= m.version()) {
+            // Nothing newer to rebuild: what is served was verified and stays until a FULL or an applicable DELTA arrives.
+            LOG.info("serving {}: the store's newest chain ends at {}, not past the served {}; keeping it", config.modelName(), last.version(), m.version());
             return;
         }
         if (!reason.equals("start-up")) resyncs.incrementAndGet();

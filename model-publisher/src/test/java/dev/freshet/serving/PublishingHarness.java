@@ -132,7 +132,17 @@ final class PublishingHarness implements AutoCloseable {
     List<String> watch(ModelSubscriber subscriber) {
         List<String> wrong = java.util.Collections.synchronizedList(new ArrayList<>());
         subscriber.onSwap(m -> {
-            float[] want = expected.get(m.version());
+            // The harness records the trainer's numbers right after the hand-over returns; the swap may come first.
+            long deadline = System.nanoTime() + Duration.ofSeconds(10).toNanos();
+            float[] want;
+            while ((want = expected.get(m.version())) == null && System.nanoTime() < deadline) {
+                try {
+                    Thread.sleep(1);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    break;
+                }
+            }
             if (want == null) {
                 wrong.add("version " + m.version() + " was never published");
                 return;
