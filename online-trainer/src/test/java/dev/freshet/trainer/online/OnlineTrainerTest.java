@@ -321,6 +321,41 @@ class OnlineTrainerTest {
     }
 
     @Test
+    void roundRobinWaitsForTheNextPartitionWhileArrivalOrderDoesNot(@TempDir Path tmp) throws IOException {
+        SyntheticFeatures data = new SyntheticFeatures(6);
+        List<List<byte[]>> records = stream(data, 2, 6, 16);
+        records.set(1, records.get(1).subList(0, 2)); // partition 1 holds only two batches
+        kafka.createTopic("order.features", 2);
+        SyntheticFeatures.produce(kafka.bootstrapServers(), "order.features", 2, records);
+        MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+        List<Integer> partitions = new ArrayList<>();
+        TrainerListener record = new TrainerListener() {
+            @Override
+            public void afterStep(long step, int partition, String from, String to, double loss) {
+                partitions.add(partition);
+            }
+        };
+        try (CpuBackend backend = CpuBackend.create(data.model(16), 1);
+             OnlineTrainer t = trainer(config("order.", tmp.resolve("rr"), Map.of()), data, backend, new RecordingSink(), clock, record)) {
+            for (int i = 0; i < 300 && t.step() < 5; i++) t.runOnce();
+            for (int i = 0; i < 5; i++) t.runOnce(); // everything is polled by now: round-robin must still wait
+            clock.advance(Duration.ofSeconds(10));
+            t.runOnce();
+            assertEquals(List.of(0, 1, 0, 1, 0), partitions);
+            assertEquals("partition 1", t.status().waitingFor());
+        }
+        partitions.clear();
+        try (CpuBackend backend = CpuBackend.create(data.model(16), 1);
+             OnlineTrainer t = trainer(config("order.", tmp.resolve("arrival"), Map.of("trainer.step-order", "arrival", "trainer.group-id", "arrival")),
+                     data, backend, new RecordingSink(), clock, record)) {
+            for (int i = 0; i < 300 && t.step() < 8; i++) t.runOnce();
+            assertEquals(8, t.step());
+            assertEquals(6, partitions.stream().filter(p -> p == 0).count());
+            assertEquals(2, partitions.stream().filter(p -> p == 1).count());
+        }
+    }
+
+    @Test
     void trainCommandReadsSettingsTrainsAndPrintsStatusLines(@TempDir Path tmp) throws Exception {
         SyntheticFeatures data = new SyntheticFeatures(5);
         kafka.createTopic("cmd.features", 1);
