@@ -11,9 +11,12 @@ import dev.freshet.trainer.TrainerBackend;
 import dev.freshet.trainer.cpu.CpuBackend;
 import dev.freshet.trainer.cuda.CudaOptions;
 import dev.freshet.trainer.host.HostModelState;
+import dev.freshet.trainer.retrain.RetrainConfig;
+import dev.freshet.trainer.retrain.RetrainScheduler;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 
 import java.io.PrintStream;
+import java.time.Clock;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -69,6 +72,7 @@ public final class TrainCommand implements Command {
         lists.addAll(ModelConfig.SETTINGS);
         lists.addAll(CpuBackend.SETTINGS);
         lists.addAll(CudaOptions.SETTINGS);
+        lists.addAll(RetrainConfig.SETTINGS);
         for (Setting<?> s : lists) all.putIfAbsent(s.key(), s);
         return List.copyOf(all.values());
     }
@@ -114,7 +118,10 @@ public final class TrainCommand implements Command {
                 }
             }, "freshet-train-shutdown");
             Runtime.getRuntime().addShutdownHook(hook);
-            try {
+            // The periodic full retrain runs beside the loop, on its own thread and backend (see RetrainJob).
+            try (RetrainScheduler retrain = RetrainScheduler.start(RetrainConfig.from(c), trainer,
+                    (m, threads) -> TrainerBackends.create(config.backend(), m, c.with(CpuBackend.THREADS, Integer.toString(threads))),
+                    OnlineTrainer.consumerProperties(config), config.topics().features(), Clock.systemUTC())) {
                 trainer.run();
             } catch (ModelDivergedException e) {
                 err.println("freshet train: " + e.getMessage());

@@ -5,6 +5,7 @@ import dev.freshet.config.ConfigSource;
 import dev.freshet.config.Durations;
 import dev.freshet.config.Setting;
 
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -27,11 +28,12 @@ import java.util.Objects;
  * @param cooldown           minimum time between the end of one retrain and a drift-triggered start of the next
  * @param threads            CPU threads the candidate's backend may use, leaving the rest to the online trainer
  * @param progress           whether to draw a progress bar on stderr
+ * @param dir                the decision log, the progress line and {@code freshet retrain}'s request file
  */
 public record RetrainConfig(Duration interval, Duration window, int passes, long seed, int shuffleBuffer,
                             int holdoutExamples, int minHoldoutExamples, Duration holdoutTimeout, double minAucGain,
                             double maxLogLossIncrease, double driftAuc, Duration driftFor, Duration cooldown,
-                            int threads, boolean progress) {
+                            int threads, boolean progress, Path dir) {
 
     public static final Setting<Duration> INTERVAL = Setting.ofDuration("retrain.interval", "0s", Duration.ZERO,
             Duration.ofDays(365), "Time between scheduled full retrains, e.g. 6h; 0s turns the schedule off.");
@@ -64,9 +66,12 @@ public record RetrainConfig(Duration interval, Duration window, int passes, long
     public static final Setting<Boolean> PROGRESS = Setting.ofBoolean("retrain.progress", true,
             "Draw a progress bar (examples, pass, rate, ETA) on stderr while retraining.");
 
+    public static final Setting<Path> DIR = Setting.ofPath("retrain.dir", "freshet-work/retrain",
+            "Directory of the retrain's decision log and progress line, where 'freshet retrain' asks the running trainer for a retrain.");
+
     public static final List<Setting<?>> SETTINGS = List.of(INTERVAL, WINDOW, PASSES, SEED, SHUFFLE_BUFFER,
             HOLDOUT_EXAMPLES, MIN_HOLDOUT_EXAMPLES, HOLDOUT_TIMEOUT, MIN_AUC_GAIN, MAX_LOGLOSS_INCREASE, DRIFT_AUC,
-            DRIFT_FOR, COOLDOWN, THREADS, PROGRESS);
+            DRIFT_FOR, COOLDOWN, THREADS, PROGRESS, DIR);
 
     public RetrainConfig {
         Objects.requireNonNull(interval, "interval");
@@ -74,6 +79,7 @@ public record RetrainConfig(Duration interval, Duration window, int passes, long
         Objects.requireNonNull(holdoutTimeout, "holdoutTimeout");
         Objects.requireNonNull(driftFor, "driftFor");
         Objects.requireNonNull(cooldown, "cooldown");
+        Objects.requireNonNull(dir, "dir");
         check(INTERVAL, interval, !interval.isNegative());
         check(WINDOW, window, !window.isNegative() && !window.isZero());
         check(PASSES, passes, passes >= 1);
@@ -102,7 +108,8 @@ public record RetrainConfig(Duration interval, Duration window, int passes, long
         return new RetrainConfig(config.get(INTERVAL), config.get(WINDOW), config.get(PASSES), config.get(SEED),
                 config.get(SHUFFLE_BUFFER), config.get(HOLDOUT_EXAMPLES), config.get(MIN_HOLDOUT_EXAMPLES),
                 config.get(HOLDOUT_TIMEOUT), config.get(MIN_AUC_GAIN), config.get(MAX_LOGLOSS_INCREASE),
-                config.get(DRIFT_AUC), config.get(DRIFT_FOR), config.get(COOLDOWN), config.get(THREADS), config.get(PROGRESS));
+                config.get(DRIFT_AUC), config.get(DRIFT_FOR), config.get(COOLDOWN), config.get(THREADS), config.get(PROGRESS),
+                config.get(DIR));
     }
 
     /** The defaults, for tests and code that builds a job without a config file. */

@@ -96,7 +96,7 @@ public final class RetrainJob {
     private final Map<String, Object> kafkaProps;
     private final String topic;
     private final Clock clock;
-    private final Path decisionLog;
+    private final Path dir;
     private volatile Listener listener = (pass, examples, batch) -> {
     };
     private volatile boolean cancelled;
@@ -104,17 +104,18 @@ public final class RetrainJob {
     /**
      * @param kafkaProps  client settings of the cluster ({@code bootstrap.servers}, security)
      * @param topic       the {@code features} topic
-     * @param decisionLog directory for one properties file per retrain, or null for the log only
+     * @param dir         {@code retrain.dir}: one properties file per retrain under {@code decisions/}, and the
+     *                    current progress line in {@code progress}; null for the log only
      */
     public RetrainJob(RetrainConfig config, LiveModel live, Backends backends, Map<String, Object> kafkaProps,
-                      String topic, Clock clock, Path decisionLog) {
+                      String topic, Clock clock, Path dir) {
         this.config = Objects.requireNonNull(config, "config");
         this.live = Objects.requireNonNull(live, "live");
         this.backends = Objects.requireNonNull(backends, "backends");
         this.kafkaProps = Map.copyOf(Objects.requireNonNull(kafkaProps, "kafkaProps"));
         this.topic = Objects.requireNonNull(topic, "topic");
         this.clock = Objects.requireNonNull(clock, "clock");
-        this.decisionLog = decisionLog;
+        this.dir = dir;
     }
 
     public RetrainConfig config() {
@@ -161,9 +162,10 @@ public final class RetrainJob {
         } else {
             LOG.info("{}", result);
         }
-        if (decisionLog == null) {
+        if (dir == null) {
             return;
         }
+        Path decisionLog = decisionsDir(dir);
         Properties p = new Properties();
         p.putAll(result.describe());
         Path file = decisionLog.resolve("retrain-" + result.startedAt().toEpochMilli() + ".properties");
@@ -177,6 +179,28 @@ public final class RetrainJob {
         } catch (IOException e) {
             // The decision is already logged; a full disk must not turn a good retrain into a failure.
             LOG.warn("cannot write the retrain decision log {}: {}", file, e.toString());
+        }
+    }
+
+    /** Where the decision log of {@code retrain.dir} lies: one {@code retrain-<start ms>.properties} per retrain. */
+    public static Path decisionsDir(Path retrainDir) {
+        return retrainDir.resolve("decisions");
+    }
+
+    /** The file holding the running retrain's progress line (what {@code freshet retrain} shows). */
+    public static Path progressFile(Path retrainDir) {
+        return retrainDir.resolve("progress");
+    }
+
+    /** Replaces the progress file's line atomically; a failure only costs the display. */
+    private void mirrorProgress(String line) {
+        try {
+            Files.createDirectories(dir);
+            Path tmp = dir.resolve(".progress.tmp");
+            Files.writeString(tmp, line + "\n", StandardCharsets.UTF_8);
+            Files.move(tmp, progressFile(dir), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (IOException e) {
+            LOG.debug("cannot write the retrain progress line: {}", e.toString());
         }
     }
 
@@ -267,7 +291,8 @@ public final class RetrainJob {
             // and into its checkpoints, which refuse another config. retrain.seed orders the data instead.
             candidate = backends.open(onlineConfig, config.threads());
             SplittableRandom random = new SplittableRandom(config.seed());
-            ProgressBar bar = config.progress() ? ProgressBar.stderr(0, config.passes()) : null;
+            ProgressBar bar = config.progress() || dir != null
+                    ? ProgressBar.stderr(config.progress(), 0, config.passes(), dir == null ? null : RetrainJob.this::mirrorProgress) : null;
             long trainStart = System.nanoTime();
             for (int pass = 1; pass <= config.passes(); pass++) {
                 long done = trainPass(pass, windowStart, windowEnd, config.shuffleBuffer(), random, bar, records);

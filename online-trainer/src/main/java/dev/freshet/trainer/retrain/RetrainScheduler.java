@@ -11,6 +11,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -56,6 +57,26 @@ public final class RetrainScheduler implements AutoCloseable {
         this.requestFile = requestFile;
     }
 
+    /** The file whose appearance in {@code retrain.dir} asks the running trainer for a retrain. */
+    public static Path requestFile(Path retrainDir) {
+        return retrainDir.resolve("request");
+    }
+
+    /**
+     * The retrain service of a trainer process, started: runs retrains on the schedule, on drift and
+     * when {@code freshet retrain} drops its request into {@code config.dir()}, where it also keeps the
+     * decision log and the progress line. Close it before the online trainer.
+     *
+     * @param kafkaProps client settings of the cluster holding {@code topic}
+     */
+    public static RetrainScheduler start(RetrainConfig config, LiveModel live, RetrainJob.Backends backends,
+                                         Map<String, Object> kafkaProps, String topic, Clock clock) {
+        RetrainJob job = new RetrainJob(config, live, backends, kafkaProps, topic, clock, config.dir());
+        RetrainScheduler scheduler = new RetrainScheduler(config, job, live, clock, requestFile(config.dir()));
+        scheduler.start();
+        return scheduler;
+    }
+
     /** Starts the background thread. */
     public synchronized void start() {
         if (thread != null) throw new IllegalStateException("retrain scheduler already started");
@@ -73,6 +94,11 @@ public final class RetrainScheduler implements AutoCloseable {
         CompletableFuture<RetrainResult> f = new CompletableFuture<>();
         requests.add(f);
         return f;
+    }
+
+    /** The job it runs (e.g. to observe it with {@link RetrainJob#setListener}). */
+    public RetrainJob job() {
+        return job;
     }
 
     /** The latest retrain's result, if any has finished. */

@@ -156,16 +156,26 @@ final class Rig implements AutoCloseable {
 
     /** A retrain job against this rig's online trainer, its clock stopped at the event time of event {@code now}. */
     RetrainJob job(Map<String, String> settings, long now, RetrainJob.Backends backends) {
+        RetrainConfig config = retrainConfig(settings);
+        return new RetrainJob(config, trainer, backends, clientProps, topic, clockAt(now), config.dir());
+    }
+
+    /** The clock of a retrain that runs when event {@code now} is the newest. */
+    static Clock clockAt(long now) {
+        return Clock.fixed(SyntheticFeatures.eventTime(now), ZoneOffset.UTC);
+    }
+
+    /** Test defaults (a 4,000-example held-out slice, decisions under this rig's directory) plus {@code settings}. */
+    RetrainConfig retrainConfig(Map<String, String> settings) {
         Map<String, String> m = new HashMap<>();
+        m.put("retrain.dir", dir.resolve("retrain").toString());
         m.put("retrain.holdout-examples", "4000");
         m.put("retrain.min-holdout-examples", "2000");
         m.put("retrain.holdout-timeout", "30s");
         m.put("retrain.shuffle-buffer", "4000");
         m.put("retrain.progress", "false");
         m.putAll(settings);
-        RetrainConfig config = RetrainConfig.from(ConfigSource.of(m));
-        Clock clock = Clock.fixed(SyntheticFeatures.eventTime(now), ZoneOffset.UTC);
-        return new RetrainJob(config, trainer, backends, clientProps, topic, clock, dir.resolve("retrain"));
+        return RetrainConfig.from(ConfigSource.of(m));
     }
 
     static RetrainJob.Backends cpu() {

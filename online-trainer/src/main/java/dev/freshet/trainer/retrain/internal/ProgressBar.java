@@ -17,6 +17,10 @@ import java.util.function.LongSupplier;
 public final class ProgressBar {
     private static final int WIDTH = 20;
 
+    /** Where the line is also copied, at most once a second (e.g. a file {@code freshet retrain} shows); may be null. */
+    private final java.util.function.Consumer<String> mirror;
+    private long lastMirror = Long.MIN_VALUE;
+    private boolean mirrored;
     private final PrintStream out;
     private final boolean terminal;
     private final LongSupplier nanoTime;
@@ -28,12 +32,18 @@ public final class ProgressBar {
     private boolean drawn;
 
     /**
-     * @param out      where to draw, normally {@code System.err}
+     * @param out      where to draw, normally {@code System.err}; null draws nothing (the mirror only)
      * @param terminal whether {@code out} is a console (redraw one line) or a log (one line per update)
      * @param total    examples over all passes
      */
     public ProgressBar(PrintStream out, boolean terminal, LongSupplier nanoTime, long total, int passes) {
-        this.out = Objects.requireNonNull(out, "out");
+        this(out, terminal, nanoTime, total, passes, null);
+    }
+
+    public ProgressBar(PrintStream out, boolean terminal, LongSupplier nanoTime, long total, int passes,
+                       java.util.function.Consumer<String> mirror) {
+        this.out = out;
+        this.mirror = mirror;
         this.nanoTime = Objects.requireNonNull(nanoTime, "nanoTime");
         this.terminal = terminal;
         this.redrawNanos = terminal ? 200_000_000L : 5_000_000_000L;
@@ -42,9 +52,9 @@ public final class ProgressBar {
         this.startNanos = nanoTime.getAsLong();
     }
 
-    /** A bar on stderr that redraws in place when the process has a console. */
-    public static ProgressBar stderr(long total, int passes) {
-        return new ProgressBar(System.err, System.console() != null, System::nanoTime, total, passes);
+    /** A bar on stderr (if {@code draw}) that redraws in place when the process has a console, copied to {@code mirror}. */
+    public static ProgressBar stderr(boolean draw, long total, int passes, java.util.function.Consumer<String> mirror) {
+        return new ProgressBar(draw ? System.err : null, System.console() != null, System::nanoTime, total, passes, mirror);
     }
 
     /** Sets the examples expected over all passes (an estimate may be refined as the replay learns the window's size). */
@@ -55,7 +65,12 @@ public final class ProgressBar {
     /** Redraws if enough time has passed since the last drawing. */
     public void update(long done, int pass) {
         long now = nanoTime.getAsLong();
-        if (drawn && now - lastDraw < redrawNanos) {
+        if (mirror != null && (!mirrored || now - lastMirror >= 1_000_000_000L)) {
+            lastMirror = now;
+            mirrored = true;
+            mirror.accept(render(done, pass, now));
+        }
+        if (out == null || drawn && now - lastDraw < redrawNanos) {
             return;
         }
         lastDraw = now;
@@ -72,6 +87,8 @@ public final class ProgressBar {
     /** Draws the final state and ends the line. */
     public void finish(long done, int pass, String outcome) {
         String line = render(done, pass, nanoTime.getAsLong()) + "  " + outcome;
+        if (mirror != null) mirror.accept(line);
+        if (out == null) return;
         out.print(terminal ? '\r' + line + '\n' : line + '\n');
         out.flush();
     }
