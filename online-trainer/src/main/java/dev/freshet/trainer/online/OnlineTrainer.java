@@ -293,20 +293,41 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
             throw new ConfigException("checkpoint " + c.dir() + " holds model " + state.config() + ", but the model settings give " + model
                     + ". Fix: restore the model.* settings it was trained with, or use a new " + TrainerConfig.CHECKPOINT_DIR.key() + ".");
         }
-        backend.load(state);
-        step = Long.parseLong(meta.get(META_STEP));
-        trainedExamples = Long.parseLong(meta.get(META_EXAMPLES));
-        maxEventTime = Long.parseLong(meta.get(META_MAX_EVENT_TIME));
-        nextPartition = Integer.parseInt(meta.get(META_NEXT_PARTITION));
+        long restoredStep = number(c, META_STEP);
+        long restoredExamples = number(c, META_EXAMPLES);
+        long restoredEventTime = number(c, META_MAX_EVENT_TIME);
+        int restoredNext = (int) number(c, META_NEXT_PARTITION);
+        Map<Integer, Position> positions = new HashMap<>();
         for (Map.Entry<String, String> e : meta.entrySet()) {
             if (e.getKey().startsWith(META_POSITION)) {
-                resumeAt.put(Integer.parseInt(e.getKey().substring(META_POSITION.length())), Position.parse(e.getValue()));
+                try {
+                    positions.put(Integer.parseInt(e.getKey().substring(META_POSITION.length())), Position.parse(e.getValue()));
+                } catch (IllegalArgumentException bad) {
+                    throw new ConfigException("checkpoint " + c.dir() + " has an unreadable position " + e.getKey() + " = " + e.getValue()
+                            + ". Fix: move that checkpoint aside so the next older one is used.");
+                }
             }
         }
+        backend.load(state);
+        step = restoredStep;
+        trainedExamples = restoredExamples;
+        maxEventTime = restoredEventTime;
+        nextPartition = restoredNext;
+        resumeAt.putAll(positions);
         checkpointStep = step;
         checkpointTime = clock.instant();
         modelVersion = step;
         LOG.info("resumed from checkpoint {} (step {}, {} examples, positions {})", c.dir().getFileName(), step, trainedExamples, resumeAt);
+    }
+
+    private static long number(CheckpointStore.Checkpoint c, String key) {
+        String v = c.metadata().get(key);
+        try {
+            return Long.parseLong(v);
+        } catch (NumberFormatException | NullPointerException e) {
+            throw new ConfigException("checkpoint " + c.dir() + " has " + key + " = " + v + ", not a number: it was not written by the online "
+                    + "trainer. Fix: point " + TrainerConfig.CHECKPOINT_DIR.key() + " at the trainer's own checkpoints.");
+        }
     }
 
     /** Runs until {@link #stop()}, {@code trainer.stop-after-examples}, or a divergence (thrown). */

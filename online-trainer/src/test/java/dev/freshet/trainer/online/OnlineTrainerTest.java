@@ -356,6 +356,24 @@ class OnlineTrainerTest {
     }
 
     @Test
+    void refusesToResumeACheckpointOfAnotherModel(@TempDir Path tmp) throws IOException {
+        SyntheticFeatures data = new SyntheticFeatures(7);
+        TrainerConfig config = config("other.", tmp, Map.of());
+        ModelConfig trained = data.model(16);
+        ModelConfig now = data.model(32);
+        try (HostModelState state = HostModelState.initialize(trained)) {
+            new CheckpointStore(config.checkpointDir(), 2).write(state, 3, Map.of("trainer.topic", "other.features",
+                    "trainer.layout-id", Long.toString(data.layout.id()), "trainer.step", "3", "trainer.trained-examples", "48",
+                    "trainer.max-event-time", "0", "trainer.next-partition", "0", "trainer.position.0", "3:0"));
+        }
+        try (CpuBackend backend = CpuBackend.create(now, 1);
+             OnlineTrainer t = trainer(config, data, backend, new RecordingSink(), Clock.systemUTC(), new TrainerListener() { })) {
+            dev.freshet.config.ConfigException e = assertThrows(dev.freshet.config.ConfigException.class, t::start);
+            assertTrue(e.getMessage().contains("restore the model.* settings"), e.getMessage());
+        }
+    }
+
+    @Test
     void trainCommandReadsSettingsTrainsAndPrintsStatusLines(@TempDir Path tmp) throws Exception {
         SyntheticFeatures data = new SyntheticFeatures(5);
         kafka.createTopic("cmd.features", 1);
