@@ -79,8 +79,12 @@ public final class ModelPublisher implements ModelSink {
     private boolean closed;
 
     public ModelPublisher(PublisherConfig config, FeatureLayout layout, Clock clock) {
-        this(config, layout, clock, new KafkaProducer<>(producerProps(config, chunkBytes(config)), new StringSerializer(),
-                KafkaAvroSerde.of(ModelUpdate.class)), chunkBytes(config));
+        this(config, layout, clock, chunkBytes(config));
+    }
+
+    private ModelPublisher(PublisherConfig config, FeatureLayout layout, Clock clock, int chunkBytes) {
+        this(config, layout, clock, new KafkaProducer<>(producerProps(config, chunkBytes), new StringSerializer(),
+                KafkaAvroSerde.of(ModelUpdate.class)), chunkBytes);
     }
 
     ModelPublisher(PublisherConfig config, FeatureLayout layout, Clock clock, Producer<String, ModelUpdate> producer, int chunkBytes) {

@@ -1,6 +1,5 @@
 package dev.freshet.serving;
 
-import dev.freshet.features.FeatureLayout;
 import dev.freshet.kafka.EmbeddedKafka;
 import dev.freshet.publisher.ModelPublisher;
 import dev.freshet.publisher.PublisherConfig;
@@ -23,7 +22,6 @@ import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -170,14 +168,6 @@ final class PublishingHarness implements AutoCloseable {
                 throw new AssertionError(e);
             }
         }
-    }
-
-    static FeatureLayout layout() {
-        return TestModels.LAYOUT;
-    }
-
-    static Map<String, Object> none() {
-        return new HashMap<>();
     }
 
     @Override

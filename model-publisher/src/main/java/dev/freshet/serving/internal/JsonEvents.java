@@ -9,7 +9,6 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 
@@ -37,8 +36,7 @@ public final class JsonEvents {
         Double[] dense = new Double[denseIndex.size()];
         String[] cat = new String[categoricalIndex.size()];
         JsonNode d = e.path("dense");
-        for (Iterator<Map.Entry<String, JsonNode>> it = d.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> f = it.next();
+        for (Map.Entry<String, JsonNode> f : d.properties()) {
             Integer i = denseIndex.get(f.getKey());
             if (i == null) throw new IllegalArgumentException("event " + index + ": dense feature '" + f.getKey() + "' is not in layout " + layout.name() + " (" + denseIndex.keySet() + ")");
             if (f.getValue().isNull()) continue;
@@ -46,8 +44,7 @@ public final class JsonEvents {
             dense[i] = f.getValue().asDouble();
         }
         JsonNode c = e.path("categorical");
-        for (Iterator<Map.Entry<String, JsonNode>> it = c.fields(); it.hasNext(); ) {
-            Map.Entry<String, JsonNode> f = it.next();
+        for (Map.Entry<String, JsonNode> f : c.properties()) {
             Integer i = categoricalIndex.get(f.getKey());
             if (i == null) throw new IllegalArgumentException("event " + index + ": categorical feature '" + f.getKey() + "' is not in layout " + layout.name() + " (" + categoricalIndex.keySet() + ")");
             if (f.getValue().isNull()) continue;
