@@ -170,7 +170,10 @@ public final class TrainerGpuBench {
             }
             long t1 = System.nanoTime();
             double sps = (double) model.batchSize() * steps / ((t1 - t0) / 1e9);
-            if (hitRate != null) hitRate[0] = b.cacheHitRate();
+            if (hitRate != null) {
+                hitRate[0] = b.cacheHitRate();
+                System.out.println("  cache: " + b.cacheTimings());
+            }
             System.out.printf(Locale.ROOT, "%-48s %,12.0f samples/s  loss %.4f -> %.4f  hit rate %.4f  gpu used %s (model+workspace %s)  pinned host %s  host rss %s  setup %.1f s%n",
                     name, sps, first, loss, b.cacheHitRate(), gib(b.deviceUsedBytes()), gib(b.deviceBytes()),
                     gib(b.pinnedHostBytes()), gib(rssBytes()), (c1 - c0) / 1e9);

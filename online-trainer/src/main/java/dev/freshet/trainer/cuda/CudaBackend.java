@@ -84,10 +84,12 @@ public final class CudaBackend implements TrainerBackend {
             this.future = future;
         }
 
-        CachePlanner.Plan plan() {
+        CachePlanner.Plan plan(long[] waitNanos) {
             if (plan == null) {
+                long t0 = System.nanoTime();
                 try {
                     plan = future.get();
+                    waitNanos[0] += System.nanoTime() - t0;
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new IllegalStateException("interrupted while planning the GPU cache", e);
@@ -107,6 +109,8 @@ public final class CudaBackend implements TrainerBackend {
      * rows are free).
      */
     private long tickets;
+    /** Time the trainer thread spent waiting for lookahead plans (the host planning did not keep up). */
+    private final long[] planWaitNanos = new long[1];
 
     private long oldestLiveTicket(long fresh) {
         return lookaheads.isEmpty() ? fresh : lookaheads.peekFirst().ticket;
@@ -255,6 +259,14 @@ public final class CudaBackend implements TrainerBackend {
 
     public void resetCacheStats() {
         if (cache != null) cache.planner().resetStats();
+        planWaitNanos[0] = 0;
+    }
+
+    /** Cache diagnostics: mean host planning time per batch and total time train() waited for a plan, in ms. */
+    public String cacheTimings() {
+        if (cache == null) return "no cache";
+        return String.format(java.util.Locale.ROOT, "plan %.2f ms/batch, waited for plans %.1f ms in all",
+                cache.planner().meanPlanMillis(), planWaitNanos[0] / 1e6);
     }
 
     /**
@@ -277,7 +289,7 @@ public final class CudaBackend implements TrainerBackend {
     private void queuePendingSwapsNow() {
         for (Lookahead l : lookaheads) {
             if (!l.swapsQueued) {
-                cache.queueSwapsNow(l.plan(), compute);
+                cache.queueSwapsNow(l.plan(planWaitNanos), compute);
                 l.swapsQueued = true;
             }
         }
@@ -314,12 +326,12 @@ public final class CudaBackend implements TrainerBackend {
         context.makeCurrent();
         stageInputs(batch, 0, n, true);
         queueTrainingStep(n);
-        if (cache != null) {
+        if (cache != null && options.overlapSwaps()) {
             // the next batches were planned on the host while this one was staged; their swaps run on the
             // prefetch stream while the GPU trains this batch, after this batch's own swaps
             for (Lookahead l : lookaheads) {
                 if (!l.swapsQueued) {
-                    cache.queuePrefetch(l.plan(), swapsQueued);
+                    cache.queuePrefetch(l.plan(planWaitNanos), swapsQueued);
                     l.swapsQueued = true;
                 }
             }
@@ -352,7 +364,7 @@ public final class CudaBackend implements TrainerBackend {
             Lookahead first = lookaheads.peekFirst();
             if (training && first != null && first.batch == batch && start == 0) {
                 lookaheads.removeFirst(); // a plan serves one step
-                plan = first.plan();
+                plan = first.plan(planWaitNanos);
                 if (first.swapsQueued) cache.awaitPrefetch(compute);
                 else cache.queueSwapsNow(plan, compute);
             } else {
@@ -632,7 +644,7 @@ public final class CudaBackend implements TrainerBackend {
         int dim = config.embeddingDim();
         float[] row = new float[dim];
         if (cache != null) {
-            for (Lookahead l : lookaheads) l.plan(); // let running plans finish before the directory is reset
+            for (Lookahead l : lookaheads) l.plan(planWaitNanos); // let running plans finish before the directory is reset
             lookaheads.clear();
             cache.planner().invalidate();
             for (int t = 0; t < tables; t++) {

@@ -16,9 +16,11 @@ import java.util.List;
  * @param graphs        replay each full-size training step as one CUDA graph
  * @param plannerThreads threads that plan the cache's swaps for the next batch (0: one per core)
  * @param agingSteps    the cache halves its access counts every this many steps (0: never)
+ * @param overlapSwaps  run the cache's swaps for the next batch on a second stream while the current batch
+ *                      trains (false: at the start of the next step, on the training stream)
  */
 public record CudaOptions(int device, double cacheFraction, long cacheRows, boolean graphs, int plannerThreads,
-                          int agingSteps) {
+                          int agingSteps, boolean overlapSwaps) {
 
     public static final Setting<Integer> DEVICE = Setting.ofInt("trainer.cuda.device", 0, 0, 63,
             "CUDA device ordinal the trainer uses.");
@@ -32,8 +34,10 @@ public record CudaOptions(int device, double cacheFraction, long cacheRows, bool
             "Threads planning the GPU cache's swaps for the next batch; 0 means one per core.");
     public static final Setting<Integer> AGING_STEPS = Setting.ofInt("trainer.cuda.cache-aging-steps", 200, 0, 1 << 30,
             "The GPU cache halves its row access counts every this many steps, so a moving hot set is followed; 0 never.");
+    public static final Setting<Boolean> OVERLAP_SWAPS = Setting.ofBoolean("trainer.cuda.cache-overlap", true,
+            "Copy the next batch's missing rows into the GPU cache on a second stream while the current batch trains.");
     public static final List<Setting<?>> SETTINGS = List.of(DEVICE, CACHE_FRACTION, CACHE_ROWS, GRAPHS, PLANNER_THREADS,
-            AGING_STEPS);
+            AGING_STEPS, OVERLAP_SWAPS);
 
     public CudaOptions {
         if (device < 0) throw new ConfigException(DEVICE.key() + " = " + device + " must be >= 0");
@@ -47,24 +51,28 @@ public record CudaOptions(int device, double cacheFraction, long cacheRows, bool
 
     public static CudaOptions from(ConfigSource config) {
         return new CudaOptions(config.get(DEVICE), config.get(CACHE_FRACTION), config.get(CACHE_ROWS), config.get(GRAPHS),
-                config.get(PLANNER_THREADS), config.get(AGING_STEPS));
+                config.get(PLANNER_THREADS), config.get(AGING_STEPS), config.get(OVERLAP_SWAPS));
     }
 
     /** All rows on the GPU, graphs on, device 0. */
     public static CudaOptions defaults() {
-        return new CudaOptions(0, 0.0, 0, true, 0, 200);
+        return new CudaOptions(0, 0.0, 0, true, 0, 200, true);
     }
 
     public CudaOptions withCacheFraction(double fraction) {
-        return new CudaOptions(device, fraction, 0, graphs, plannerThreads, agingSteps);
+        return new CudaOptions(device, fraction, 0, graphs, plannerThreads, agingSteps, overlapSwaps);
     }
 
     public CudaOptions withCacheRows(long rows) {
-        return new CudaOptions(device, cacheFraction, rows, graphs, plannerThreads, agingSteps);
+        return new CudaOptions(device, cacheFraction, rows, graphs, plannerThreads, agingSteps, overlapSwaps);
     }
 
     public CudaOptions withGraphs(boolean on) {
-        return new CudaOptions(device, cacheFraction, cacheRows, on, plannerThreads, agingSteps);
+        return new CudaOptions(device, cacheFraction, cacheRows, on, plannerThreads, agingSteps, overlapSwaps);
+    }
+
+    public CudaOptions withOverlapSwaps(boolean on) {
+        return new CudaOptions(device, cacheFraction, cacheRows, graphs, plannerThreads, agingSteps, on);
     }
 
     public boolean cached() {

@@ -106,15 +106,35 @@ class CudaVersusCpuGpuTest {
                 1e-2, false);
     }
 
+    static ModelConfig largeTables(OptimizerKind dense, Precision precision, long seed) {
+        return new ModelConfig(List.of(new TableSpec("A", 200_000, 16), new TableSpec("B", 100_000, 16),
+                new TableSpec("C", 50_000, 16)), 5, 16, List.of(32, 16), List.of(64, 32, 1),
+                OptimizerSpec.of(OptimizerKind.ROWWISE_ADAGRAD, 0.05f), OptimizerSpec.of(dense, 0.01f), 64, seed, precision);
+    }
+
     /** GPU cache of 1% of the rows, a hot set that moves every 10 steps, lookahead prefetch of the next batch. */
     @Test
     void fp32CacheOnePercentMovingHotSet() {
-        ModelConfig config = new ModelConfig(List.of(new TableSpec("A", 200_000, 16), new TableSpec("B", 100_000, 16),
-                new TableSpec("C", 50_000, 16)), 5, 16, List.of(32, 16), List.of(64, 32, 1),
-                OptimizerSpec.of(OptimizerKind.ROWWISE_ADAGRAD, 0.05f), OptimizerSpec.of(OptimizerKind.ADAGRAD, 0.01f), 64, 16,
-                Precision.FP32);
-        CudaOptions options = CudaOptions.defaults().withCacheFraction(0.01);
-        compare(config, options, 1e-4, true);
+        compare(largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 16), CudaOptions.defaults().withCacheFraction(0.01), 1e-4, true);
+    }
+
+    /** The same with the swaps run on the training stream (no overlap with the step). */
+    @Test
+    void fp32CacheOnePercentMovingHotSetNoOverlap() {
+        compare(largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 16),
+                CudaOptions.defaults().withCacheFraction(0.01).withOverlapSwaps(false), 1e-4, true);
+    }
+
+    /** The same with dense SGD. */
+    @Test
+    void fp32CacheOnePercentMovingHotSetDenseSgd() {
+        compare(largeTables(OptimizerKind.SGD, Precision.FP32, 16), CudaOptions.defaults().withCacheFraction(0.01), 1e-4, true);
+    }
+
+    /** The model and stream of the cache test with every row on the GPU: what the cache must not change. */
+    @Test
+    void fp32LargeTablesMovingHotSetNoCache() {
+        compare(largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 16), CudaOptions.defaults(), 1e-4, true);
     }
 
     @Test

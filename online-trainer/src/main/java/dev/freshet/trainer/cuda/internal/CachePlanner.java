@@ -29,6 +29,7 @@ import java.util.concurrent.Future;
  */
 public final class CachePlanner implements AutoCloseable {
     private static final int SAMPLES = 8;
+    private static final int SEQUENTIAL_BELOW = 1 << 17;
 
     private final long[] tableOffset;
     private final int tables;
@@ -47,6 +48,8 @@ public final class CachePlanner implements AutoCloseable {
     private final ExecutorService pool;
     private long lookups;
     private long misses;
+    private long planNanos;
+    private long plans;
 
     /** What one batch needs: slot per lookup, and the swaps (evict then load) that must run before it trains. */
     public record Plan(long step, int[] slots, int lookups, int swaps, int[] swapSlots, int[] evictRows, int[] loadRows) {
@@ -126,10 +129,12 @@ public final class CachePlanner implements AutoCloseable {
         int[] rows = new int[n];
         byte[] owner = new byte[n];
         if (agingSteps > 0 && step > 0 && step % agingSteps == 0) age();
+        long t0 = System.nanoTime();
         List<int[][]> parts = new ArrayList<>(partitions);
-        if (pool == null) {
+        if (pool == null || n < SEQUENTIAL_BELOW) {
+            // small batches: handing work to threads costs more than it saves
             resolve(ids, rows, owner, 0, n);
-            parts.add(planPartition(0, rows, owner, n, slots, step, oldestLiveStep));
+            for (int p = 0; p < partitions; p++) parts.add(planPartition(p, rows, owner, n, slots, step, oldestLiveStep));
         } else {
             // first every lookup's global row and partition (in parallel chunks), then each partition's rows
             List<Future<?>> chunks = new ArrayList<>(partitions);
@@ -169,6 +174,8 @@ public final class CachePlanner implements AutoCloseable {
         }
         lookups += n;
         misses += swaps;
+        planNanos += System.nanoTime() - t0;
+        plans++;
         return new Plan(step, slots, n, swaps, swapSlots, evict, load);
     }
 
@@ -302,9 +309,16 @@ public final class CachePlanner implements AutoCloseable {
         return lookups == 0 ? 0 : 1.0 - (double) misses / lookups;
     }
 
+    /** Mean wall time of one plan since the last reset, in milliseconds. */
+    public double meanPlanMillis() {
+        return plans == 0 ? 0 : planNanos / 1e6 / plans;
+    }
+
     public void resetStats() {
         lookups = 0;
         misses = 0;
+        planNanos = 0;
+        plans = 0;
     }
 
     @Override
