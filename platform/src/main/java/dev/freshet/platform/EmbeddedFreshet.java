@@ -310,6 +310,11 @@ public final class EmbeddedFreshet implements AutoCloseable {
         return serving;
     }
 
+    /** The trainer backend in words, e.g. "cpu (2 threads)" or "cuda (NVIDIA H200, ...)". */
+    public String trainerDescription() {
+        return backend == null ? "none" : backend.description();
+    }
+
     public OnlineTrainer trainer() {
         return trainer;
     }

@@ -51,6 +51,12 @@ public final class FreshnessTracker {
         steadyStateFrom = epochMillis;
     }
 
+    /** Starts the totals afresh, counting examples produced from {@code epochMillis} on (a benchmark's measured window). */
+    public synchronized void restartTotals(long epochMillis) {
+        total.clear();
+        steadyStateFrom = epochMillis;
+    }
+
     /** A committed {@code features} record: its examples' event times (production times). */
     public synchronized void featuresRecord(int partition, long offset, long[] eventTimes) {
         Served first = firstServing(partition, offset);

@@ -1,0 +1,193 @@
+package dev.freshet.bench.pipeline;
+
+import dev.freshet.bench.BenchReport;
+import dev.freshet.config.ConfigSource;
+import dev.freshet.ingest.ClickProducer;
+import dev.freshet.ingest.EventTimeSource;
+import dev.freshet.ingest.IngestConfig;
+import dev.freshet.ingest.SyntheticClicks;
+import dev.freshet.ingest.SyntheticConfig;
+import dev.freshet.platform.EmbeddedFreshet;
+import dev.freshet.platform.FreshnessTracker;
+import dev.freshet.schemas.ClickEvent;
+import dev.freshet.schemas.Topics;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.BooleanSupplier;
+import java.util.stream.Stream;
+
+/**
+ * The whole embedded pipeline on this machine (in-process broker, Flink feature job on a MiniCluster,
+ * trainer, publisher, one serving replica, all in one JVM), in three measured phases of one run:
+ * <ol>
+ *   <li><b>bare Kafka</b>: the same producer (same settings, same synthetic events) into a topic nothing
+ *       reads: the most events/s this broker and producer take here.</li>
+ *   <li><b>throughput</b>: {@code --events} events produced as fast as the producer goes; sustained
+ *       events/s from the first send to the last example committed to {@code features} (the trainer's
+ *       input), plus each stage's own rate (produced, featurised, trained). Ratio to the bare rate:
+ *       target at least 0.5.</li>
+ *   <li><b>freshness</b>: {@code --rate} events/s (default 10,000) for {@code --seconds}; for each event,
+ *       production time to the moment the serving replica swaps in a version trained on it (p50, p99;
+ *       target p99 at most 1 s). Events still unserved when the window closes are counted (and
+ *       waited for, up to a limit): a pipeline that cannot keep up shows here.</li>
+ * </ol>
+ * <pre>
+ * mvn -B -o -q -pl bench -am install -DskipTests
+ * mvn -B -o -q -pl bench exec:java -Dexec.mainClass=dev.freshet.bench.pipeline.PipelineBench \
+ *     -Dexec.args="--events 100000 --rate 10000 --seconds 30"
+ * </pre>
+ * Other flags: {@code --set key=value} for any Freshet setting (e.g. trainer.backend=cpu),
+ * {@code --out FILE} (default bench/results/pipeline.json).
+ */
+public final class PipelineBench {
+    private PipelineBench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        long events = 100_000;
+        double rate = 10_000;
+        int seconds = 30;
+        Path out = Path.of("bench/results/pipeline.json");
+        Map<String, String> settings = new HashMap<>();
+        StringBuilder command = new StringBuilder("mvn -B -o -q -pl bench exec:java -Dexec.mainClass=" + PipelineBench.class.getName()
+                + " -Dexec.args=\"");
+        for (int i = 0; i < args.length; i += 2) {
+            String v = args[i + 1];
+            switch (args[i]) {
+                case "--events" -> events = Long.parseLong(v);
+                case "--rate" -> rate = Double.parseDouble(v);
+                case "--seconds" -> seconds = Integer.parseInt(v);
+                case "--out" -> out = Path.of(v);
+                case "--set" -> settings.put(v.substring(0, v.indexOf('=')), v.substring(v.indexOf('=') + 1));
+                default -> throw new IllegalArgumentException("unknown flag " + args[i] + "; see the class comment for the flags");
+            }
+            command.append(i == 0 ? "" : " ").append(args[i]).append(' ').append(v);
+        }
+        command.append('"');
+        if (!Files.isDirectory(out.toAbsolutePath().getParent())) {
+            // exec:java runs in the module directory when invoked with -pl bench
+            out = Path.of("results").resolve(out.getFileName());
+        }
+
+        Path work = Files.createTempDirectory("freshet-pipeline-bench-");
+        settings.putIfAbsent("freshet.work-dir", work.toString());
+        BenchReport report = new BenchReport(command.toString(), BenchReport.thisMachine());
+        long t0 = System.currentTimeMillis();
+        try (EmbeddedFreshet f = EmbeddedFreshet.start(ConfigSource.of(settings))) {
+            log("pipeline up in %.1f s", (System.currentTimeMillis() - t0) / 1000.0);
+            SyntheticConfig synthetic = SyntheticConfig.defaults().withSeed(11);
+            SyntheticClicks clicks = new SyntheticClicks(synthetic, f.layout(), EventTimeSource.wallClock(Clock.systemUTC()));
+
+            // 1. Bare Kafka: the same producer and events into a topic nobody consumes.
+            Topics bareTopics = Topics.withPrefix("bench-bare.");
+            f.kafka().createTopic(bareTopics.clicks(), 1);
+            double bare;
+            try (ClickProducer bareProducer = ClickProducer.create(IngestConfig.from(f.config()
+                    .with("kafka.bootstrap-servers", f.kafka().bootstrapServers()).with(Topics.PREFIX, "bench-bare.")))) {
+                long start = System.nanoTime();
+                for (long n = 0; n < events; n++) bareProducer.send(clicks.next(), (m, e) -> { });
+                bareProducer.flush();
+                bare = bareProducer.acked() / ((System.nanoTime() - start) / 1e9);
+            }
+            log("bare produce: %.0f events/s", bare);
+
+            // 2. Throughput: as fast as the producer goes, through featurisation to the trainer's input.
+            long produced0 = f.producer().acked();
+            long featurised0 = f.featureTap().examples();
+            long trained0 = f.trained();
+            long start = System.nanoTime();
+            for (long n = 0; n < events; n++) f.producer().send(clicks.next(), (m, e) -> { });
+            f.producer().flush();
+            double produceSeconds = (System.nanoTime() - start) / 1e9;
+            long target = produced0 + events;
+            long n0 = events;
+            await(() -> f.featureTap().examples() - featurised0 >= n0, 300);
+            double featuresSeconds = (System.nanoTime() - start) / 1e9;
+            boolean trainedAll = await(() -> f.trained() - trained0 >= n0, 180);
+            double trainSeconds = (System.nanoTime() - start) / 1e9;
+            double pipeline = events / featuresSeconds;
+            log("throughput: produced in %.1f s, features in %.1f s, trained in %.1f s%s", produceSeconds, featuresSeconds, trainSeconds,
+                    trainedAll ? "" : " (gave up waiting for the trainer)");
+            if (f.producer().acked() != target) {
+                throw new IllegalStateException("producer acknowledged " + (f.producer().acked() - produced0) + " of " + events + " events");
+            }
+
+            report.add("bare_kafka_produce_events_per_s", bare, "events/s", true, null);
+            report.add("pipeline_producer_to_trainer_input_events_per_s", pipeline, "events/s", true, null);
+            report.add("pipeline_vs_bare_ratio", pipeline / bare, "ratio", true, 0.5);
+            report.add("stage_produce_events_per_s", events / produceSeconds, "events/s", true, null);
+            report.add("stage_featurise_events_per_s", events / featuresSeconds, "events/s", true, null);
+            report.add("stage_train_events_per_s", (f.trained() - trained0) / trainSeconds, "events/s", true, null);
+            report.add("throughput_events", events, "events", true, null);
+
+            // 3. Freshness at a fixed rate, after the backlog of phase 2 is trained.
+            boolean caughtUp = await(() -> f.caughtUp(f.producer().acked()), 180);
+            if (!caughtUp) log("the trainer has not caught up with phase 2 after 180 s; measuring freshness anyway");
+            FreshnessTracker freshness = f.freshness();
+            long windowStart = System.currentTimeMillis();
+            freshness.restartTotals(windowStart);
+            long sent = 0;
+            long begin = System.nanoTime();
+            long end = begin + seconds * 1_000_000_000L;
+            double nanosPerEvent = 1e9 / rate;
+            while (System.nanoTime() < end) {
+                long due = begin + (long) (sent * nanosPerEvent);
+                long wait = due - System.nanoTime();
+                if (wait > 0) LockSupport.parkNanos(wait);
+                ClickEvent e = clicks.next();
+                f.producer().send(e, (m, x) -> { });
+                sent++;
+            }
+            f.producer().flush();
+            double offered = sent / ((System.nanoTime() - begin) / 1e9);
+            long windowTrainedFrom = f.trained();
+            long windowEvents = sent;
+            boolean servedAll = await(() -> freshness.summary().count() >= windowEvents, 60);
+            FreshnessTracker.Summary s = freshness.summary();
+            log("freshness at %.0f events/s: %d events measured, p50 %.3f s, p99 %.3f s, max %.3f s%s", offered, s.count(),
+                    s.p50Seconds(), s.p99Seconds(), s.maxSeconds(), servedAll ? "" : " (not every event was served within 60 s)");
+            report.add("freshness_offered_events_per_s", offered, "events/s", true, null);
+            report.add("freshness_p50_s", s.p50Seconds(), "s", false, null);
+            report.add("freshness_p99_s", s.p99Seconds(), "s", false, 1.0);
+            report.add("freshness_max_s", s.maxSeconds(), "s", false, null);
+            report.add("freshness_events_measured", s.count(), "events", true, (double) sent);
+            // Percentiles cover served events only; events never served within the wait are counted here, not hidden.
+            report.add("freshness_unserved_events", Math.max(0, sent - s.count()), "events", false, 0.0);
+            report.add("time_to_first_served_model_s", (f.firstModelServedAt() - t0) / 1000.0, "s", false, 60.0);
+            report.add("trainer_backend_is_gpu", f.trainerDescription().startsWith("cuda") ? 1 : 0, "bool", true, null);
+            log("trainer: %s; trained %d examples after the window opened", f.trainerDescription(), f.trained() - windowTrainedFrom);
+        } finally {
+            deleteQuietly(work);
+        }
+        report.write(out);
+    }
+
+    private static boolean await(BooleanSupplier done, int seconds) throws InterruptedException {
+        long deadline = System.nanoTime() + seconds * 1_000_000_000L;
+        while (!done.getAsBoolean()) {
+            if (System.nanoTime() > deadline) return false;
+            Thread.sleep(50);
+        }
+        return true;
+    }
+
+    private static void log(String format, Object... args) {
+        System.out.println("[pipeline bench] " + String.format(Locale.ROOT, format, args));
+    }
+
+    private static void deleteQuietly(Path dir) {
+        try (Stream<Path> paths = Files.walk(dir)) {
+            paths.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        } catch (IOException e) {
+            // a temp directory; the OS cleans it eventually
+        }
+    }
+}
