@@ -9,6 +9,7 @@ import dev.freshet.ingest.internal.Pacer;
 import dev.freshet.ingest.internal.ProgressLine;
 
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -82,6 +83,12 @@ public final class ReplayCommand implements Command {
         IngestConfig config = IngestConfig.from(line.config());
         FeatureLayout layout = FeatureLayout.from(line.config());
         List<Path> files = line.positional().stream().map(Path::of).toList();
+        for (Path f : files) {
+            if (!Files.isRegularFile(f) || !Files.isReadable(f)) {
+                err.println("ingest replay: " + f + " is not a readable file; nothing was sent. Fix: pass existing TSV or .gz click logs.");
+                return 1;
+            }
+        }
         Replay.Result result;
         try (ClickProducer producer = producers.apply(config)) {
             ProgressLine progress = new ProgressLine("replay", err, System::nanoTime, terminal);

@@ -1,18 +1,16 @@
 package dev.freshet.ingest;
 
 import dev.freshet.features.FeatureLayout;
+import dev.freshet.ingest.internal.ByteLineReader;
 import dev.freshet.ingest.internal.ClickEventWriter;
 import dev.freshet.ingest.internal.TsvLineParser;
 
 import java.io.BufferedInputStream;
-import java.io.BufferedReader;
 import java.io.EOFException;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -30,9 +28,13 @@ import java.util.zip.ZipException;
  * come from the layout's event-time column, else from the given {@link EventTimeSource}.
  */
 public final class TsvClickReader implements AutoCloseable {
+    /** Longer lines are rejected unread: a Criteo line is about 250 bytes. */
+    public static final int MAX_LINE_BYTES = 1 << 20;
+
     private final String name;
     private final CountingInputStream counted;
-    private final BufferedReader reader;
+    private final ByteLineReader lines;
+    private final InputStream text;
     private final TsvLineParser parser;
     private final EventTimeSource times;
     private final boolean gzip;
@@ -60,8 +62,8 @@ public final class TsvClickReader implements AutoCloseable {
         int b1 = probe.read();
         probe.reset();
         this.gzip = b0 == 0x1f && b1 == 0x8b;
-        InputStream text = gzip ? new GZIPInputStream(probe, 1 << 16) : probe;
-        this.reader = new BufferedReader(new InputStreamReader(text, StandardCharsets.UTF_8), 1 << 16);
+        this.text = gzip ? new GZIPInputStream(probe, 1 << 16) : probe;
+        this.lines = new ByteLineReader(text, MAX_LINE_BYTES);
     }
 
     /** Opens {@code file}; ordinals (for sequence event times) start at 0. */
@@ -78,8 +80,13 @@ public final class TsvClickReader implements AutoCloseable {
 
     /** The next line's outcome ({@link ParsedLine.Accepted} or {@link ParsedLine.Rejected}), or null at the end of the file. */
     public ParsedLine next() throws IOException {
-        String line = readLine();
-        return line == null ? truncation : parser.parse(line, lineNumber, ordinal++, times);
+        if (!advance()) {
+            return truncation;
+        }
+        if (lines.overlong()) {
+            return overlong();
+        }
+        return parser.parse(lines.buffer(), lines.start(), lines.end(), lineNumber, ordinal++, times);
     }
 
     /**
@@ -87,33 +94,43 @@ public final class TsvClickReader implements AutoCloseable {
      * null at the end: the replay's fast path, which skips building ClickEvent objects.
      */
     public ParsedLine nextEncoded() throws IOException {
-        String line = readLine();
-        return line == null ? truncation : parser.parseEncoded(line, lineNumber, ordinal++, times, writer);
+        if (!advance()) {
+            return truncation;
+        }
+        if (lines.overlong()) {
+            return overlong();
+        }
+        return parser.parseEncoded(lines.buffer(), lines.start(), lines.end(), lineNumber, ordinal++, times, writer);
     }
 
-    /** The next line, or null at the end or when the gzip stream breaks (then {@link #truncation} says so, once). */
-    private String readLine() throws IOException {
+    /** Moves to the next line; false at the end or when the gzip stream breaks (then {@link #truncation} says so, once). */
+    private boolean advance() throws IOException {
         truncation = null;
         if (ended) {
-            return null;
+            return false;
         }
-        String line;
+        boolean more;
         try {
-            line = reader.readLine();
+            more = lines.next();
         } catch (EOFException | ZipException e) {
             // GZIPInputStream reports a cut-off file as EOFException ("Unexpected end of ZLIB input stream").
             ended = true;
             String what = e instanceof EOFException ? "truncated gzip: the file ends inside compressed data" : "corrupt gzip: " + e.getMessage();
-            truncation = new ParsedLine.Rejected(lineNumber + 1, name + ":" + (lineNumber + 1) + ": " + what
-                    + " after " + lineNumber + " complete lines; the rest of the file is lost. Fix: re-copy or re-compress the file.");
-            return null;
+            truncation = parser.reject(lineNumber + 1, what + " after " + lineNumber
+                    + " complete lines; the rest of the file is lost. Fix: re-copy or re-compress the file.");
+            return false;
         }
-        if (line == null) {
+        if (!more) {
             ended = true;
-            return null;
+            return false;
         }
         lineNumber++;
-        return line;
+        return true;
+    }
+
+    private ParsedLine overlong() {
+        ordinal++;
+        return parser.reject(lineNumber, "line longer than " + MAX_LINE_BYTES + " bytes, skipped (no click event is that long; is this a click log?)");
     }
 
     /** Bytes read from the file so far (compressed bytes for gzip), read ahead in 64 KiB blocks. */
@@ -138,7 +155,7 @@ public final class TsvClickReader implements AutoCloseable {
     @Override
     public void close() {
         try {
-            reader.close();
+            text.close();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot close " + name + ": " + e.getMessage(), e);
         }

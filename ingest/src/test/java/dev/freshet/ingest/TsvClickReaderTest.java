@@ -196,6 +196,18 @@ class TsvClickReaderTest {
     }
 
     @Test
+    void anOverlongLineIsSkippedAndTheNextLineStillParses() throws IOException {
+        Path file = tmp.resolve("long.tsv");
+        String huge = "1\t" + "9".repeat(TsvClickReader.MAX_LINE_BYTES + 10);
+        Files.writeString(file, GOOD + "\n" + huge + "\n" + GOOD + "\n");
+        List<ParsedLine> parsed = readAll(file, CRITEO);
+        assertEquals(3, parsed.size());
+        assertEquals("long.tsv:1", ((ParsedLine.Accepted) parsed.get(0)).event().getEventId());
+        assertTrue(((ParsedLine.Rejected) parsed.get(1)).reason().startsWith("long.tsv:2: line longer than 1048576 bytes, skipped"));
+        assertEquals("long.tsv:3", ((ParsedLine.Accepted) parsed.get(2)).event().getEventId());
+    }
+
+    @Test
     void wallClockEventTimesComeFromTheInjectedClock() throws IOException {
         Path file = tmp.resolve("one.tsv");
         Files.writeString(file, GOOD + "\n");

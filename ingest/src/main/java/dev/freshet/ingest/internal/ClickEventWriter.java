@@ -40,8 +40,8 @@ public final class ClickEventWriter {
         return SchemaCatalog.fingerprint(schema);
     }
 
-    /** Starts a record: the header and the fixed leading fields. {@code eventId} is {@code id[from, to)}. */
-    public void begin(CharSequence id, int from, int to, long eventTimeMs, EventKind kind, String impressionId, Integer label, long layoutId) {
+    /** Starts a record: the header and the fixed leading fields; {@code eventId} is given as canonical UTF-8. */
+    public void begin(byte[] eventId, long eventTimeMs, EventKind kind, String impressionId, Integer label, long layoutId) {
         pos = 0;
         ensure(10);
         buf[pos++] = (byte) 0xC3;
@@ -50,14 +50,15 @@ public final class ClickEventWriter {
         for (int i = 0; i < 8; i++) {
             buf[pos++] = (byte) (fp >>> (8 * i));
         }
-        string(id, from, to);
+        bytes(eventId, 0, eventId.length);
         varLong(eventTimeMs);
         varLong(kind.ordinal());
         if (impressionId == null) {
             varLong(0);
         } else {
             varLong(1);
-            string(impressionId, 0, impressionId.length());
+            byte[] utf8 = impressionId.getBytes(StandardCharsets.UTF_8);
+            bytes(utf8, 0, utf8.length);
         }
         if (label == null) {
             varLong(0);
@@ -98,11 +99,27 @@ public final class ClickEventWriter {
         }
     }
 
-    /** A string item {@code s[from, to)}. */
-    public void stringItem(CharSequence s, int from, int to) {
+    /** A string item given as UTF-8 {@code b[from, to)}; written as {@link #canonicalUtf8} gives it. */
+    public void utf8Item(byte[] b, int from, int to) {
         arrayLeft--;
         varLong(1);
-        string(s, from, to);
+        if (isAscii(b, from, to)) {
+            bytes(b, from, to);
+        } else {
+            byte[] canonical = canonicalUtf8(b, from, to);
+            bytes(canonical, 0, canonical.length);
+        }
+    }
+
+    /**
+     * The bytes Avro writes for the String that {@code b[from, to)} decodes to: the input itself when it is
+     * ASCII or valid UTF-8; malformed sequences become U+FFFD, as String decoding makes them.
+     */
+    public static byte[] canonicalUtf8(byte[] b, int from, int to) {
+        if (isAscii(b, from, to)) {
+            return Arrays.copyOfRange(b, from, to);
+        }
+        return new String(b, from, to - from, StandardCharsets.UTF_8).getBytes(StandardCharsets.UTF_8);
     }
 
     /** The finished record. */
@@ -110,29 +127,19 @@ public final class ClickEventWriter {
         return Arrays.copyOf(buf, pos);
     }
 
-    private void string(CharSequence s, int from, int to) {
+    private void bytes(byte[] b, int from, int to) {
         int n = to - from;
-        boolean ascii = true;
+        varLong(n);
+        ensure(n);
+        System.arraycopy(b, from, buf, pos, n);
+        pos += n;
+    }
+
+    private static boolean isAscii(byte[] b, int from, int to) {
         for (int i = from; i < to; i++) {
-            if (s.charAt(i) >= 0x80) {
-                ascii = false;
-                break;
-            }
+            if (b[i] < 0) return false;
         }
-        if (ascii) {
-            varLong(n);
-            ensure(n);
-            for (int i = from; i < to; i++) {
-                buf[pos++] = (byte) s.charAt(i);
-            }
-        } else {
-            // Same bytes as Avro's Utf8 (String.getBytes: unpaired surrogates become '?').
-            byte[] utf8 = s.subSequence(from, to).toString().getBytes(StandardCharsets.UTF_8);
-            varLong(utf8.length);
-            ensure(utf8.length);
-            System.arraycopy(utf8, 0, buf, pos, utf8.length);
-            pos += utf8.length;
-        }
+        return true;
     }
 
     private void varLong(long v) {

@@ -16,10 +16,12 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * Turns one tab-separated line into a {@link ClickEvent} following a {@link FeatureLayout}, or into a
- * rejection naming the column, the value and what was expected. Columns are found by scanning for
- * tabs once (no regex split); an empty field is a missing value except for label, event id and time.
- * For the Criteo layout, categorical values must be hexadecimal hashes as in the published data.
+ * Turns one tab-separated line (UTF-8 bytes) into a {@link ClickEvent} following a {@link FeatureLayout},
+ * or into a rejection naming the column, the value and what was expected. It works on the bytes: one
+ * scan finds the tabs, counts and hex hashes are checked in place, and the fast path
+ * ({@link #parseEncoded}) copies values straight into the record's Avro bytes. An empty field is a
+ * missing value except for label, event id and time. For the Criteo layout, categorical values must
+ * be hexadecimal hashes as in the published data.
  *
  * <p>Not thread-safe (one per reader).
  */
@@ -42,7 +44,7 @@ public final class TsvLineParser {
     private final double[] denseValues;
     private final boolean[] densePresent;
     // The line being parsed and what validate() found in it.
-    private String line;
+    private byte[] line;
     private long lineNumber;
     private int label;
     private int eventIdColumn;
@@ -79,12 +81,19 @@ public final class TsvLineParser {
         densePresent = new boolean[numDense];
     }
 
+    /** Parses a line given as text (tests, small inputs); the same rules as the byte form. */
+    public ParsedLine parse(String text, long lineNumber, long ordinal, EventTimeSource times) {
+        byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
+        return parse(bytes, 0, bytes.length, lineNumber, ordinal, times);
+    }
+
     /**
+     * @param bytes      the line is {@code bytes[from, to)}, UTF-8, without its '\n'
      * @param lineNumber 1-based line number in the file, for ids and reasons
      * @param ordinal    0-based position in the whole run, for sequence event times
      */
-    public ParsedLine parse(String line, long lineNumber, long ordinal, EventTimeSource times) {
-        String reason = validate(line, lineNumber);
+    public ParsedLine parse(byte[] bytes, int from, int to, long lineNumber, long ordinal, EventTimeSource times) {
+        String reason = validate(bytes, from, to, lineNumber);
         if (reason != null) {
             return reject(lineNumber, reason);
         }
@@ -93,17 +102,23 @@ public final class TsvLineParser {
 
     /**
      * Like {@link #parse} but writes the accepted event's Avro bytes straight into {@code writer} (the
-     * same bytes {@code AvroCodec} would write for the event {@link #parse} returns) and returns its
-     * record key; no ClickEvent is built.
+     * same bytes {@code AvroCodec} writes for the event {@link #parse} returns), with its record key;
+     * no ClickEvent is built.
      */
-    public ParsedLine parseEncoded(String line, long lineNumber, long ordinal, EventTimeSource times, ClickEventWriter writer) {
-        String reason = validate(line, lineNumber);
+    public ParsedLine parseEncoded(byte[] bytes, int from, int to, long lineNumber, long ordinal, EventTimeSource times,
+                                   ClickEventWriter writer) {
+        String reason = validate(bytes, from, to, lineNumber);
         if (reason != null) {
             return reject(lineNumber, reason);
         }
-        String id = eventId();
         long time = eventTime != Long.MIN_VALUE ? eventTime : times.eventTime(ordinal);
-        writer.begin(id, 0, id.length(), time, kind(), null, label < 0 ? null : label, layoutId);
+        byte[] key;
+        if (eventIdColumn >= 0) {
+            key = ClickEventWriter.canonicalUtf8(line, starts[eventIdColumn], ends[eventIdColumn]);
+        } else {
+            key = (source + ":" + lineNumber).getBytes(StandardCharsets.UTF_8);
+        }
+        writer.begin(key, time, kind(), null, label < 0 ? null : label, layoutId);
         writer.beginArray(numDense);
         for (int i = 0; i < numDense; i++) {
             if (densePresent[i]) {
@@ -119,28 +134,34 @@ public final class TsvLineParser {
             if (starts[col] == ends[col]) {
                 writer.nullItem();
             } else {
-                writer.stringItem(line, starts[col], ends[col]);
+                writer.utf8Item(line, starts[col], ends[col]);
             }
         }
         writer.endArray();
-        return new ParsedLine.Encoded(lineNumber, id.getBytes(StandardCharsets.UTF_8), writer.toByteArray());
+        return new ParsedLine.Encoded(lineNumber, key, writer.toByteArray());
+    }
+
+    /** A rejection for a line the reader could not even split (too long, broken gzip). */
+    public ParsedLine.Rejected reject(long lineNumber, String why) {
+        this.line = null;
+        return new ParsedLine.Rejected(lineNumber, source + ":" + lineNumber + ": " + why);
     }
 
     /** Checks the line and keeps its values; returns null when it is valid, else the reason (without the position). */
-    private String validate(String line, long lineNumber) {
-        this.line = line;
+    private String validate(byte[] b, int from, int to, long lineNumber) {
+        this.line = b;
         this.lineNumber = lineNumber;
-        int len = line.length();
-        if (len > 0 && line.charAt(len - 1) == '\r') {
+        int len = to;
+        if (len > from && b[len - 1] == '\r') {
             len--;
         }
-        if (len == 0) {
+        if (len == from) {
             return "empty line";
         }
         int columns = 0;
-        int start = 0;
-        for (int i = 0; i <= len; i++) {
-            if (i == len || line.charAt(i) == '\t') {
+        int start = from;
+        for (int i = from; i <= len; i++) {
+            if (i == len || b[i] == '\t') {
                 if (columns < kinds.length) {
                     starts[columns] = start;
                     ends[columns] = i;
@@ -161,10 +182,10 @@ public final class TsvLineParser {
             int e = ends[col];
             switch (kinds[col]) {
                 case LABEL -> {
-                    if (e - s == 1 && (line.charAt(s) == '0' || line.charAt(s) == '1')) {
-                        label = line.charAt(s) - '0';
+                    if (e - s == 1 && (b[s] == '0' || b[s] == '1')) {
+                        label = b[s] - '0';
                     } else {
-                        return "label " + shown(line, s, e) + " is not 0 or 1";
+                        return "label " + shown(b, s, e) + " is not 0 or 1";
                     }
                 }
                 case EVENT_ID -> {
@@ -172,11 +193,11 @@ public final class TsvLineParser {
                     eventIdColumn = col;
                 }
                 case EVENT_TIME -> {
-                    String text = line.substring(s, e);
+                    String text = text(b, s, e);
                     try {
                         eventTime = text.matches("-?\\d{1,18}") ? Long.parseLong(text) : Instant.parse(text).toEpochMilli();
                     } catch (DateTimeParseException | ArithmeticException ex) {
-                        return "event time " + names[col] + " = " + shown(line, s, e)
+                        return "event time " + names[col] + " = " + shown(b, s, e)
                                 + " is neither epoch milliseconds nor an ISO-8601 instant like 2024-01-31T12:00:00Z";
                     }
                 }
@@ -184,9 +205,9 @@ public final class TsvLineParser {
                     densePresent[slot[col]] = s != e;
                     if (s == e) break;
                     try {
-                        denseValues[slot[col]] = parseLong(line, s, e);
+                        denseValues[slot[col]] = parseLong(b, s, e);
                     } catch (NumberFormatException ex) {
-                        return names[col] + " = " + shown(line, s, e) + " " + ex.getMessage();
+                        return names[col] + " = " + shown(b, s, e) + " " + ex.getMessage();
                     }
                 }
                 case NUMERIC -> {
@@ -194,18 +215,18 @@ public final class TsvLineParser {
                     if (s == e) break;
                     double v;
                     try {
-                        v = Double.parseDouble(line.substring(s, e));
+                        v = Double.parseDouble(text(b, s, e));
                     } catch (NumberFormatException ex) {
-                        return names[col] + " = " + shown(line, s, e) + " is not a number";
+                        return names[col] + " = " + shown(b, s, e) + " is not a number";
                     }
                     if (!Double.isFinite(v)) {
-                        return names[col] + " = " + shown(line, s, e) + " is not finite (NaN and Infinity are not allowed)";
+                        return names[col] + " = " + shown(b, s, e) + " is not finite (NaN and Infinity are not allowed)";
                     }
                     denseValues[slot[col]] = v;
                 }
                 case CATEGORICAL -> {
-                    if (s != e && hexCategorical && !isHex(line, s, e)) {
-                        return names[col] + " = " + shown(line, s, e)
+                    if (s != e && hexCategorical && !isHex(b, s, e)) {
+                        return names[col] + " = " + shown(b, s, e)
                                 + " is not a hexadecimal hash of 1 to 16 digits, as Criteo categorical values are";
                     }
                 }
@@ -214,10 +235,6 @@ public final class TsvLineParser {
             }
         }
         return null;
-    }
-
-    private String eventId() {
-        return eventIdColumn >= 0 ? line.substring(starts[eventIdColumn], ends[eventIdColumn]) : source + ":" + lineNumber;
     }
 
     /** Without a label column the line is an impression whose label the feature job's join decides. */
@@ -233,10 +250,10 @@ public final class TsvLineParser {
         String[] categorical = new String[numCategorical];
         for (int i = 0; i < numCategorical; i++) {
             int col = categoricalColumn[i];
-            if (starts[col] != ends[col]) categorical[i] = line.substring(starts[col], ends[col]);
+            if (starts[col] != ends[col]) categorical[i] = text(line, starts[col], ends[col]);
         }
         ClickEvent event = new ClickEvent();
-        event.setEventId(eventId());
+        event.setEventId(eventIdColumn >= 0 ? text(line, starts[eventIdColumn], ends[eventIdColumn]) : source + ":" + lineNumber);
         event.setEventTime(Instant.ofEpochMilli(eventTime != Long.MIN_VALUE ? eventTime : times.eventTime(ordinal)));
         event.setKind(kind());
         event.setImpressionId(null);
@@ -247,23 +264,18 @@ public final class TsvLineParser {
         return event;
     }
 
-    private ParsedLine.Rejected reject(long lineNumber, String why) {
-        this.line = null;
-        return new ParsedLine.Rejected(lineNumber, source + ":" + lineNumber + ": " + why);
-    }
-
-    /** A base-10 long without allocation; messages say "is not an integer" or "overflows a 64-bit integer". */
-    static long parseLong(String s, int from, int to) {
+    /** A base-10 long read in place; messages say "is not an integer" or "overflows a 64-bit integer". */
+    static long parseLong(byte[] s, int from, int to) {
         int i = from;
         boolean negative = false;
-        if (s.charAt(i) == '-') {
+        if (s[i] == '-') {
             negative = true;
             i++;
             if (i == to) throw new NumberFormatException("is not an integer");
         }
         long result = 0;
         for (; i < to; i++) {
-            int digit = s.charAt(i) - '0';
+            int digit = s[i] - '0';
             if (digit < 0 || digit > 9) {
                 throw new NumberFormatException("is not an integer");
             }
@@ -280,24 +292,29 @@ public final class TsvLineParser {
         return result;
     }
 
-    private static String overflow(String s, int from, int to) {
+    private static String overflow(byte[] s, int from, int to) {
         for (int i = from; i < to; i++) {
-            char ch = s.charAt(i);
+            byte ch = s[i];
             if ((ch < '0' || ch > '9') && !(i == from && ch == '-')) return "is not an integer";
         }
         return "overflows a 64-bit integer (range " + Long.MIN_VALUE + ".." + Long.MAX_VALUE + ")";
     }
 
-    private static boolean isHex(String s, int from, int to) {
+    private static boolean isHex(byte[] s, int from, int to) {
         if (to - from > 16) return false;
         for (int i = from; i < to; i++) {
-            char ch = s.charAt(i);
+            byte ch = s[i];
             if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'))) return false;
         }
         return true;
     }
 
-    private static String shown(String s, int from, int to) {
-        return to - from <= MAX_SHOWN ? "'" + s.substring(from, to) + "'" : "'" + s.substring(from, from + MAX_SHOWN) + "...' (" + (to - from) + " chars)";
+    private static String text(byte[] b, int from, int to) {
+        return new String(b, from, to - from, StandardCharsets.UTF_8);
+    }
+
+    private static String shown(byte[] b, int from, int to) {
+        String s = text(b, from, to);
+        return s.length() <= MAX_SHOWN ? "'" + s + "'" : "'" + s.substring(0, MAX_SHOWN) + "...' (" + s.length() + " chars)";
     }
 }
