@@ -98,9 +98,8 @@ public final class CpuBackend implements TrainerBackend {
         BatchCheck.check(config, batch, out, false);
         ensureCapacity(batch.count);
         model.forward(batch.dense, batch.sparse, batch.count);
-        float[] z = model.logits();
         for (int b = 0; b < batch.count; b++) {
-            out[b] = (float) (1.0 / (1.0 + Math.exp(-(double) z[b])));
+            out[b] = (float) (1.0 / (1.0 + Math.exp(-(double) model.logit(b))));
         }
     }
 

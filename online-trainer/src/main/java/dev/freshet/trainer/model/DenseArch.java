@@ -8,6 +8,8 @@ import dev.freshet.trainer.DenseParameters;
  */
 public final class DenseArch {
     private final Mlp mlp;
+    private final int numDense;
+    private final float[][] input;
 
     /**
      * @param grad     flat gradient array in {@link DenseParameters} layout; backward writes the bottom layers' part
@@ -15,20 +17,25 @@ public final class DenseArch {
      */
     public DenseArch(DenseParameters params, float[] grad, int capacity, boolean bf16, ParallelFor pool) {
         this.mlp = new Mlp(params.bottom(), params.values(), grad, capacity, bf16, pool);
+        this.numDense = params.bottom().get(0).in();
+        this.input = new float[capacity][numDense];
     }
 
-    /** dense [n, numDense] -> {@link #output()} [n, D]. {@code dense} must stay unchanged until backward. */
+    /** dense [n, numDense] row-major (as {@code Examples.dense}) -> {@link #output()} [n][D]. */
     public void forward(float[] dense, int n) {
-        mlp.forward(dense, n);
+        for (int b = 0; b < n; b++) {
+            System.arraycopy(dense, b * numDense, input[b], 0, numDense);
+        }
+        mlp.forward(input, n);
     }
 
-    /** [B, D], valid for the last forward's n rows. */
-    public float[] output() {
+    /** [B][D], valid for the last forward's n rows. */
+    public float[][] output() {
         return mlp.output();
     }
 
-    /** dL/d(output) [n, D] (overwritten) -> the bottom layers' weight and bias gradients. */
-    public void backward(float[] outputGradient) {
+    /** dL/d(output) [n][D] (overwritten) -> the bottom layers' weight and bias gradients. */
+    public void backward(float[][] outputGradient) {
         mlp.backward(outputGradient, false);
     }
 }

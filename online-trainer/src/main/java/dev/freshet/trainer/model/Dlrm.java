@@ -22,7 +22,7 @@ public final class Dlrm {
     private final InteractionArch interactionArch;
     private final OverArch overArch;
     private final float[] denseGradient;
-    private final float[] logitGradient;
+    private final float[][] logitGradient;
     private int n;
 
     public Dlrm(ModelState state, int capacity, ParallelFor pool) {
@@ -30,7 +30,7 @@ public final class Dlrm {
         this.capacity = capacity;
         boolean bf16 = config.precision() == Precision.BF16;
         this.denseGradient = new float[state.dense().size()];
-        this.logitGradient = new float[capacity];
+        this.logitGradient = new float[capacity][1];
         this.denseArch = new DenseArch(state.dense(), denseGradient, capacity, bf16, pool);
         this.sparseArch = new SparseArch(state.tables(), config.embeddingDim(), capacity, pool);
         this.interactionArch = new InteractionArch(config.numTables(), config.embeddingDim(), capacity, pool);
@@ -46,7 +46,7 @@ public final class Dlrm {
     }
 
     /**
-     * dense [n, numDense], sparse [n, T] (rows already checked against the tables) -> {@link #logits()} [n].
+     * dense [n, numDense], sparse [n, T] (rows already checked against the tables) -> {@link #logit} [n].
      */
     public void forward(float[] dense, int[] sparse, int count) {
         if (count > capacity) {
@@ -59,8 +59,9 @@ public final class Dlrm {
         overArch.forward(interactionArch.output(), count);                               // -> [B]
     }
 
-    public float[] logits() {
-        return overArch.logits();
+    /** The logit of example {@code b} of the last forward pass. */
+    public float logit(int b) {
+        return overArch.logits()[b][0];
     }
 
     /**
@@ -69,15 +70,15 @@ public final class Dlrm {
      * dL/d(logit) = (sigmoid(logit) - label) / n for {@link #backward()}.
      */
     public double loss(byte[] labels, float[] probabilities) {
-        float[] z = overArch.logits();
+        float[][] z = overArch.logits();
         double sum = 0;
         for (int b = 0; b < n; b++) {
-            double logit = z[b];
+            double logit = z[b][0];
             double y = labels[b];
             sum += Math.max(logit, 0) - logit * y + Math.log1p(Math.exp(-Math.abs(logit)));
             double p = 1.0 / (1.0 + Math.exp(-logit));
             if (probabilities != null) probabilities[b] = (float) p;
-            logitGradient[b] = (float) ((p - y) / n);
+            logitGradient[b][0] = (float) ((p - y) / n);
         }
         return n == 0 ? 0 : sum / n;
     }

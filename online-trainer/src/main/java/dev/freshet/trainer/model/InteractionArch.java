@@ -1,24 +1,27 @@
 package dev.freshet.trainer.model;
 
+import java.util.Arrays;
+
 /**
  * DLRM's dot interaction (Naumov et al. 2019, section 2.1.2): the F = T + 1 vectors of an example,
  * {@code V = stack([dense] + pooled)} [F, D], interact by pairwise dot products
  * {@code z[p] = V[i] . V[j]} over the strictly lower triangle, pairs ordered exactly as
  * {@code torch.tril_indices(F, F, offset=-1)}: (1,0), (2,0), (2,1), (3,0), ... The output is
- * {@code [dense, z]}: dense [B, D], pooled [B, T, D] -> [B, D + F(F-1)/2]. No weights.
+ * {@code [dense, z]}: dense [B, D], pooled [B, T, D] -> [B, D + F(F-1)/2]. No weights. Dot products
+ * sum over the D components in order, in fp32.
  */
 public final class InteractionArch {
     private final int numTables;
     private final int dim;
     private final int width;
     private final ParallelFor pool;
-    private final float[] out;
-    private final float[] denseGradient;
+    private final float[][] out;
+    private final float[][] denseGradient;
     private final float[] pooledGradient;
 
-    private float[] dense;
+    private float[][] dense;
     private float[] pooled;
-    private float[] outGradient;
+    private float[][] outGradient;
 
     private final ParallelFor.RangeTask forwardTask = this::forwardRows;
     private final ParallelFor.RangeTask backwardTask = this::backwardRows;
@@ -29,8 +32,8 @@ public final class InteractionArch {
         int f = numTables + 1;
         this.width = dim + f * (f - 1) / 2;
         this.pool = pool;
-        this.out = new float[capacity * width];
-        this.denseGradient = new float[capacity * dim];
+        this.out = new float[capacity][width];
+        this.denseGradient = new float[capacity][dim];
         this.pooledGradient = new float[capacity * numTables * dim];
     }
 
@@ -39,27 +42,29 @@ public final class InteractionArch {
         return width;
     }
 
-    /** dense [n, D], pooled [n, T, D] -> {@link #output()} [n, D + F(F-1)/2]. Inputs must stay unchanged until backward. */
-    public void forward(float[] dense, float[] pooled, int n) {
-        this.dense = dense;
-        this.pooled = pooled;
+    /** dense [n][D], pooled [n, T, D] row-major -> {@link #output()} [n][D + F(F-1)/2]. Inputs must stay unchanged until backward. */
+    public void forward(float[][] denseRows, float[] pooledRows, int n) {
+        this.dense = denseRows;
+        this.pooled = pooledRows;
         pool.run(n, forwardTask);
     }
 
-    public float[] output() {
+    /** [B][D + F(F-1)/2]. */
+    public float[][] output() {
         return out;
     }
 
-    /** dL/d(output) [n, D + F(F-1)/2] -> {@link #denseGradient()} [n, D] and {@link #pooledGradient()} [n, T, D]. */
-    public void backward(float[] outputGradient, int n) {
+    /** dL/d(output) [n][D + F(F-1)/2] -> {@link #denseGradient()} [n][D] and {@link #pooledGradient()} [n, T, D]. */
+    public void backward(float[][] outputGradient, int n) {
         this.outGradient = outputGradient;
         pool.run(n, backwardTask);
     }
 
-    public float[] denseGradient() {
+    public float[][] denseGradient() {
         return denseGradient;
     }
 
+    /** [B, T, D] row-major. */
     public float[] pooledGradient() {
         return pooledGradient;
     }
@@ -67,20 +72,20 @@ public final class InteractionArch {
     private void forwardRows(int from, int to) {
         int f = numTables + 1;
         for (int b = from; b < to; b++) {
-            int o = b * width;
-            System.arraycopy(dense, b * dim, out, o, dim);
-            int p = o + dim;
+            float[] o = out[b];
+            float[] d = dense[b];
+            System.arraycopy(d, 0, o, 0, dim);
+            int p = dim;
             for (int i = 1; i < f; i++) {
-                float[] vi = vector(i, dense, pooled);
-                int oi = offset(b, i);
+                int oi = (b * numTables + i - 1) * dim;
                 for (int j = 0; j < i; j++) {
-                    float[] vj = vector(j, dense, pooled);
-                    int oj = offset(b, j);
+                    float[] vj = j == 0 ? d : pooled;
+                    int oj = j == 0 ? 0 : (b * numTables + j - 1) * dim;
                     float s = 0f;
                     for (int k = 0; k < dim; k++) {
-                        s += vi[oi + k] * vj[oj + k];
+                        s += pooled[oi + k] * vj[oj + k];
                     }
-                    out[p++] = s;
+                    o[p++] = s;
                 }
             }
         }
@@ -88,36 +93,33 @@ public final class InteractionArch {
 
     private void backwardRows(int from, int to) {
         int f = numTables + 1;
+        float[] pg = pooledGradient;
         for (int b = from; b < to; b++) {
-            int o = b * width;
-            System.arraycopy(outGradient, o, denseGradient, b * dim, dim);
-            java.util.Arrays.fill(pooledGradient, b * numTables * dim, (b + 1) * numTables * dim, 0f);
-            int p = o + dim;
+            float[] g = outGradient[b];
+            float[] d = dense[b];
+            float[] dg = denseGradient[b];
+            System.arraycopy(g, 0, dg, 0, dim);
+            Arrays.fill(pg, b * numTables * dim, (b + 1) * numTables * dim, 0f);
+            int p = dim;
             for (int i = 1; i < f; i++) {
-                float[] vi = vector(i, dense, pooled);
-                float[] gi = vector(i, denseGradient, pooledGradient);
-                int oi = offset(b, i);
+                int oi = (b * numTables + i - 1) * dim;
                 for (int j = 0; j < i; j++) {
-                    float g = outGradient[p++];
-                    if (g == 0f) continue;
-                    float[] vj = vector(j, dense, pooled);
-                    float[] gj = vector(j, denseGradient, pooledGradient);
-                    int oj = offset(b, j);
-                    for (int k = 0; k < dim; k++) {
-                        gi[oi + k] += g * vj[oj + k];
-                        gj[oj + k] += g * vi[oi + k];
+                    float gz = g[p++];
+                    if (gz == 0f) continue;
+                    if (j == 0) {
+                        for (int k = 0; k < dim; k++) {
+                            pg[oi + k] += gz * d[k];
+                            dg[k] += gz * pooled[oi + k];
+                        }
+                    } else {
+                        int oj = (b * numTables + j - 1) * dim;
+                        for (int k = 0; k < dim; k++) {
+                            pg[oi + k] += gz * pooled[oj + k];
+                            pg[oj + k] += gz * pooled[oi + k];
+                        }
                     }
                 }
             }
         }
-    }
-
-    /** Vector 0 is the dense arch's output, vector k > 0 table k - 1's pooled row. */
-    private static float[] vector(int index, float[] denseArray, float[] pooledArray) {
-        return index == 0 ? denseArray : pooledArray;
-    }
-
-    private int offset(int b, int index) {
-        return index == 0 ? b * dim : (b * numTables + index - 1) * dim;
     }
 }

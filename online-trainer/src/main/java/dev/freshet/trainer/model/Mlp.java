@@ -4,7 +4,7 @@ import dev.freshet.trainer.LayerShape;
 
 import java.util.List;
 
-/** A stack of {@link Linear} layers: [B, in] -> [B, out of the last layer]. */
+/** A stack of {@link Linear} layers: [B][in] -> [B][out of the last layer]. */
 final class Mlp {
     private final Linear[] layers;
 
@@ -15,28 +15,28 @@ final class Mlp {
         }
     }
 
-    void forward(float[] input, int n) {
-        float[] x = input;
+    void forward(float[][] input, int n) {
+        float[][] x = input;
         for (Linear layer : layers) {
             layer.forward(x, n);
             x = layer.y;
         }
     }
 
-    float[] output() {
+    float[][] output() {
         return layers[layers.length - 1].y;
     }
 
     /** Backward through every layer; dL/d(input) lands in {@link #inputGradient()} if asked for. */
-    void backward(float[] outputGradient, boolean inputGradient) {
-        float[] d = outputGradient;
+    void backward(float[][] outputGradient, boolean inputGradient) {
+        float[][] d = outputGradient;
         for (int l = layers.length - 1; l >= 0; l--) {
             layers[l].backward(d, l > 0 || inputGradient);
             d = layers[l].dx;
         }
     }
 
-    float[] inputGradient() {
+    float[][] inputGradient() {
         return layers[0].dx;
     }
 }

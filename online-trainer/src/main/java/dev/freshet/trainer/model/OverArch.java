@@ -14,23 +14,23 @@ public final class OverArch {
         this.mlp = new Mlp(params.top(), params.values(), grad, capacity, bf16, pool);
     }
 
-    /** input [n, D + F(F-1)/2] -> {@link #logits()} [n]. {@code input} must stay unchanged until backward. */
-    public void forward(float[] input, int n) {
+    /** input [n][D + F(F-1)/2] -> {@link #logits()} [n][1]. {@code input} must stay unchanged until backward. */
+    public void forward(float[][] input, int n) {
         mlp.forward(input, n);
     }
 
-    /** [B]: one logit per example (the last layer has width 1). */
-    public float[] logits() {
+    /** [B][1]: one logit per example (the last layer has width 1). */
+    public float[][] logits() {
         return mlp.output();
     }
 
-    /** dL/d(logit) [n] (overwritten) -> the top layers' gradients and {@link #inputGradient()}. */
-    public void backward(float[] logitGradient) {
+    /** dL/d(logit) [n][1] (overwritten) -> the top layers' gradients and {@link #inputGradient()}. */
+    public void backward(float[][] logitGradient) {
         mlp.backward(logitGradient, true);
     }
 
-    /** dL/d(input) [B, D + F(F-1)/2]. */
-    public float[] inputGradient() {
+    /** dL/d(input) [B][D + F(F-1)/2]. */
+    public float[][] inputGradient() {
         return mlp.inputGradient();
     }
 }

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.function.DoubleSupplier;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -55,10 +56,10 @@ class ArchGradientTest {
         for (int b = 0; b < B; b++) {
             double[] expected = ref.mlp(ref.bottom, xs[b]);
             for (int k = 0; k < expected.length; k++) {
-                assertEquals(expected[k], arch.output()[b * config.embeddingDim() + k], 1e-5, "bottom output");
+                assertEquals(expected[k], arch.output()[b][k], 1e-5, "bottom output");
             }
         }
-        arch.backward(c.clone());
+        arch.backward(rows(c, config.embeddingDim(), B));
         DoubleSupplier loss = () -> {
             double s = 0;
             for (int b = 0; b < B; b++) {
@@ -78,12 +79,12 @@ class ArchGradientTest {
         int width = config.topInputWidth();
         float[] x = randoms(B * width);
         float[] c = randoms(B);
-        arch.forward(x, B);
+        arch.forward(rows(x, width, B), B);
         double[][] xs = rows(x, width);
         for (int b = 0; b < B; b++) {
-            assertEquals(ref.mlp(ref.top, xs[b])[0], arch.logits()[b], 1e-5, "logit");
+            assertEquals(ref.mlp(ref.top, xs[b])[0], arch.logits()[b][0], 1e-5, "logit");
         }
-        arch.backward(c.clone());
+        arch.backward(rows(c, 1, B));
         DoubleSupplier loss = () -> {
             double s = 0;
             for (int b = 0; b < B; b++) s += c[b] * ref.mlp(ref.top, xs[b])[0];
@@ -94,7 +95,7 @@ class ArchGradientTest {
             for (int i = 0; i < width; i++) {
                 int bb = b;
                 double numeric = central(xs[b], i, () -> c[bb] * ref.mlp(ref.top, xs[bb])[0]);
-                assertClose(numeric, arch.inputGradient()[b * width + i], "d input [" + b + ", " + i + "]");
+                assertClose(numeric, arch.inputGradient()[b][i], "d input [" + b + ", " + i + "]");
             }
         }
     }
@@ -109,15 +110,15 @@ class ArchGradientTest {
         int width = arch.outputWidth();
         assertEquals(dim + 6, width);
         float[] c = randoms(B * width);
-        arch.forward(dense, pooled, B);
-        arch.backward(c, B);
+        arch.forward(rows(dense, dim, B), pooled, B);
+        arch.backward(rows(c, width, B), B);
         for (int b = 0; b < B; b++) {
             double[] d = new double[dim];
             double[][] p = new double[tables][dim];
             for (int k = 0; k < dim; k++) d[k] = dense[b * dim + k];
             for (int t = 0; t < tables; t++) for (int k = 0; k < dim; k++) p[t][k] = pooled[(b * tables + t) * dim + k];
             double[] out = ReferenceDlrm.interact(d, p);
-            for (int i = 0; i < width; i++) assertEquals(out[i], arch.output()[b * width + i], 1e-5, "interaction output");
+            for (int i = 0; i < width; i++) assertEquals(out[i], arch.output()[b][i], 1e-5, "interaction output");
             int bb = b;
             DoubleSupplier loss = () -> {
                 double[] o = ReferenceDlrm.interact(d, p);
@@ -126,7 +127,7 @@ class ArchGradientTest {
                 return s;
             };
             for (int k = 0; k < dim; k++) {
-                assertClose(central(d, k, loss), arch.denseGradient()[b * dim + k], "d dense");
+                assertClose(central(d, k, loss), arch.denseGradient()[b][k], "d dense");
             }
             for (int t = 0; t < tables; t++) {
                 for (int k = 0; k < dim; k++) {
@@ -141,9 +142,9 @@ class ArchGradientTest {
     void interactionPairsFollowTrilIndicesOrder() {
         InteractionArch arch = new InteractionArch(3, 1, 1, ParallelFor.SEQUENTIAL);
         // V = [2, 3, 5, 7] (dense, then tables): pairs 3*2, 5*2, 5*3, 7*2, 7*3, 7*5
-        arch.forward(new float[]{2}, new float[]{3, 5, 7}, 1);
+        arch.forward(new float[][]{{2}}, new float[]{3, 5, 7}, 1);
         float[] expected = {2, 6, 10, 15, 14, 21, 35};
-        for (int i = 0; i < expected.length; i++) assertEquals(expected[i], arch.output()[i], 0f);
+        assertArrayEquals(expected, arch.output()[0], 0f);
     }
 
     @Test
@@ -254,6 +255,13 @@ class ArchGradientTest {
         float[] a = new float[n];
         for (int i = 0; i < n; i++) a[i] = (float) random.nextDouble(-1, 1);
         return a;
+    }
+
+    /** Row-major [n, width] as n float rows. */
+    private static float[][] rows(float[] x, int width, int n) {
+        float[][] r = new float[n][width];
+        for (int b = 0; b < n; b++) System.arraycopy(x, b * width, r[b], 0, width);
+        return r;
     }
 
     private static double[][] rows(float[] x, int width) {
