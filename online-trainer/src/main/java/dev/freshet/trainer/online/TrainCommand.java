@@ -22,6 +22,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 
 /**
  * {@code freshet train}: the online trainer as a service. Reads {@code features}, trains, writes
@@ -108,11 +110,13 @@ public final class TrainCommand implements Command {
                      .build()) {
             out.println("freshet train: " + backend.description() + ", " + model.numTables() + " tables, " + model.totalRows()
                     + " rows, batch " + model.batchSize() + ", reading " + config.topics().features() + " at " + config.bootstrapServers());
-            Thread main = Thread.currentThread();
+            // On SIGTERM: ask the loop to stop and wait for its final checkpoint. Waits on a latch, not on this
+            // thread, which may itself be blocked in System.exit once the command returns.
+            CountDownLatch stopped = new CountDownLatch(1);
             Thread hook = new Thread(() -> {
                 trainer.stop();
                 try {
-                    main.join(60_000);
+                    stopped.await(60, TimeUnit.SECONDS);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                 }
@@ -127,6 +131,7 @@ public final class TrainCommand implements Command {
                 err.println("freshet train: " + e.getMessage());
                 return 1;
             } finally {
+                stopped.countDown();
                 try {
                     Runtime.getRuntime().removeShutdownHook(hook);
                 } catch (IllegalStateException e) {
