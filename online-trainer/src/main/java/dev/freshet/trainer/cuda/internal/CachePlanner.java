@@ -29,7 +29,7 @@ import java.util.concurrent.Future;
  */
 public final class CachePlanner implements AutoCloseable {
     private static final int SAMPLES = 8;
-    private static final int SEQUENTIAL_BELOW = 1 << 17;
+    private static final int SEQUENTIAL_BELOW = 1 << 13;
 
     private final long[] tableOffset;
     private final int tables;
@@ -37,10 +37,13 @@ public final class CachePlanner implements AutoCloseable {
     private final int partitions;
     /** Partition of a row: the top log2(partitions) bits of a multiplicative hash. */
     private final int partitionShift;
-    private final int[] rowToSlot;
+    /**
+     * Per global row r: [2r] its cache slot or -1, [2r+1] its access count. Interleaved so that the one
+     * random access per lookup (the tables are far larger than the CPU caches) brings both.
+     */
+    private final int[] rowInfo;
     private final int[] slotToRow;
     private final long[] slotStep;
-    private final int[] counts;
     private final int[] nextFree;
     private final int[] partitionStart;
     private final long[] rng;
@@ -63,8 +66,8 @@ public final class CachePlanner implements AutoCloseable {
         this.tableOffset = new long[tables + 1];
         for (int t = 0; t < tables; t++) tableOffset[t + 1] = tableOffset[t] + tableRows[t];
         long total = tableOffset[tables];
-        if (total > Integer.MAX_VALUE) {
-            throw new IllegalArgumentException("the GPU cache addresses at most " + Integer.MAX_VALUE + " rows in all; the tables have " + total);
+        if (2 * total > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("the GPU cache addresses at most " + Integer.MAX_VALUE / 2 + " rows in all; the tables have " + total);
         }
         if (capacity < 1 || capacity > total) {
             throw new IllegalArgumentException("GPU cache capacity " + capacity + " rows outside 1.." + total + " (the rows of all tables)");
@@ -74,13 +77,12 @@ public final class CachePlanner implements AutoCloseable {
         while (parts * 2 <= Math.min(threads, capacity / 1024 + 1)) parts *= 2;
         this.partitions = parts;
         this.partitionShift = 32 - Integer.numberOfTrailingZeros(parts);
-        this.rowToSlot = new int[(int) total];
-        Arrays.fill(rowToSlot, -1);
+        this.rowInfo = new int[(int) (2 * total)];
+        for (int r = 0; r < total; r++) rowInfo[2 * r] = -1;
         this.slotToRow = new int[capacity];
         Arrays.fill(slotToRow, -1);
         this.slotStep = new long[capacity];
         Arrays.fill(slotStep, Long.MIN_VALUE);
-        this.counts = new int[(int) total];
         this.partitionStart = new int[partitions + 1];
         for (int p = 0; p <= partitions; p++) partitionStart[p] = (int) ((long) capacity * p / partitions);
         this.nextFree = Arrays.copyOf(partitionStart, partitions);
@@ -113,7 +115,7 @@ public final class CachePlanner implements AutoCloseable {
             long r = rows[i];
             if (r < 0 || r >= tableOffset[table + 1] - tableOffset[table]) continue;
             int g = (int) (tableOffset[table] + r);
-            counts[g] = (int) Math.min(Integer.MAX_VALUE, counts[g] + rowCounts[i]);
+            rowInfo[2 * g + 1] = (int) Math.min(Integer.MAX_VALUE, rowInfo[2 * g + 1] + rowCounts[i]);
         }
     }
 
@@ -206,24 +208,28 @@ public final class CachePlanner implements AutoCloseable {
         int[] sSlot = new int[cap], sEvict = new int[cap], sLoad = new int[cap];
         int k = 0;
         byte mine = (byte) p;
-        // Pin every cached row of this batch first, so that no row the batch needs is evicted to make room
-        // for another of its rows: the swap kernel runs its entries in parallel, so a row evicted (written
-        // back) and loaded by the same plan could be read from the host before it is written.
+        // Pass 1: count every lookup, and pin every cached row of this batch before any victim is chosen, so
+        // that no row the batch needs is evicted to make room for another of its rows (the swap kernel runs
+        // its entries in parallel: a row evicted and loaded by one plan could be read before its write-back).
         for (int i = 0; i < n; i++) {
             if (owner[i] != mine) continue;
-            int s = rowToSlot[rows[i]];
+            int r2 = rows[i] << 1;
+            int c = rowInfo[r2 + 1];
+            if (c < Integer.MAX_VALUE) rowInfo[r2 + 1] = c + 1;
+            int s = rowInfo[r2];
+            slots[i] = s;
             if (s >= 0) slotStep[s] = step;
         }
+        // Pass 2: the misses (a row missed twice by the batch is loaded once)
         for (int i = 0; i < n; i++) {
-            if (owner[i] != mine) continue;
+            if (owner[i] != mine || slots[i] >= 0) continue;
             int row = rows[i];
-            if (counts[row] < Integer.MAX_VALUE) counts[row]++;
-            int s = rowToSlot[row];
+            int s = rowInfo[row << 1];
             if (s < 0) {
                 s = victim(p, oldestLiveStep);
                 int old = slotToRow[s];
-                if (old >= 0) rowToSlot[old] = -1;
-                rowToSlot[row] = s;
+                if (old >= 0) rowInfo[old << 1] = -1;
+                rowInfo[row << 1] = s;
                 slotToRow[s] = row;
                 if (k == cap) {
                     cap *= 2;
@@ -255,7 +261,7 @@ public final class CachePlanner implements AutoCloseable {
             x ^= x << 17;
             int s = lo + (int) Long.remainderUnsigned(x, size);
             if (slotStep[s] >= oldestLiveStep) continue;
-            int c = counts[slotToRow[s]];
+            int c = rowInfo[(slotToRow[s] << 1) + 1];
             if (c < bestCount) {
                 bestCount = c;
                 best = s;
@@ -274,13 +280,13 @@ public final class CachePlanner implements AutoCloseable {
     private void age() {
         for (int s = 0; s < capacity; s++) {
             int r = slotToRow[s];
-            if (r >= 0) counts[r] >>>= 1;
+            if (r >= 0) rowInfo[(r << 1) + 1] >>>= 1;
         }
     }
 
     /** The cache slot holding global row {@code globalRow}, or -1. */
     public int slotOf(long globalRow) {
-        return rowToSlot[(int) globalRow];
+        return rowInfo[(int) globalRow << 1];
     }
 
     /** The global row in {@code slot}, or -1 when the slot is free. */
@@ -290,7 +296,7 @@ public final class CachePlanner implements AutoCloseable {
 
     /** Forgets every cached row (after the host tables were replaced); the GPU copies are then garbage. */
     public void invalidate() {
-        Arrays.fill(rowToSlot, -1);
+        for (int r = 0; r < rowInfo.length; r += 2) rowInfo[r] = -1;
         Arrays.fill(slotToRow, -1);
         Arrays.fill(slotStep, Long.MIN_VALUE);
         System.arraycopy(partitionStart, 0, nextFree, 0, partitions);

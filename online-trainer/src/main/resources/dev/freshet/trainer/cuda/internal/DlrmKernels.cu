@@ -423,8 +423,8 @@ __device__ __forceinline__ void pairOf(int p, int& i, int& j) {
 }
 
 __device__ __forceinline__ void loadVectors(float* sm, int b, int T, int D, const float* x, const float* table,
-                                            const int* inv, const int* uniqueRows) {
-    int F = T + 1, S = D + 1;
+                                            const int* inv, const int* uniqueRows, int S) {
+    int F = T + 1;
     for (int idx = threadIdx.x; idx < F * D; idx += blockDim.x) {
         int f = idx / D, d = idx % D;
         float v;
@@ -444,7 +444,7 @@ extern "C" __global__ void interact_fwd(int T, int D, const float* __restrict__ 
     extern __shared__ float sm[];
     int b = blockIdx.x;
     int F = T + 1, S = D + 1;
-    loadVectors(sm, b, T, D, x, table, inv, uniqueRows);
+    loadVectors(sm, b, T, D, x, table, inv, uniqueRows, S);
     __syncthreads();
     float* out = R + (size_t)b * ldr;
     for (int d = threadIdx.x; d < D; d += blockDim.x) out[d] = sm[d];
@@ -463,15 +463,64 @@ extern "C" __global__ void interact_fwd(int T, int D, const float* __restrict__ 
 // Backward of the interaction: dT_i = sum_j G_ij T_j with G symmetric, G_ij = dz of pair (i, j), G_ii = 0.
 // Writes dx = (dR[:, :D] + dT_0) masked by x > 0 (x is a ReLU output) and adds dT_{t+1} into the
 // summed gradient of the row of table t.
+// Interaction backward over quads of dimensions: each thread takes one quad for FPT consecutive vectors
+// f, so that every T_j quad loaded from shared memory feeds 4 * FPT FMAs; the row gradient is added with
+// one 16-byte atomic (sm_90) per quad. Rows are unpadded in shared memory (a warp reads consecutive quads).
+template <int FPT>
+__device__ __forceinline__ void interactBwdQuads(int b, int T, int D, const float* sm, const float* G, const float* dRow,
+                                                 int maskRelu, const int* __restrict__ inv, float* __restrict__ dx,
+                                                 float* __restrict__ gradAcc) {
+    int F = T + 1, S = D;
+    int D4 = D / 4, groups = (F + FPT - 1) / FPT;
+    for (int item = threadIdx.x; item < D4 * groups; item += blockDim.x) {
+        int q = item % D4, f0 = (item / D4) * FPT;
+        float4 acc[FPT];
+#pragma unroll
+        for (int k = 0; k < FPT; k++) acc[k] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        for (int j = 0; j < F; j++) {
+            float4 t = *reinterpret_cast<const float4*>(&sm[j * S + 4 * q]);
+#pragma unroll
+            for (int k = 0; k < FPT; k++) {
+                float g = (f0 + k < F) ? G[(f0 + k) * F + j] : 0.0f;
+                acc[k].x = fmaf(g, t.x, acc[k].x);
+                acc[k].y = fmaf(g, t.y, acc[k].y);
+                acc[k].z = fmaf(g, t.z, acc[k].z);
+                acc[k].w = fmaf(g, t.w, acc[k].w);
+            }
+        }
+#pragma unroll
+        for (int k = 0; k < FPT; k++) {
+            int f = f0 + k;
+            if (f >= F) break;
+            int d = 4 * q;
+            if (f == 0) {
+                float r[4] = {acc[k].x, acc[k].y, acc[k].z, acc[k].w};
+#pragma unroll
+                for (int c = 0; c < 4; c++) {
+                    float v = dRow[d + c] + r[c];
+                    if (maskRelu && !(sm[d + c] > 0.0f)) v = 0.0f;
+                    dx[(size_t)b * D + d + c] = v;
+                }
+            } else {
+                int u = inv[b * T + f - 1];
+                atomicAdd(reinterpret_cast<float4*>(&gradAcc[(size_t)u * D + d]), acc[k]);
+            }
+        }
+    }
+}
+
 extern "C" __global__ void interact_bwd(int T, int D, const float* __restrict__ x, const float* __restrict__ table,
                                         const int* __restrict__ inv, const int* __restrict__ uniqueRows,
                                         const float* __restrict__ dR, int ldr, int maskRelu,
                                         float* __restrict__ dx, float* __restrict__ gradAcc) {
     extern __shared__ float sm[];
     int b = blockIdx.x;
-    int F = T + 1, S = D + 1;
+    int F = T + 1;
+    bool quads = (D & 3) == 0;
+    // quads: rows unpadded, read as 16-byte vectors (a warp reads consecutive quads: no bank conflicts)
+    int S = quads ? D : D + 1;
     float* G = sm + F * S;
-    loadVectors(sm, b, T, D, x, table, inv, uniqueRows);
+    loadVectors(sm, b, T, D, x, table, inv, uniqueRows, S);
     const float* dRow = dR + (size_t)b * ldr;
     for (int f = threadIdx.x; f < F; f += blockDim.x) G[f * F + f] = 0.0f;
     int P = F * (F - 1) / 2;
@@ -483,32 +532,12 @@ extern "C" __global__ void interact_bwd(int T, int D, const float* __restrict__ 
         G[j * F + i] = g;
     }
     __syncthreads();
-    if ((D & 3) == 0) {
-        // four neighbouring dimensions per thread: one 16-byte atomic add (sm_90) instead of four
-        int D4 = D / 4;
-        for (int idx = threadIdx.x; idx < F * D4; idx += blockDim.x) {
-            int f = idx / D4, d = (idx % D4) * 4;
-            float4 s = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-            for (int j = 0; j < F; j++) {
-                float g = G[f * F + j];
-                const float* v = sm + j * S + d;
-                s.x = fmaf(g, v[0], s.x);
-                s.y = fmaf(g, v[1], s.y);
-                s.z = fmaf(g, v[2], s.z);
-                s.w = fmaf(g, v[3], s.w);
-            }
-            if (f == 0) {
-                float r[4] = {s.x, s.y, s.z, s.w};
-#pragma unroll
-                for (int q = 0; q < 4; q++) {
-                    float v = dRow[d + q] + r[q];
-                    if (maskRelu && !(sm[d + q] > 0.0f)) v = 0.0f;
-                    dx[(size_t)b * D + d + q] = v;
-                }
-            } else {
-                int u = inv[b * T + f - 1];
-                atomicAdd(reinterpret_cast<float4*>(&gradAcc[(size_t)u * D + d]), s);
-            }
+    if (quads) {
+        // wide rows: 8 vectors per thread; narrow rows (too few quads to fill the block): 1
+        if ((D / 4) * ((F + 7) / 8) >= (int)blockDim.x / 2) {
+            interactBwdQuads<8>(b, T, D, sm, G, dRow, maskRelu, inv, dx, gradAcc);
+        } else {
+            interactBwdQuads<1>(b, T, D, sm, G, dRow, maskRelu, inv, dx, gradAcc);
         }
         return;
     }

@@ -20,8 +20,9 @@ class CachePlannerTest {
 
     @Test
     void swapsNeverServeAStaleRowWhileTheHotSetMoves() {
-        for (int threads : new int[]{1, 4}) {
-            try (CachePlanner planner = new CachePlanner(ROWS, 600, threads, 20)) {
+        for (int[] setup : new int[][]{{1, 600}, {4, 600}, {4, 4096}}) {
+            int threads = setup[0];
+            try (CachePlanner planner = new CachePlanner(ROWS, setup[1], threads, 20)) {
                 int total = (int) planner.totalRows();
                 long[] host = new long[total];
                 long[] cache = new long[planner.capacity()];
