@@ -34,7 +34,9 @@ import java.util.Objects;
  * </ol>
  *
  * <p>Bit-for-bit deterministic whatever the thread count: every output element is computed by one
- * thread in a fixed order (see {@link dev.freshet.trainer.model.ParallelFor}). The training step
+ * thread in a fixed order (see {@link dev.freshet.trainer.model.ParallelFor}). Java's fp32/fp64
+ * arithmetic is IEEE-exact and the few transcendental functions ({@code exp}, {@code log1p},
+ * {@code pow}) come from {@link StrictMath}, so the same inputs give the same bits on any JVM and CPU. The training step
  * allocates nothing once the workspaces fit the batch (sized for {@code model.batch-size}; a larger
  * batch grows them once).
  *
@@ -99,7 +101,7 @@ public final class CpuBackend implements TrainerBackend {
         ensureCapacity(batch.count);
         model.forward(batch.dense, batch.sparse, batch.count);
         for (int b = 0; b < batch.count; b++) {
-            out[b] = (float) (1.0 / (1.0 + Math.exp(-(double) model.logit(b))));
+            out[b] = (float) (1.0 / (1.0 + StrictMath.exp(-(double) model.logit(b))));
         }
     }
 

@@ -66,7 +66,7 @@ public final class Dlrm {
 
     /**
      * Mean BCE-with-logits of the last forward's logits against {@code labels} (0/1), accumulated in
-     * float64 in example order; writes sigmoid(logit) to {@code probabilities[0, n)} and keeps
+     * float64 in example order ({@link StrictMath}, so the same bits on every JVM and CPU); writes sigmoid(logit) to {@code probabilities[0, n)} and keeps
      * dL/d(logit) = (sigmoid(logit) - label) / n for {@link #backward()}.
      */
     public double loss(byte[] labels, float[] probabilities) {
@@ -75,8 +75,8 @@ public final class Dlrm {
         for (int b = 0; b < n; b++) {
             double logit = z[b][0];
             double y = labels[b];
-            sum += Math.max(logit, 0) - logit * y + Math.log1p(Math.exp(-Math.abs(logit)));
-            double p = 1.0 / (1.0 + Math.exp(-logit));
+            sum += Math.max(logit, 0) - logit * y + StrictMath.log1p(StrictMath.exp(-Math.abs(logit)));
+            double p = 1.0 / (1.0 + StrictMath.exp(-logit));
             if (probabilities != null) probabilities[b] = (float) p;
             logitGradient[b][0] = (float) ((p - y) / n);
         }
