@@ -40,8 +40,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * SHA-256, and applied only on top of the version it names as parent. Anything else — a gap in the
  * versions, a duplicate, a chunk out of order or missing, a corrupt chunk or payload — is counted by
  * kind and answered by a resync: the newest FULL and its DELTA chain are rebuilt from the store, verified
- * file by file. The current version is swapped in one volatile write of an immutable {@link ServingModel},
- * so a request sees one version, never a mix; nothing unverified is ever swapped in.
+ * file by file (where the store holds nothing newer than what is served, the served version stays until
+ * the next FULL or an applicable DELTA). The current version is swapped in one volatile write of an
+ * immutable {@link ServingModel}, so a request sees one version, never a mix; nothing unverified is ever
+ * swapped in.
  */
 public final class ModelSubscriber implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ModelSubscriber.class);
