@@ -388,6 +388,7 @@ class OnlineTrainerTest {
                 "--set", "trainer.stop-after-examples=384", "--set", "trainer.cpu.threads=1"};
         assertEquals(0, command.run(dev.freshet.config.CommandLine.parse(args, command.settings(), command.aliases(), Map.of())));
         String text = bytes.toString(java.nio.charset.StandardCharsets.UTF_8);
+        System.out.print(text); // the command's own output, for the test log
         assertTrue(text.contains("cpu (1 thread)"), text);
         assertTrue(text.contains("stopped at step 12 with 384 examples trained"), text);
         assertTrue(text.lines().anyMatch(l -> l.startsWith("step ") && l.contains("AUC")), text);
