@@ -17,10 +17,10 @@ public final class InteractionArch {
     private final ParallelFor pool;
     private final float[][] out;
     private final float[][] denseGradient;
-    private final float[] pooledGradient;
+    private final float[][] pooledGradient;
 
     private float[][] dense;
-    private float[] pooled;
+    private float[][] pooled;
     private float[][] outGradient;
 
     private final ParallelFor.RangeTask forwardTask = this::forwardRows;
@@ -34,7 +34,7 @@ public final class InteractionArch {
         this.pool = pool;
         this.out = new float[capacity][width];
         this.denseGradient = new float[capacity][dim];
-        this.pooledGradient = new float[capacity * numTables * dim];
+        this.pooledGradient = new float[capacity * numTables][dim];
     }
 
     /** D + F(F-1)/2. */
@@ -42,8 +42,11 @@ public final class InteractionArch {
         return width;
     }
 
-    /** dense [n][D], pooled [n, T, D] row-major -> {@link #output()} [n][D + F(F-1)/2]. Inputs must stay unchanged until backward. */
-    public void forward(float[][] denseRows, float[] pooledRows, int n) {
+    /**
+     * dense [n][D], pooled [n, T, D] as n * T rows (example b's table t at b * T + t) -> {@link #output()}
+     * [n][D + F(F-1)/2]. Inputs must stay unchanged until backward.
+     */
+    public void forward(float[][] denseRows, float[][] pooledRows, int n) {
         this.dense = denseRows;
         this.pooled = pooledRows;
         pool.run(n, forwardTask);
@@ -64,26 +67,29 @@ public final class InteractionArch {
         return denseGradient;
     }
 
-    /** [B, T, D] row-major. */
-    public float[] pooledGradient() {
+    /** [B, T, D] as B * T rows, like the pooled input. */
+    public float[][] pooledGradient() {
         return pooledGradient;
+    }
+
+    /** Vector {@code i} of example {@code b}: 0 is the dense arch's output, i > 0 table i - 1's pooled row. */
+    private float[] vector(float[][] denseRows, float[][] pooledRows, int b, int i) {
+        return i == 0 ? denseRows[b] : pooledRows[b * numTables + i - 1];
     }
 
     private void forwardRows(int from, int to) {
         int f = numTables + 1;
         for (int b = from; b < to; b++) {
             float[] o = out[b];
-            float[] d = dense[b];
-            System.arraycopy(d, 0, o, 0, dim);
+            System.arraycopy(dense[b], 0, o, 0, dim);
             int p = dim;
             for (int i = 1; i < f; i++) {
-                int oi = (b * numTables + i - 1) * dim;
+                float[] vi = vector(dense, pooled, b, i);
                 for (int j = 0; j < i; j++) {
-                    float[] vj = j == 0 ? d : pooled;
-                    int oj = j == 0 ? 0 : (b * numTables + j - 1) * dim;
+                    float[] vj = vector(dense, pooled, b, j);
                     float s = 0f;
                     for (int k = 0; k < dim; k++) {
-                        s += pooled[oi + k] * vj[oj + k];
+                        s += vi[k] * vj[k];
                     }
                     o[p++] = s;
                 }
@@ -91,32 +97,27 @@ public final class InteractionArch {
         }
     }
 
+    /** dV[i] += dz * V[j] and dV[j] += dz * V[i] for each pair in order: row axpys, vectorised by C2. */
     private void backwardRows(int from, int to) {
         int f = numTables + 1;
-        float[] pg = pooledGradient;
         for (int b = from; b < to; b++) {
             float[] g = outGradient[b];
-            float[] d = dense[b];
-            float[] dg = denseGradient[b];
-            System.arraycopy(g, 0, dg, 0, dim);
-            Arrays.fill(pg, b * numTables * dim, (b + 1) * numTables * dim, 0f);
+            System.arraycopy(g, 0, denseGradient[b], 0, dim);
+            for (int t = 0; t < numTables; t++) Arrays.fill(pooledGradient[b * numTables + t], 0f);
             int p = dim;
             for (int i = 1; i < f; i++) {
-                int oi = (b * numTables + i - 1) * dim;
+                float[] vi = vector(dense, pooled, b, i);
+                float[] gi = vector(denseGradient, pooledGradient, b, i);
                 for (int j = 0; j < i; j++) {
                     float gz = g[p++];
                     if (gz == 0f) continue;
-                    if (j == 0) {
-                        for (int k = 0; k < dim; k++) {
-                            pg[oi + k] += gz * d[k];
-                            dg[k] += gz * pooled[oi + k];
-                        }
-                    } else {
-                        int oj = (b * numTables + j - 1) * dim;
-                        for (int k = 0; k < dim; k++) {
-                            pg[oi + k] += gz * pooled[oj + k];
-                            pg[oj + k] += gz * pooled[oi + k];
-                        }
+                    float[] vj = vector(dense, pooled, b, j);
+                    float[] gj = vector(denseGradient, pooledGradient, b, j);
+                    for (int k = 0; k < dim; k++) {
+                        gi[k] += gz * vj[k];
+                    }
+                    for (int k = 0; k < dim; k++) {
+                        gj[k] += gz * vi[k];
                     }
                 }
             }

@@ -21,7 +21,7 @@ public final class SparseArch {
     private final int numTables;
     private final int dim;
     private final ParallelFor pool;
-    private final float[] pooled;
+    private final float[][] pooled;
     /** Per table: (row << 32 | example), sorted by row; and the radix sort's scratch. */
     private final long[][] keys;
     private final long[][] scratch;
@@ -31,7 +31,7 @@ public final class SparseArch {
     private final float[][] rowGradients;
 
     private int[] indices;
-    private float[] pooledGradient;
+    private float[][] pooledGradient;
     private int n;
 
     private final ParallelFor.RangeTask forwardTask = this::forwardRows;
@@ -42,7 +42,7 @@ public final class SparseArch {
         this.numTables = tables.size();
         this.dim = dim;
         this.pool = pool;
-        this.pooled = new float[capacity * numTables * dim];
+        this.pooled = new float[capacity * numTables][dim];
         this.keys = new long[numTables][capacity];
         this.scratch = new long[numTables][capacity];
         this.counts = new int[numTables][1 << RADIX_BITS];
@@ -51,20 +51,20 @@ public final class SparseArch {
         this.rowGradients = new float[numTables][capacity * dim];
     }
 
-    /** indices [n, T] (already checked against the table sizes) -> {@link #output()} [n, T, D]. */
+    /** indices [n, T] (already checked against the table sizes) -> {@link #output()} [n, T, D]: row b * T + t. */
     public void forward(int[] sparseIndices, int count) {
         this.indices = sparseIndices;
         this.n = count;
         pool.run(count, forwardTask);
     }
 
-    /** [B, T, D]. */
-    public float[] output() {
+    /** [B, T, D] as B * T rows of D: example b's table t at {@code b * T + t}. */
+    public float[][] output() {
         return pooled;
     }
 
-    /** dL/d(pooled) [n, T, D] -> per table, the distinct rows and their summed gradients. */
-    public void backward(float[] gradient) {
+    /** dL/d(pooled) [n, T, D] (rows as {@link #output()}) -> per table, the distinct rows and their summed gradients. */
+    public void backward(float[][] gradient) {
         this.pooledGradient = gradient;
         pool.run(numTables, backwardTask);
     }
@@ -87,7 +87,7 @@ public final class SparseArch {
     private void forwardRows(int from, int to) {
         for (int b = from; b < to; b++) {
             for (int t = 0; t < numTables; t++) {
-                tables.get(t).readRow(indices[b * numTables + t], pooled, (b * numTables + t) * dim);
+                tables.get(t).readRow(indices[b * numTables + t], pooled[b * numTables + t], 0);
             }
         }
     }
@@ -106,16 +106,16 @@ public final class SparseArch {
             for (int s = 0; s < n; s++) {
                 int row = (int) (sorted[s] >>> 32);
                 int b = (int) sorted[s];
-                int src = (b * numTables + t) * dim;
+                float[] src = pooledGradient[b * numTables + t];
                 if (row != previous) {
                     u++;
                     rows[u] = row;
                     previous = row;
-                    System.arraycopy(pooledGradient, src, g, u * dim, dim);
+                    System.arraycopy(src, 0, g, u * dim, dim);
                 } else {
                     int dst = u * dim;
                     for (int d = 0; d < dim; d++) {
-                        g[dst + d] += pooledGradient[src + d];
+                        g[dst + d] += src[d];
                     }
                 }
             }

@@ -110,7 +110,7 @@ class ArchGradientTest {
         int width = arch.outputWidth();
         assertEquals(dim + 6, width);
         float[] c = randoms(B * width);
-        arch.forward(rows(dense, dim, B), pooled, B);
+        arch.forward(rows(dense, dim, B), rows(pooled, dim, B * tables), B);
         arch.backward(rows(c, width, B), B);
         for (int b = 0; b < B; b++) {
             double[] d = new double[dim];
@@ -131,7 +131,7 @@ class ArchGradientTest {
             }
             for (int t = 0; t < tables; t++) {
                 for (int k = 0; k < dim; k++) {
-                    assertClose(central(p[t], k, loss), arch.pooledGradient()[(b * tables + t) * dim + k], "d pooled");
+                    assertClose(central(p[t], k, loss), arch.pooledGradient()[b * tables + t][k], "d pooled");
                 }
             }
         }
@@ -142,7 +142,7 @@ class ArchGradientTest {
     void interactionPairsFollowTrilIndicesOrder() {
         InteractionArch arch = new InteractionArch(3, 1, 1, ParallelFor.SEQUENTIAL);
         // V = [2, 3, 5, 7] (dense, then tables): pairs 3*2, 5*2, 5*3, 7*2, 7*3, 7*5
-        arch.forward(new float[][]{{2}}, new float[]{3, 5, 7}, 1);
+        arch.forward(new float[][]{{2}}, new float[][]{{3}, {5}, {7}}, 1);
         float[] expected = {2, 6, 10, 15, 14, 21, 35};
         assertArrayEquals(expected, arch.output()[0], 0f);
     }
@@ -158,12 +158,12 @@ class ArchGradientTest {
             for (int t = 0; t < tables; t++) {
                 int row = batch.sparse[b * tables + t];
                 for (int k = 0; k < dim; k++) {
-                    assertEquals(ref.tables[t][row * dim + k], arch.output()[(b * tables + t) * dim + k], 0.0, "pooled = the row");
+                    assertEquals(ref.tables[t][row * dim + k], arch.output()[b * tables + t][k], 0.0, "pooled = the row");
                 }
             }
         }
         float[] g = randoms(B * tables * dim);
-        arch.backward(g);
+        arch.backward(rows(g, dim, B * tables));
         DoubleSupplier loss = () -> {
             double s = 0;
             for (int b = 0; b < B; b++) {
