@@ -30,9 +30,9 @@ if [ "$mode" = bench ] || [ "$mode" = all ]; then
     java -cp "$cp" dev.freshet.bench.gpu.GemmBench 2>&1 | tee "$out/gemm.log"
   fi
   echo "== GPU cache planning alone: CachePlanBench"
-  java -Xmx8g -cp "$cp" dev.freshet.bench.gpu.CachePlanBench 2>&1 | tee "$out/plan.log"
+  java -Xmx8g -XX:+UseTransparentHugePages -cp "$cp" dev.freshet.bench.gpu.CachePlanBench 2>&1 | tee "$out/plan.log"
   echo "== Freshet CUDA backend: TrainerGpuBench $*"
-  java -Xmx24g -cp "$cp" dev.freshet.bench.gpu.TrainerGpuBench --peer "$out/peer.log" --out "$out/trainer-gpu.json" \
+  java -Xmx24g -XX:+UseTransparentHugePages -cp "$cp" dev.freshet.bench.gpu.TrainerGpuBench --peer "$out/peer.log" --out "$out/trainer-gpu.json" \
     --command "bench/device/run-gpu.sh $mode $* (PEER_ARGS='$peer_args')" "$@" 2>&1 | tee "$out/bench.log" || rc=1
 fi
 exit $rc

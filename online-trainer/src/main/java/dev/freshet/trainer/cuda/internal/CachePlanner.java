@@ -136,11 +136,14 @@ public final class CachePlanner implements AutoCloseable {
         if (pool == null || n < SEQUENTIAL_BELOW) {
             // small batches: handing work to threads costs more than it saves
             resolve(ids, rows, owner, 0, n);
-            for (int p = 0; p < partitions; p++) parts.add(planPartition(p, rows, owner, n, slots, step, oldestLiveStep));
+            for (int p = 0; p < partitions; p++) parts.add(planPartition(p, rows, owner, n, step, oldestLiveStep));
+            assign(rows, slots, 0, n);
         } else {
-            // first every lookup's global row and partition (in parallel chunks), then each partition's rows
-            List<Future<?>> chunks = new ArrayList<>(partitions);
+            // three parallel phases, each writing only what it owns (no cache line written by two threads):
+            // every lookup's global row and partition (by chunks), the partitions' directory work (by
+            // partition), the slot of every lookup (by chunks)
             int chunk = (n + partitions - 1) / partitions;
+            List<Future<?>> chunks = new ArrayList<>(partitions);
             for (int c = 0; c < partitions; c++) {
                 int from = Math.min(n, c * chunk), to = Math.min(n, from + chunk);
                 chunks.add(pool.submit(() -> resolve(ids, rows, owner, from, to)));
@@ -149,7 +152,7 @@ public final class CachePlanner implements AutoCloseable {
             List<Future<int[][]>> futures = new ArrayList<>(partitions);
             for (int p = 0; p < partitions; p++) {
                 int part = p;
-                futures.add(pool.submit(() -> planPartition(part, rows, owner, n, slots, step, oldestLiveStep)));
+                futures.add(pool.submit(() -> planPartition(part, rows, owner, n, step, oldestLiveStep)));
             }
             for (Future<int[][]> f : futures) {
                 try {
@@ -162,6 +165,12 @@ public final class CachePlanner implements AutoCloseable {
                     throw new IllegalStateException(e.getCause());
                 }
             }
+            chunks.clear();
+            for (int c = 0; c < partitions; c++) {
+                int from = Math.min(n, c * chunk), to = Math.min(n, from + chunk);
+                chunks.add(pool.submit(() -> assign(rows, slots, from, to)));
+            }
+            await(chunks);
         }
         int swaps = 0;
         for (int[][] p : parts) swaps += p[3][0];
@@ -185,7 +194,8 @@ public final class CachePlanner implements AutoCloseable {
         for (int i = from; i < to; i++) {
             int row = (int) (tableOffset[i % tables] + ids[i]);
             rows[i] = row;
-            owner[i] = partitions == 1 ? 0 : (byte) ((row * 0x9E3779B9) >>> partitionShift);
+            // blocks of 64 rows share a partition, so that no cache line of rowInfo is written by two threads
+            owner[i] = partitions == 1 ? 0 : (byte) (((row >>> 6) * 0x9E3779B9) >>> partitionShift);
         }
     }
 
@@ -203,9 +213,16 @@ public final class CachePlanner implements AutoCloseable {
         }
     }
 
-    private int[][] planPartition(int p, int[] rows, byte[] owner, int n, int[] slots, long step, long oldestLiveStep) {
+    /** After planning every row of the batch is cached and pinned: a lookup's slot is its row's. */
+    private void assign(int[] rows, int[] slots, int from, int to) {
+        for (int i = from; i < to; i++) slots[i] = rowInfo[rows[i] << 1];
+    }
+
+    private int[][] planPartition(int p, int[] rows, byte[] owner, int n, long step, long oldestLiveStep) {
         int cap = 256;
         int[] sSlot = new int[cap], sEvict = new int[cap], sLoad = new int[cap];
+        int[] missed = new int[64];
+        int misses = 0;
         int k = 0;
         byte mine = (byte) p;
         // Pass 1: count every lookup, and pin every cached row of this batch before any victim is chosen, so
@@ -217,13 +234,16 @@ public final class CachePlanner implements AutoCloseable {
             int c = rowInfo[r2 + 1];
             if (c < Integer.MAX_VALUE) rowInfo[r2 + 1] = c + 1;
             int s = rowInfo[r2];
-            slots[i] = s;
-            if (s >= 0) slotStep[s] = step;
+            if (s >= 0) {
+                slotStep[s] = step;
+            } else {
+                if (misses == missed.length) missed = Arrays.copyOf(missed, misses * 2);
+                missed[misses++] = rows[i];
+            }
         }
         // Pass 2: the misses (a row missed twice by the batch is loaded once)
-        for (int i = 0; i < n; i++) {
-            if (owner[i] != mine || slots[i] >= 0) continue;
-            int row = rows[i];
+        for (int m = 0; m < misses; m++) {
+            int row = missed[m];
             int s = rowInfo[row << 1];
             if (s < 0) {
                 s = victim(p, oldestLiveStep);
@@ -243,7 +263,6 @@ public final class CachePlanner implements AutoCloseable {
                 k++;
             }
             slotStep[s] = step;
-            slots[i] = s;
         }
         return new int[][]{sSlot, sEvict, sLoad, {k}};
     }
