@@ -10,7 +10,6 @@ import dev.freshet.ingest.ClickProducer;
 import dev.freshet.ingest.IngestConfig;
 import dev.freshet.kafka.EmbeddedKafka;
 import dev.freshet.kafka.TopicAdmin;
-import dev.freshet.config.ConfigException;
 import dev.freshet.platform.internal.FeatureTap;
 import dev.freshet.platform.internal.FullWhenAskedSink;
 import dev.freshet.publisher.ModelPublisher;
@@ -21,10 +20,10 @@ import dev.freshet.publisher.PublisherConfig;
 import dev.freshet.trainer.ModelConfig;
 import dev.freshet.trainer.TrainerBackend;
 import dev.freshet.trainer.cpu.CpuBackend;
-import dev.freshet.trainer.cuda.CudaBackend;
 import dev.freshet.trainer.cuda.CudaOptions;
 import dev.freshet.trainer.host.HostModelState;
 import dev.freshet.trainer.online.OnlineTrainer;
+import dev.freshet.trainer.online.TrainerBackends;
 import dev.freshet.trainer.online.TrainerConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import java.time.Clock;
@@ -188,7 +187,7 @@ public final class EmbeddedFreshet implements AutoCloseable {
         FeatureLayout layout = FeatureLayout.from(c);
         ModelConfig model = ModelConfig.from(layout, c);
         TrainerConfig trainerConfig = TrainerConfig.from(c);
-        backend = createBackend(trainerConfig.backend(), model, c);
+        backend = TrainerBackends.create(trainerConfig.backend(), model, c);
         started.push(backend);
         LOG.info("trainer backend: {}", backend.description());
         publisher = new ModelPublisher(PublisherConfig.from(c), layout, Clock.systemUTC());
@@ -213,30 +212,6 @@ public final class EmbeddedFreshet implements AutoCloseable {
             trainerThread.join(120_000);
             trainer.close();
         });
-    }
-
-    /** auto: CUDA where a GPU answers, else the CPU (saying why, so a missing driver is not a silent slowdown). */
-    private static TrainerBackend createBackend(TrainerConfig.Backend choice, ModelConfig model, ConfigSource c) {
-        if (choice == TrainerConfig.Backend.AUTO || choice == TrainerConfig.Backend.CUDA) {
-            CudaOptions options = CudaOptions.from(c);
-            var probe = CudaBackend.probe(options.device());
-            if (probe.available()) {
-                HostModelState state = HostModelState.initialize(model);
-                try {
-                    return CudaBackend.create(model, options, state);
-                } catch (RuntimeException e) {
-                    state.close();
-                    if (choice == TrainerConfig.Backend.CUDA) throw e;
-                    LOG.warn("CUDA device {} found but the CUDA backend failed ({}); training on the CPU", probe.deviceName(), e.toString());
-                }
-            } else if (choice == TrainerConfig.Backend.CUDA) {
-                throw new ConfigException("trainer.backend = cuda but " + probe.reason() + ". Fix: run on a machine with an NVIDIA GPU "
-                        + "and driver, or set trainer.backend=cpu (or auto).");
-            } else {
-                LOG.info("no GPU ({}): training on the CPU", probe.reason());
-            }
-        }
-        return CpuBackend.create(model, c.get(CpuBackend.THREADS));
     }
 
     private ConfigSource underWorkDir(ConfigSource c, Setting<Path> setting, String sub) {

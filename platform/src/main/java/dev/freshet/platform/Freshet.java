@@ -12,7 +12,8 @@ import java.util.Optional;
 /**
  * The {@code freshet} command: finds the subcommand named by the first word(s) of the command line
  * ({@code freshet ingest ...}, {@code freshet model rollback ...}) among {@link FreshetCommands#all()},
- * parses the rest with {@link CommandLine} and runs it. {@code freshet --help} lists the commands;
+ * parses the rest with {@link CommandLine} and runs it. The configuration may hold the keys of every
+ * command, so that one file serves the whole deployment; keys nobody declares are refused. {@code freshet --help} lists the commands;
  * {@code freshet X --help} prints X's usage with every setting it reads.
  *
  * <p>Exit codes: 0 ok, 1 failed, 2 usage or configuration error, 3 ran but rejected some input
@@ -43,7 +44,9 @@ public final class Freshet {
         String[] rest = Arrays.copyOfRange(args, command.name().split(" ").length, args.length);
         CommandLine line;
         try {
-            line = CommandLine.parse(rest, command);
+            // Any Freshet key is accepted, not only the command's own: one config file serves every
+            // service of a deployment. A key no component declares is still refused (a typo).
+            line = CommandLine.parse(rest, FreshetCommands.settings(commands), command.aliases(), System.getenv());
         } catch (ConfigException e) {
             err.println("freshet " + command.name() + ": " + e.getMessage());
             return 2;

@@ -25,6 +25,10 @@ public final class FreshetCommands {
         commands.add(new dev.freshet.ingest.SyntheticCommand());
         commands.add(new dev.freshet.ingest.JsonIngestCommand());
         commands.add(new dev.freshet.featurestream.FeaturesCommand());
+        commands.add(new dev.freshet.trainer.online.TrainCommand());
+        commands.add(new dev.freshet.trainer.retrain.RetrainCommand());
+        commands.add(new PublishCommand());
+        commands.add(new dev.freshet.serving.ServeCommand());
         commands.add(new dev.freshet.publisher.RollbackCommand());
         commands.add(new TopicsCommand());
         commands.add(new SettingsCommand());

@@ -31,7 +31,7 @@ public final class SettingsCommand implements Command {
     public String details() {
         return """
                 freshet settings              print the settings table
-                freshet settings README.md    rewrite the README's generated commands and settings sections
+                freshet settings README.md    rewrite the README's generated sections (commands, settings, benchmark figures)
                 """;
     }
 
@@ -53,7 +53,8 @@ public final class SettingsCommand implements Command {
         }
         Path file = Path.of(line.positional().get(0));
         String before = Files.readString(file, StandardCharsets.UTF_8);
-        String after = ReferenceTables.updateReadme(before, commands);
+        Path results = file.toAbsolutePath().getParent().resolve("bench/results");
+        String after = ReferenceTables.updateReadme(before, commands, results);
         if (after.equals(before)) {
             System.out.println(file + " is up to date");
         } else {

@@ -62,6 +62,22 @@ class FreshetTest {
     }
 
     @Test
+    void oneConfigServesEveryCommandButTyposAreRefused(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir) throws Exception {
+        Setting<Integer> other = Setting.ofInt("other.size", 5, 1, 10, "Another command's size.");
+        Probe a = new Probe("a");
+        Command b = new Probe("b") {
+            public List<Setting<?>> settings() { return List.of(other); }
+        };
+        java.nio.file.Path file = dir.resolve("freshet.properties");
+        java.nio.file.Files.writeString(file, "test.size = 6\nother.size = 2\n");
+        assertEquals(0, run(List.of(a, b), "a", "--config", file.toString()));
+        assertEquals(6, a.sizeSeen);
+        java.nio.file.Files.writeString(file, "test.size = 6\nother.sise = 2\n");
+        assertEquals(2, run(List.of(a, b), "a", "--config", file.toString()));
+        assertTrue(err.toString(StandardCharsets.UTF_8).contains("unknown setting other.sise"), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
     void helpListsCommandsAndCommandHelpPrintsUsage() {
         Probe a = new Probe("ingest");
         assertEquals(0, run(List.of(a, new SettingsCommand()), "--help"));

@@ -21,7 +21,7 @@ class ReadmeTest {
     @Test
     void generatedSectionsMatchTheDeclarations() throws Exception {
         String text = Files.readString(readme(), StandardCharsets.UTF_8);
-        String expected = ReferenceTables.updateReadme(text, FreshetCommands.all());
+        String expected = ReferenceTables.updateReference(text, FreshetCommands.all());
         assertEquals(expected, text, "README.md's generated commands/settings sections are stale. Fix: run ./freshet settings README.md");
     }
 
@@ -29,6 +29,29 @@ class ReadmeTest {
     void theFirstLinesAreTheTwoSetUpCommands() throws Exception {
         List<String> lines = Files.readAllLines(readme(), StandardCharsets.UTF_8).stream().filter(l -> l.startsWith("./freshet") || l.startsWith("mvn")).toList();
         assertTrue(lines.size() >= 2 && lines.get(0).startsWith("./freshet demo") && lines.get(1).startsWith("mvn -B verify"), lines.toString());
+    }
+
+    @Test
+    void benchmarkTablesComeFromTheResultFilesWithTargetsChecked(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("pipeline.json"), """
+                {"command": "mvn bench", "machine": "vm, 2 cores", "date": "2026-11-21T23:00:00Z", "figures": [
+                  {"name": "events_per_s", "value": 12345.6, "unit": "events/s", "higher_is_better": true, "target": 10000},
+                  {"name": "p99", "value": 1.5, "unit": "s", "higher_is_better": false, "target": 1.0},
+                  {"name": "count", "value": 42, "unit": "events", "higher_is_better": true, "target": null}]}
+                """);
+        assertEquals("""
+                #### pipeline
+
+                `mvn bench` \s
+                vm, 2 cores, 2026-11-21T23:00:00Z
+
+                | figure | value | unit | target | met |
+                | --- | --- | --- | --- | --- |
+                | events_per_s | 12,346 | events/s | ≥ 10,000 | yes |
+                | p99 | 1.50 | s | ≤ 1 | **no** |
+                | count | 42 | events |  |  |
+
+                """, ReferenceTables.benchTables(dir));
     }
 
     @Test
