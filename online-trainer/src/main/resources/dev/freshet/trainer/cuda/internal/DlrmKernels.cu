@@ -448,6 +448,56 @@ extern "C" __global__ void interact_fwd(int T, int D, const float* __restrict__ 
     __syncthreads();
     float* out = R + (size_t)b * ldr;
     for (int d = threadIdx.x; d < D; d += blockDim.x) out[d] = sm[d];
+    if ((D & 3) == 0) {
+        // register-blocked: a thread takes a 4x4 block of (i, j) vector pairs (block row >= block column) and
+        // every 4th dimension, so each value loaded from shared memory feeds 4 FMAs; the 4 threads of a block
+        // pair are neighbouring lanes and add their partial sums with two shuffles
+        int NB = (F + 3) / 4;
+        int items = NB * (NB + 1) / 2 * 4;
+        for (int item = threadIdx.x; item < items; item += blockDim.x) {
+            int bp = item / 4, part = item % 4;
+            int ib = (int)((sqrtf(8.0f * bp + 1.0f) - 1.0f) * 0.5f);
+            while (ib * (ib + 1) / 2 > bp) ib--;
+            while ((ib + 1) * (ib + 2) / 2 <= bp) ib++;
+            int jb = bp - ib * (ib + 1) / 2;
+            float acc[4][4];
+#pragma unroll
+            for (int r = 0; r < 4; r++)
+#pragma unroll
+                for (int q = 0; q < 4; q++) acc[r][q] = 0.0f;
+            for (int d = part; d < D; d += 4) {
+                float a[4], c[4];
+#pragma unroll
+                for (int r = 0; r < 4; r++) {
+                    int i = ib * 4 + r, j = jb * 4 + r;
+                    a[r] = i < F ? sm[i * S + d] : 0.0f;
+                    c[r] = j < F ? sm[j * S + d] : 0.0f;
+                }
+#pragma unroll
+                for (int r = 0; r < 4; r++)
+#pragma unroll
+                    for (int q = 0; q < 4; q++) acc[r][q] = fmaf(a[r], c[q], acc[r][q]);
+            }
+            unsigned group = 0xFu << ((threadIdx.x % 32) & ~3u);
+#pragma unroll
+            for (int r = 0; r < 4; r++)
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    acc[r][q] += __shfl_xor_sync(group, acc[r][q], 1);
+                    acc[r][q] += __shfl_xor_sync(group, acc[r][q], 2);
+                }
+            if (part == 0) {
+#pragma unroll
+                for (int r = 0; r < 4; r++)
+#pragma unroll
+                    for (int q = 0; q < 4; q++) {
+                        int i = ib * 4 + r, j = jb * 4 + q;
+                        if (i < F && j < i) out[D + i * (i - 1) / 2 + j] = acc[r][q];
+                    }
+            }
+        }
+        return;
+    }
     int P = F * (F - 1) / 2;
     for (int p = threadIdx.x; p < P; p += blockDim.x) {
         int i, j;
