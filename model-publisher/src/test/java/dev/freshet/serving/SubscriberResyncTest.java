@@ -1,6 +1,9 @@
 package dev.freshet.serving;
 
 import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.publisher.ModelPublisher;
+import dev.freshet.publisher.PublisherConfig;
+import dev.freshet.schemas.Topics;
 import dev.freshet.schemas.ModelUpdate;
 import dev.freshet.schemas.UpdateKind;
 import org.junit.jupiter.api.AfterAll;
@@ -113,5 +116,63 @@ class SubscriberResyncTest {
             bytes[bytes.length / 2] ^= 0x10;
             return ModelUpdate.newBuilder(r).setPayload(ByteBuffer.wrap(bytes)).build();
         }).toList());
+    }
+
+    @Test
+    void requestsSeeOneWholeVersionWhileVersionsChange() throws Exception {
+        try (PublishingHarness h = new PublishingHarness(kafka, dir, "swaps", 900_000, 0.05)) {
+            h.full(0.7);
+            try (ModelSubscriber s = new ModelSubscriber(h.servingConfig(h.source), Clock.systemUTC())) {
+                List<String> wrong = java.util.Collections.synchronizedList(new ArrayList<>());
+                java.util.Set<Long> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+                java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+                Thread reader = new Thread(() -> {
+                    while (!stop.get()) {
+                        ServingModel.Prediction p = s.predict(h.sample);
+                        float[] want;
+                        while ((want = h.expected.get(p.version())) == null && !stop.get()) Thread.yield();
+                        if (want == null) return;
+                        seen.add(p.version());
+                        for (int i = 0; i < want.length; i++) {
+                            if (Math.abs(want[i] - p.probabilities()[i]) > 1e-5) {
+                                wrong.add("version " + p.version() + " event " + i + ": " + p.probabilities()[i] + " vs " + want[i]);
+                                break;
+                            }
+                        }
+                    }
+                });
+                reader.start();
+                for (int i = 0; i < 5; i++) {
+                    long v = h.delta(0.7);
+                    PublishingHarness.await(() -> seen.contains(v), "a request scored by version " + v);
+                }
+                stop.set(true);
+                reader.join(10_000);
+                assertEquals(List.of(), wrong, "every request was scored by exactly one published version");
+                assertTrue(seen.size() >= 5, "requests saw versions " + seen);
+            }
+        }
+    }
+
+    @Test
+    void chunksFitTheTopicsMaxMessageBytes() {
+        String name = "small-messages";
+        Topics topics = Topics.withPrefix(name + "-");
+        kafka.createTopic(topics.modelUpdates(), 1, java.util.Map.of("max.message.bytes", "65536"));
+        PublisherConfig config = new PublisherConfig(kafka.bootstrapServers(), topics, dir, name, "freshet-publisher", 900_000,
+                java.time.Duration.ofMinutes(10), 10, 0.05);
+        try (ModelPublisher publisher = new ModelPublisher(config, TestModels.LAYOUT, Clock.systemUTC());
+             dev.freshet.trainer.cpu.CpuBackend trainer = dev.freshet.trainer.cpu.CpuBackend.create(TestModels.config(), 1)) {
+            assertEquals(65536 - dev.freshet.publisher.internal.UpdateRecords.RECORD_OVERHEAD_BYTES, publisher.chunkBytes());
+            TestModels.train(trainer, TestModels.events(512, 1));
+            trainer.state().drainTouchedRows();
+            publisher.full(trainer.state(), TestModels.progress(512, 0.7));
+            TestModels.train(trainer, TestModels.events(4096, 2));
+            publisher.delta(TestModels.cutDelta(trainer.state(), TestModels.progress(4608, 0.7)));
+            assertEquals(0, publisher.metrics().publishFailures(), "every chunk fitted the topic");
+            assertEquals(2, publisher.metrics().lastVersion());
+            assertTrue(publisher.metrics().chunksPublished() >= 2, "a delta of " + publisher.metrics().bytesPublished()
+                    + " bytes needs several 48 KiB chunks, got " + publisher.metrics().chunksPublished());
+        }
     }
 }
