@@ -161,9 +161,10 @@ public final class DemoCommand implements Command {
             out.println("freshet demo: stopping (feature job savepoint, trainer checkpoint) ...");
             if (feed != null) feed.close();
             if (monitor != null) monitor.close();
-            StatusSample last = monitor == null ? null : monitor.sample();
             if (status != null) status.close();
             f.close();
+            // Read after every component stopped: the trainer's final steps and checkpoint are counted.
+            StatusSample last = monitor == null ? null : monitor.sample();
             out.print(summary(f, feed, last, launchedAt));
             stopped.countDown();
         }
