@@ -99,6 +99,13 @@ public final class ClickEventWriter {
         }
     }
 
+    /** A string item the caller knows to be ASCII (validated hex digits, say): copied as is. */
+    public void asciiItem(byte[] b, int from, int to) {
+        arrayLeft--;
+        varLong(1);
+        bytes(b, from, to);
+    }
+
     /** A string item given as UTF-8 {@code b[from, to)}; written as {@link #canonicalUtf8} gives it. */
     public void utf8Item(byte[] b, int from, int to) {
         arrayLeft--;

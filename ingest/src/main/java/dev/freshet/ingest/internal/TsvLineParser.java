@@ -27,6 +27,7 @@ import java.util.Objects;
  */
 public final class TsvLineParser {
     private static final int MAX_SHOWN = 40;
+    private static final long MULT_MIN = Long.MIN_VALUE / 10;
 
     private final FeatureLayout layout;
     private final long layoutId;
@@ -43,6 +44,7 @@ public final class TsvLineParser {
     private final boolean hasLabelColumn;
     private final double[] denseValues;
     private final boolean[] densePresent;
+    private final byte[] sourcePrefix;
     // The line being parsed and what validate() found in it.
     private byte[] line;
     private long lineNumber;
@@ -79,6 +81,7 @@ public final class TsvLineParser {
         hasLabelColumn = layout.hasLabel();
         denseValues = new double[numDense];
         densePresent = new boolean[numDense];
+        sourcePrefix = (source + ":").getBytes(StandardCharsets.UTF_8);
     }
 
     /** Parses a line given as text (tests, small inputs); the same rules as the byte form. */
@@ -116,7 +119,7 @@ public final class TsvLineParser {
         if (eventIdColumn >= 0) {
             key = ClickEventWriter.canonicalUtf8(line, starts[eventIdColumn], ends[eventIdColumn]);
         } else {
-            key = (source + ":" + lineNumber).getBytes(StandardCharsets.UTF_8);
+            key = defaultKey(lineNumber);
         }
         writer.begin(key, time, kind(), null, label < 0 ? null : label, layoutId);
         writer.beginArray(numDense);
@@ -133,12 +136,27 @@ public final class TsvLineParser {
             int col = categoricalColumn[i];
             if (starts[col] == ends[col]) {
                 writer.nullItem();
+            } else if (hexCategorical) {
+                writer.asciiItem(line, starts[col], ends[col]); // validated hex digits
             } else {
                 writer.utf8Item(line, starts[col], ends[col]);
             }
         }
         writer.endArray();
         return new ParsedLine.Encoded(lineNumber, key, writer.toByteArray());
+    }
+
+    /** UTF-8 of {@code "<source>:<lineNumber>"}, the default event id, without building the String. */
+    private byte[] defaultKey(long lineNumber) {
+        int digits = 1;
+        for (long v = lineNumber; v >= 10; v /= 10) digits++;
+        byte[] key = Arrays.copyOf(sourcePrefix, sourcePrefix.length + digits);
+        long v = lineNumber;
+        for (int i = key.length - 1; i >= sourcePrefix.length; i--) {
+            key[i] = (byte) ('0' + v % 10);
+            v /= 10;
+        }
+        return key;
     }
 
     /** A rejection for a line the reader could not even split (too long, broken gzip). */
@@ -279,11 +297,15 @@ public final class TsvLineParser {
             if (digit < 0 || digit > 9) {
                 throw new NumberFormatException("is not an integer");
             }
-            // Accumulate negatively: Long.MIN_VALUE has no positive twin.
-            if (result < (Long.MIN_VALUE + digit) / 10) {
+            // Accumulate negatively (Long.MIN_VALUE has no positive twin), checking overflow without a division.
+            if (result < MULT_MIN) {
                 throw new NumberFormatException(overflow(s, from, to));
             }
-            result = result * 10 - digit;
+            result *= 10;
+            if (result < Long.MIN_VALUE + digit) {
+                throw new NumberFormatException(overflow(s, from, to));
+            }
+            result -= digit;
         }
         if (!negative) {
             if (result == Long.MIN_VALUE) throw new NumberFormatException(overflow(s, from, to));
