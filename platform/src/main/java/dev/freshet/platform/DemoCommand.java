@@ -34,7 +34,7 @@ public final class DemoCommand implements Command {
 
     public static final Setting<String> CRITEO_FILE = new Setting<>("demo.criteo-file", "path", "", "a Criteo-layout TSV file (.gz too), or empty",
             "Feed the demo from this Criteo TSV file instead of the synthetic stream.", s -> s, s -> true);
-    public static final Setting<Double> RATE = Setting.ofDouble("demo.rate", 5000, 0, 1e7,
+    public static final Setting<Double> RATE = Setting.ofDouble("demo.rate", 2000, 0, 1e7,
             "Events per second the demo produces (0 = as fast as the producer goes).");
     public static final Setting<Long> EVENTS = Setting.ofLong("demo.events", 0, 0, Long.MAX_VALUE,
             "Stop producing after this many synthetic events (0 = until stopped).");

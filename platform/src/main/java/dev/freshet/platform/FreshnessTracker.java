@@ -22,7 +22,8 @@ import java.util.Objects;
  * first, so both sides are kept until matched (versions: the last {@value #VERSIONS_KEPT}).
  *
  * <p>Thread-safe. Totals count only examples produced after {@link #steadyStateFrom} (set when the
- * first model is served): the minute-long start-up is reported separately as time to first model.
+ * first model is served): the start-up is reported separately as time to first model. The live view
+ * ({@link #drainRecent}) counts every example served in its interval.
  */
 public final class FreshnessTracker {
     static final int VERSIONS_KEPT = 4096;
@@ -108,10 +109,11 @@ public final class FreshnessTracker {
     private void record(long servedAt, long[] eventTimes) {
         for (long t : eventTimes) {
             matched++;
+            long latency = servedAt - t;
+            // The live view shows every served example, backlog included: a trainer that falls behind shows as growing freshness.
+            recent.add(latency);
             if (t >= steadyStateFrom) {
-                long latency = servedAt - t;
                 total.add(latency);
-                recent.add(latency);
             }
         }
     }
