@@ -7,7 +7,7 @@ import dev.freshet.publisher.internal.Sha256;
 import dev.freshet.schemas.ClickEvent;
 import dev.freshet.schemas.ModelUpdate;
 import dev.freshet.schemas.UpdateKind;
-import dev.freshet.schemas.serde.KafkaAvroSerde;
+import dev.freshet.schemas.serde.AvroCodec;
 import org.apache.kafka.clients.consumer.Consumer;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -16,6 +16,7 @@ import org.apache.kafka.clients.consumer.OffsetAndTimestamp;
 import org.apache.kafka.common.PartitionInfo;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -53,7 +54,9 @@ public final class ModelSubscriber implements AutoCloseable {
 
     private final ServingConfig config;
     private final ModelStore store;
-    private final Consumer<String, ModelUpdate> consumer;
+    private final Consumer<String, byte[]> consumer;
+    /** Decoded here rather than in the consumer, so that a malformed record is counted instead of stopping the poll loop. */
+    private final AvroCodec<ModelUpdate> codec = new AvroCodec<>(ModelUpdate.class);
     private final Clock clock;
     private final Thread thread;
     private volatile ServingModel current;
@@ -95,10 +98,10 @@ public final class ModelSubscriber implements AutoCloseable {
     }
 
     public ModelSubscriber(ServingConfig config, Clock clock) {
-        this(config, clock, new KafkaConsumer<>(consumerProps(config), new StringDeserializer(), KafkaAvroSerde.of(ModelUpdate.class)));
+        this(config, clock, new KafkaConsumer<>(consumerProps(config), new StringDeserializer(), new ByteArrayDeserializer()));
     }
 
-    ModelSubscriber(ServingConfig config, Clock clock, Consumer<String, ModelUpdate> consumer) {
+    ModelSubscriber(ServingConfig config, Clock clock, Consumer<String, byte[]> consumer) {
         this.config = Objects.requireNonNull(config, "config");
         this.clock = Objects.requireNonNull(clock, "clock");
         this.consumer = Objects.requireNonNull(consumer, "consumer");
@@ -110,7 +113,15 @@ public final class ModelSubscriber implements AutoCloseable {
             lastError = e;
             LOG.error("serving {}: no usable model in the store at start-up ({}); waiting for a FULL", config.modelName(), e.getMessage());
         }
-        assign();
+        try {
+            assign();
+        } catch (RuntimeException e) {
+            consumer.close();
+            ServingModel m = current;
+            current = null;
+            if (m != null) m.release();
+            throw e;
+        }
         this.thread = new Thread(this::run, "freshet-model-subscriber-" + config.modelName());
         thread.setDaemon(true);
         thread.start();
@@ -158,10 +169,18 @@ public final class ModelSubscriber implements AutoCloseable {
     private void run() {
         try {
             while (running) {
-                for (ConsumerRecord<String, ModelUpdate> r : consumer.poll(config.pollTimeout())) {
+                for (ConsumerRecord<String, byte[]> r : consumer.poll(config.pollTimeout())) {
                     if (!config.modelName().equals(r.key()) || r.value() == null) continue;
+                    ModelUpdate update;
                     try {
-                        handle(r.value());
+                        update = codec.decode(r.value());
+                    } catch (RuntimeException e) {
+                        lastError = e;
+                        anomaly(Anomaly.CORRUPT, "record at offset " + r.offset() + " is not a ModelUpdate: " + e.getMessage());
+                        continue;
+                    }
+                    try {
+                        handle(update);
                     } catch (RuntimeException e) {
                         lastError = e;
                         LOG.error("serving {}: update at offset {} failed: {}", config.modelName(), r.offset(), e.toString());

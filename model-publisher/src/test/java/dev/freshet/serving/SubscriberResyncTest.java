@@ -175,4 +175,26 @@ class SubscriberResyncTest {
                     + " bytes needs several 48 KiB chunks, got " + publisher.metrics().chunksPublished());
         }
     }
+
+    @Test
+    void malformedRecordIsCountedAndServingGoesOn() {
+        try (PublishingHarness h = new PublishingHarness(kafka, dir, "garbage", 900_000, 0.05)) {
+            h.full(0.7);
+            try (ModelSubscriber s = new ModelSubscriber(h.servingConfig(), Clock.systemUTC())) {
+                assertEquals(2, h.delta(0.7));
+                java.util.Map<String, Object> p = kafka.clientProps();
+                try (var producer = new org.apache.kafka.clients.producer.KafkaProducer<>(p, new org.apache.kafka.common.serialization.StringSerializer(),
+                        new org.apache.kafka.common.serialization.ByteArraySerializer())) {
+                    producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(h.served.modelUpdates(), h.model,
+                            "not a model update".getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+                }
+                h.relay(h.published());
+                PublishingHarness.await(() -> s.currentVersion() == 2 && s.anomalies(ModelSubscriber.Anomaly.CORRUPT) == 1, "version 2 after a malformed record");
+                assertTrue(s.running(), "the subscriber survives a malformed record");
+                float[] want = h.expected.get(2L);
+                float[] got = s.predict(h.sample).probabilities();
+                for (int i = 0; i < want.length; i++) assertEquals(want[i], got[i], 1e-5);
+            }
+        }
+    }
 }

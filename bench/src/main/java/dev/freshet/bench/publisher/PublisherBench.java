@@ -71,8 +71,9 @@ public final class PublisherBench {
             }
         }
         System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "warn");
+        // The machine is shared: its load at the start goes into the record, so that figures are read with it.
         BenchReport report = new BenchReport("MAVEN_OPTS=-Xmx8g mvn -B -o -q -pl bench exec:java -Dexec.mainClass=" + PublisherBench.class.getName(),
-                BenchReport.thisMachine());
+                BenchReport.thisMachine() + ", load average at start " + loadAverage());
         Path work = Files.createTempDirectory("freshet-publisher-bench-");
         try (EmbeddedKafka kafka = EmbeddedKafka.start()) {
             for (int dim : new int[]{16, 128}) {
@@ -227,6 +228,15 @@ public final class PublisherBench {
 
     private static TrainingProgress progress(long examples) {
         return new TrainingProgress(Map.of("features-0", examples), examples, Map.of("auc", 0.75), System.currentTimeMillis());
+    }
+
+    private static String loadAverage() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+            return f[0] + " / " + f[1] + " / " + f[2] + " (1/5/15 min)";
+        } catch (IOException | RuntimeException e) {
+            return "unknown";
+        }
     }
 
     private static String label(int rows) {
