@@ -27,13 +27,14 @@ import java.util.Objects;
  * @param driftFor           how long the AUC must stay below {@code driftAuc}
  * @param cooldown           minimum time between the end of one retrain and a drift-triggered start of the next
  * @param threads            CPU threads the candidate's backend may use, leaving the rest to the online trainer
+ * @param maxRate            the candidate trains at most this many examples per second; 0 is unlimited
  * @param progress           whether to draw a progress bar on stderr
  * @param dir                the decision log, the progress line and {@code freshet retrain}'s request file
  */
 public record RetrainConfig(Duration interval, Duration window, int passes, long seed, int shuffleBuffer,
                             int holdoutExamples, int minHoldoutExamples, Duration holdoutTimeout, double minAucGain,
                             double maxLogLossIncrease, double driftAuc, Duration driftFor, Duration cooldown,
-                            int threads, boolean progress, Path dir) {
+                            int threads, double maxRate, boolean progress, Path dir) {
 
     public static final Setting<Duration> INTERVAL = Setting.ofDuration("retrain.interval", "0s", Duration.ZERO,
             Duration.ofDays(365), "Time between scheduled full retrains, e.g. 6h; 0s turns the schedule off.");
@@ -63,6 +64,8 @@ public record RetrainConfig(Duration interval, Duration window, int passes, long
             Duration.ofDays(30), "Minimum time from the end of a retrain to a drift-triggered start of the next.");
     public static final Setting<Integer> THREADS = Setting.ofInt("retrain.threads", 1, 1, 1024,
             "CPU threads of the candidate's backend; the online trainer keeps the others.");
+    public static final Setting<Double> MAX_RATE = Setting.ofDouble("retrain.max-rate", 0.0, 0.0, 1e9,
+            "Cap on the candidate's training examples per second, to leave the machine to the online trainer; 0 is no cap.");
     public static final Setting<Boolean> PROGRESS = Setting.ofBoolean("retrain.progress", true,
             "Draw a progress bar (examples, pass, rate, ETA) on stderr while retraining.");
 
@@ -71,7 +74,7 @@ public record RetrainConfig(Duration interval, Duration window, int passes, long
 
     public static final List<Setting<?>> SETTINGS = List.of(INTERVAL, WINDOW, PASSES, SEED, SHUFFLE_BUFFER,
             HOLDOUT_EXAMPLES, MIN_HOLDOUT_EXAMPLES, HOLDOUT_TIMEOUT, MIN_AUC_GAIN, MAX_LOGLOSS_INCREASE, DRIFT_AUC,
-            DRIFT_FOR, COOLDOWN, THREADS, PROGRESS, DIR);
+            DRIFT_FOR, COOLDOWN, THREADS, MAX_RATE, PROGRESS, DIR);
 
     public RetrainConfig {
         Objects.requireNonNull(interval, "interval");
@@ -93,6 +96,7 @@ public record RetrainConfig(Duration interval, Duration window, int passes, long
         check(DRIFT_FOR, driftFor, !driftFor.isNegative());
         check(COOLDOWN, cooldown, !cooldown.isNegative());
         check(THREADS, threads, threads >= 1);
+        check(MAX_RATE, maxRate, maxRate >= 0 && Double.isFinite(maxRate));
         if (minHoldoutExamples > holdoutExamples) {
             throw new ConfigException("retrain.min-holdout-examples = " + minHoldoutExamples + " exceeds retrain.holdout-examples = "
                     + holdoutExamples + ": the slice could never be large enough. Fix: lower retrain.min-holdout-examples or raise retrain.holdout-examples.");
@@ -108,7 +112,7 @@ public record RetrainConfig(Duration interval, Duration window, int passes, long
         return new RetrainConfig(config.get(INTERVAL), config.get(WINDOW), config.get(PASSES), config.get(SEED),
                 config.get(SHUFFLE_BUFFER), config.get(HOLDOUT_EXAMPLES), config.get(MIN_HOLDOUT_EXAMPLES),
                 config.get(HOLDOUT_TIMEOUT), config.get(MIN_AUC_GAIN), config.get(MAX_LOGLOSS_INCREASE),
-                config.get(DRIFT_AUC), config.get(DRIFT_FOR), config.get(COOLDOWN), config.get(THREADS), config.get(PROGRESS),
+                config.get(DRIFT_AUC), config.get(DRIFT_FOR), config.get(COOLDOWN), config.get(THREADS), config.get(MAX_RATE), config.get(PROGRESS),
                 config.get(DIR));
     }
 

@@ -365,6 +365,7 @@ public final class RetrainJob {
                 if (probabilities.length < batch.count) throw new IllegalStateException("batch larger than the model's batch size");
                 candidate.train(batch, probabilities);
                 trained += batch.count;
+                pace();
                 for (int i = 0; i < batch.count; i++) maxEventTime = Math.max(maxEventTime, batch.eventTimes[i]);
                 long thisPass = trained - before;
                 listener.trained(pass, thisPass, batch);
@@ -393,6 +394,20 @@ public final class RetrainJob {
             }, stop);
             batches.finish();
             return trained - before;
+        }
+
+        /** Holds the candidate to {@code retrain.max-rate} examples per second over the whole run. */
+        void pace() {
+            if (config.maxRate() <= 0) return;
+            long due = startNanos + (long) (trained / config.maxRate() * 1e9);
+            long wait = due - System.nanoTime();
+            if (wait <= 0) return;
+            try {
+                Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new CancellationException("retrain interrupted");
+            }
         }
 
         TrainingProgress progress(RetrainResult r) {
@@ -427,13 +442,15 @@ public final class RetrainJob {
 
         private void closeQuietly(AutoCloseable c, String what) {
             if (c == null) return;
+            // A killed retrain closes with the interrupt set, which would cut the consumer's orderly close short;
+            // close first, then hand the interrupt back to the caller.
+            boolean interrupted = Thread.interrupted();
             try {
                 c.close();
-            } catch (InterruptException e) {
-                // A killed retrain closes with the interrupt still set; keep it set for the caller.
-                Thread.currentThread().interrupt();
             } catch (Exception e) {
                 LOG.warn("closing {} after the retrain failed: {}", what, e.toString());
+            } finally {
+                if (interrupted) Thread.currentThread().interrupt();
             }
         }
     }

@@ -56,7 +56,7 @@ final class Rig implements AutoCloseable {
     Rig(EmbeddedKafka kafka, String name, Path dir, dev.freshet.ingest.SyntheticConfig synthetic) {
         this.dir = dir;
         this.topic = name + "-features";
-        kafka.createTopic(topic, PARTITIONS);
+        kafka.createTopic(topic, PARTITIONS, SyntheticFeatures.KEEP_FOREVER);
         this.clientProps = kafka.clientProps();
         this.features = new SyntheticFeatures(clientProps, topic, PARTITIONS, BATCH, synthetic);
         this.model = ModelConfig.from(SyntheticFeatures.LAYOUT, ConfigSource.of(Map.of(

@@ -30,7 +30,12 @@ public final class SyntheticFeatures implements AutoCloseable {
     public static final FeatureLayout LAYOUT = FeatureLayout.parse(
             "label:label,c0:categorical:4000,c1:categorical:4000,c2:categorical:4000,c3:categorical:4000,"
                     + "c4:categorical:4000,d0:numeric,d1:count,d2:numeric", 4000);
-    static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
+    public static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
+    /**
+     * Topic configs for a synthetic log: its events are stamped from {@link #T0} on, which the broker's
+     * time-based retention (7 days by default, first checked 30 s after start) would otherwise delete.
+     */
+    public static final Map<String, String> KEEP_FOREVER = Map.of("retention.ms", "-1");
     static final Duration STEP = Duration.ofMillis(10);
 
     private final SyntheticClicks clicks;

@@ -195,6 +195,8 @@ public final class FeatureReplay implements AutoCloseable {
      */
     public Slice take(Map<TopicPartition, Long> from, int examples, Duration timeout, BooleanSupplier cancelled) {
         long deadline = System.nanoTime() + timeout.toNanos();
+        assign(from.keySet());
+        consumer.pause(from.keySet());
         while (true) {
             Map<TopicPartition, Long> end = consumer.endOffsets(from.keySet(), API_TIMEOUT);
             Map<TopicPartition, Long> next = new TreeMap<>(Comparator.comparing(TopicPartition::toString));

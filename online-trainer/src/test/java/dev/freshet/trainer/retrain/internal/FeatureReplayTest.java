@@ -51,7 +51,7 @@ class FeatureReplayTest {
     @Test
     void replaysEveryRecordOnceInEventTimeOrderSkippingGarbage() {
         String topic = "replay-merge";
-        kafka.createTopic(topic, 3);
+        kafka.createTopic(topic, 3, SyntheticFeatures.KEEP_FOREVER);
         try (var features = new SyntheticFeatures(kafka.clientProps(), topic, 3, 50, 1, 0, 1000);
              FeatureReplay replay = new FeatureReplay(kafka.clientProps(), topic)) {
             features.produce(3000); // 60 records, 20 per partition
@@ -80,7 +80,7 @@ class FeatureReplayTest {
     @Test
     void windowStartsAtTheFirstRecordStampedAtOrAfterTheTime() {
         String topic = "replay-window";
-        kafka.createTopic(topic, 2);
+        kafka.createTopic(topic, 2, SyntheticFeatures.KEEP_FOREVER);
         try (var features = new SyntheticFeatures(kafka.clientProps(), topic, 2, 100, 2, 0, 1000);
              FeatureReplay replay = new FeatureReplay(kafka.clientProps(), topic)) {
             features.produce(4000); // records k = 0..39, record k on partition k % 2 at offset k / 2, first event 100 k
@@ -102,7 +102,7 @@ class FeatureReplayTest {
     @Test
     void takeCollectsTheNewestSliceAndGivesUpAfterTheTimeout() {
         String topic = "replay-take";
-        kafka.createTopic(topic, 2);
+        kafka.createTopic(topic, 2, SyntheticFeatures.KEEP_FOREVER);
         try (var features = new SyntheticFeatures(kafka.clientProps(), topic, 2, 100, 3, 0, 1000);
              FeatureReplay replay = new FeatureReplay(kafka.clientProps(), topic)) {
             features.produce(2000); // 10 records per partition

@@ -1,0 +1,330 @@
+package dev.freshet.bench.retrain;
+
+import dev.freshet.bench.BenchReport;
+import dev.freshet.config.ConfigSource;
+import dev.freshet.features.Examples;
+import dev.freshet.features.FeatureLayout;
+import dev.freshet.features.FeatureTransform;
+import dev.freshet.ingest.EventTimeSource;
+import dev.freshet.ingest.SyntheticClicks;
+import dev.freshet.ingest.SyntheticConfig;
+import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.schemas.ClickEvent;
+import dev.freshet.schemas.FeatureBatch;
+import dev.freshet.schemas.serde.AvroCodec;
+import dev.freshet.trainer.ModelConfig;
+import dev.freshet.trainer.ModelState;
+import dev.freshet.trainer.TrainerBackend;
+import dev.freshet.trainer.TrainingProgress;
+import dev.freshet.trainer.cpu.CpuBackend;
+import dev.freshet.trainer.host.HostModelState;
+import dev.freshet.trainer.online.FileModelSink;
+import dev.freshet.trainer.online.OnlineTrainer;
+import dev.freshet.trainer.online.TrainerConfig;
+import dev.freshet.trainer.online.TrainerListener;
+import dev.freshet.trainer.retrain.LiveModel;
+import dev.freshet.trainer.retrain.RetrainConfig;
+import dev.freshet.trainer.retrain.RetrainJob;
+import dev.freshet.trainer.retrain.RetrainResult;
+import dev.freshet.trainer.retrain.RetrainTrigger;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * What a full retrain costs, on this machine: how long it takes, and the online trainer's events/s
+ * while it runs next to it in the same process (the design of {@link RetrainJob}) compared with the
+ * same trainer alone on the same kind of backlog.
+ *
+ * <p>Set-up: an in-process broker; ingest's synthetic stream (default settings, Criteo-shaped layout:
+ * 13 dense and 26 categorical columns of 100,000 rows; new hot IDs and ground truth after the warm-up, so
+ * that the retrain, whose window starts there, is usually promoted) turned into {@code features} records of 1,024
+ * examples on 2 partitions; the real {@link OnlineTrainer} with the CPU backend on every core and the
+ * model of the default settings (dim 16, bottom 64-16, top 128-64-1, batch 1,024), one backend thread each for
+ * the online trainer and the retrain ({@code online-threads}, {@code threads}). Steps:
+ * <ol>
+ *   <li>warm-up: the online trainer trains {@code warmup} events;</li>
+ *   <li>alone: a backlog of {@code backlog} events is produced and the time to train it measured;</li>
+ *   <li>during: another backlog is produced and a retrain started over the whole log (1 pass,
+ *       {@code retrain.threads} = 1); the online trainer's examples are counted while the retrain runs
+ *       (only while it still had a backlog).</li>
+ * </ol>
+ * Besides wall-clock rates it reports examples per CPU-second of the online training thread, which
+ * separates "the retrain took cores away" from "the machine was busy with other work". Run alone:
+ * <pre>
+ * mvn -B -o -q -pl bench exec:java -Dexec.mainClass=dev.freshet.bench.retrain.RetrainBench [-Dexec.args="warmup=20480 backlog=40960"]
+ * </pre>
+ */
+public final class RetrainBench {
+    private static final int PER_RECORD = 1024;
+    private static final Instant T0 = Instant.parse("2026-01-01T00:00:00Z");
+    private static final Duration STEP = Duration.ofMillis(10);
+
+    private RetrainBench() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> a = new HashMap<>();
+        for (String arg : args) {
+            int eq = arg.indexOf('=');
+            if (eq < 0) throw new IllegalArgumentException("argument '" + arg + "' must be key=value (warmup, backlog, threads, online-threads, max-rate, out)");
+            a.put(arg.substring(0, eq), arg.substring(eq + 1));
+        }
+        long warmup = Long.parseLong(a.getOrDefault("warmup", "20480"));
+        long backlog = Long.parseLong(a.getOrDefault("backlog", "40960"));
+        int retrainThreads = Integer.parseInt(a.getOrDefault("threads", "1"));
+        // One thread each by default, so that a thread's CPU time is all of that trainer's compute.
+        int onlineThreads = Integer.parseInt(a.getOrDefault("online-threads", "1"));
+        Path out = Path.of(a.getOrDefault("out", "bench/results/retrain.json"));
+        String command = "mvn -B -o -q -pl bench exec:java -Dexec.mainClass=dev.freshet.bench.retrain.RetrainBench"
+                + (args.length == 0 ? "" : " -Dexec.args=\"" + String.join(" ", args) + "\"");
+        BenchReport report = new BenchReport(command, BenchReport.thisMachine() + ", load average at start "
+                + String.format(Locale.ROOT, "%.1f", ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage()));
+
+        FeatureLayout layout = FeatureLayout.criteo(100_000);
+        ModelConfig model = ModelConfig.from(layout, ConfigSource.of(Map.of("model.batch-size", Integer.toString(PER_RECORD))));
+        Path work = Files.createTempDirectory("freshet-retrain-bench");
+        try (EmbeddedKafka kafka = EmbeddedKafka.start();
+             FeatureLog log = new FeatureLog(kafka.clientProps(), "bench-features", 2, layout, warmup)) {
+            // The synthetic events are stamped in the past: keep them whatever their age.
+            kafka.createTopic("bench-features", 2, Map.of("retention.ms", "-1"));
+            TrainerConfig config = TrainerConfig.from(ConfigSource.of(Map.of(
+                    "kafka.bootstrap-servers", kafka.bootstrapServers(), "topics.prefix", "bench-",
+                    "trainer.checkpoint-dir", work.resolve("checkpoints").toString(), "trainer.publish-dir", work.resolve("published").toString(),
+                    "trainer.checkpoint-interval", "1d", "trainer.delta-interval", "1d", "trainer.status-interval", "1h",
+                    "trainer.metric-window", "20000", "trainer.poll-timeout", "50ms")));
+            AtomicLong onlineExamples = new AtomicLong();
+            AtomicLong onlineThreadId = new AtomicLong(-1);
+            try (TrainerBackend backend = CpuBackend.create(model, onlineThreads);
+                 FileModelSink sink = new FileModelSink(config.publishDir(), 2, 2);
+                 OnlineTrainer trainer = OnlineTrainer.builder(config, model, layout.id()).backend(backend).sink(sink)
+                         .consumer(new KafkaConsumer<>(OnlineTrainer.consumerProperties(config)))
+                         .stateAllocator(HostModelState::allocate)
+                         .listener(new TrainerListener() {
+                             @Override
+                             public void afterStep(long step, int partition, String from, String to, double loss) {
+                                 onlineThreadId.set(Thread.currentThread().getId());
+                                 onlineExamples.addAndGet(PER_RECORD);
+                             }
+                         }).build()) {
+                Thread loop = new Thread(() -> {
+                    try {
+                        trainer.run();
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                }, "online-trainer");
+                loop.start();
+                ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+
+                // 1. warm-up
+                log.produce(warmup);
+                awaitExamples(onlineExamples, warmup);
+
+                // 2. the online trainer alone on a backlog
+                log.produce(backlog);
+                long cpu0 = threads.getThreadCpuTime(onlineThreadId.get());
+                long t0 = System.nanoTime();
+                awaitExamples(onlineExamples, warmup + backlog);
+                double aloneSeconds = (System.nanoTime() - t0) / 1e9;
+                double aloneCpu = (threads.getThreadCpuTime(onlineThreadId.get()) - cpu0) / 1e9;
+                double aloneRate = backlog / aloneSeconds;
+                System.out.printf(Locale.ROOT, "online alone: %,d examples in %.1f s = %.0f ex/s (%.0f per cpu-s of its thread)%n",
+                        backlog, aloneSeconds, aloneRate, backlog / aloneCpu);
+
+                // 3. the same with a retrain beside it
+                log.produce(backlog);
+                long before = onlineExamples.get();
+                long end = warmup + 2 * backlog;
+                TimedLive live = new TimedLive(trainer);
+                // The window starts at the shift (the end of the warm-up), so the candidate usually wins and is handed over.
+                String window = Duration.between(log.eventTime(warmup), log.eventTime(log.events())).toMillis() + "ms";
+                // No AUC margin: the bench measures the cost, including the hand-over, whenever the candidate is not worse.
+                Map<String, String> rs = Map.of("retrain.window", window, "retrain.passes", "1", "retrain.threads",
+                        Integer.toString(retrainThreads), "retrain.holdout-examples", "8192", "retrain.min-holdout-examples", "1024",
+                        "retrain.holdout-timeout", "1m", "retrain.dir", work.resolve("retrain").toString(), "retrain.min-auc-gain", "0",
+                        "retrain.max-rate", a.getOrDefault("max-rate", "0"));
+                RetrainJob job = new RetrainJob(RetrainConfig.from(ConfigSource.of(rs)), live,
+                        (m, n) -> CpuBackend.create(m, n), kafka.clientProps(), "bench-features",
+                        Clock.fixed(log.eventTime(log.events()), ZoneOffset.UTC), work.resolve("retrain"));
+                // The online trainer's work while the retrain runs, counted only while it still has a backlog.
+                AtomicLong duringExamples = new AtomicLong(-1);
+                AtomicLong duringCpu = new AtomicLong();
+                AtomicLong duringNanos = new AtomicLong();
+                long cpu1 = threads.getThreadCpuTime(onlineThreadId.get());
+                long t1 = System.nanoTime();
+                Thread watcher = new Thread(() -> {
+                    while (duringExamples.get() < 0 && onlineExamples.get() < end) Thread.onSpinWait();
+                    if (duringExamples.compareAndSet(-1, onlineExamples.get() - before)) {
+                        duringNanos.set(System.nanoTime() - t1);
+                        duringCpu.set(threads.getThreadCpuTime(onlineThreadId.get()) - cpu1);
+                    }
+                }, "backlog-watcher");
+                watcher.setDaemon(true);
+                watcher.start();
+                RetrainResult result = job.run(RetrainTrigger.COMMAND);
+                double retrainSeconds = (System.nanoTime() - t1) / 1e9;
+                if (duringExamples.compareAndSet(-1, onlineExamples.get() - before)) {
+                    duringNanos.set(System.nanoTime() - t1);
+                    duringCpu.set(threads.getThreadCpuTime(onlineThreadId.get()) - cpu1);
+                }
+                double duringSeconds = duringNanos.get() / 1e9;
+                double duringRate = duringExamples.get() / duringSeconds;
+                System.out.println(result);
+                System.out.println(result.describe());
+                System.out.printf(Locale.ROOT, "online during the retrain: %,d examples in %.1f s = %.0f ex/s%n",
+                        duringExamples.get(), duringSeconds, duringRate);
+                trainer.stop();
+                loop.join(60_000);
+
+                report.add("retrain wall time (" + result.windowExamples() + "-example window, 1 pass, catch-up and hand-over)",
+                        retrainSeconds, "s", false, null);
+                if (result.trainTime().isZero()) {
+                    throw new IllegalStateException("the retrain trained nothing (" + result + "): no figures to report");
+                }
+                report.add("retrain candidate training rate", result.trainedExamples() / (result.trainTime().toNanos() / 1e9),
+                        "examples/s", true, null);
+                report.add("online trainer alone", aloneRate, "events/s", true, null);
+                report.add("online trainer during a retrain", duringRate, "events/s", true, null);
+                report.add("online throughput kept during a retrain", 100 * duringRate / aloneRate, "%", true, null);
+                report.add("online trainer alone, per cpu-second of its thread", backlog / aloneCpu, "events/cpu-s", true, null);
+                report.add("online trainer during a retrain, per cpu-second of its thread", duringExamples.get() / (duringCpu.get() / 1e9),
+                        "events/cpu-s", true, null);
+                report.add("online loop wait for the cut (copy of the model)", live.copyMillis, "ms", false, null);
+                if (result.promoted()) {
+                    report.add("online loop wait for the hand-over (load, FULL, checkpoint)", live.promoteMillis, "ms", false, null);
+                }
+            }
+        }
+        report.write(out);
+    }
+
+    private static void awaitExamples(AtomicLong examples, long target) throws InterruptedException {
+        long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+        while (examples.get() < target) {
+            if (System.nanoTime() > deadline) throw new IllegalStateException("the online trainer did not reach " + target + " examples");
+            Thread.sleep(5);
+        }
+    }
+
+    /** The online trainer, timing how long the retrain's two calls into its loop take. */
+    private static final class TimedLive implements LiveModel {
+        private final LiveModel live;
+        volatile double copyMillis = Double.NaN;
+        volatile double promoteMillis = Double.NaN;
+
+        TimedLive(LiveModel live) {
+            this.live = live;
+        }
+
+        @Override
+        public ModelConfig config() {
+            return live.config();
+        }
+
+        @Override
+        public Map<TopicPartition, Long> position() {
+            return live.position();
+        }
+
+        @Override
+        public Map<TopicPartition, Long> copyTo(TrainerBackend target) {
+            long t = System.nanoTime();
+            Map<TopicPartition, Long> p = live.copyTo(target);
+            copyMillis = (System.nanoTime() - t) / 1e6;
+            return p;
+        }
+
+        @Override
+        public void promote(ModelState candidate, TrainingProgress progress) {
+            long t = System.nanoTime();
+            live.promote(candidate, progress);
+            promoteMillis = (System.nanoTime() - t) / 1e6;
+        }
+
+        @Override
+        public double progressiveAuc() {
+            return live.progressiveAuc();
+        }
+    }
+
+    /** Ingest's synthetic clicks as the feature job would write them: FeatureTransform, records of 1,024, partitions in turn. */
+    private static final class FeatureLog implements AutoCloseable {
+        private final SyntheticClicks clicks;
+        private final FeatureTransform transform;
+        private final KafkaProducer<byte[], byte[]> producer;
+        private final AvroCodec<FeatureBatch> codec = new AvroCodec<>(FeatureBatch.class);
+        private final String topic;
+        private final int partitions;
+        private final FeatureLayout layout;
+        private long records;
+
+        FeatureLog(Map<String, Object> clientProps, String topic, int partitions, FeatureLayout layout, long shiftAfter) {
+            this.layout = layout;
+            this.clicks = new SyntheticClicks(SyntheticConfig.defaults().withShiftAfter(shiftAfter), layout,
+                    EventTimeSource.sequence(T0, STEP));
+            this.transform = new FeatureTransform(layout);
+            Map<String, Object> props = new HashMap<>(clientProps);
+            props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+            props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+            props.put(ProducerConfig.LINGER_MS_CONFIG, 5);
+            this.producer = new KafkaProducer<>(props);
+            this.topic = topic;
+            this.partitions = partitions;
+        }
+
+        long events() {
+            return clicks.count();
+        }
+
+        Instant eventTime(long ordinal) {
+            return T0.plus(STEP.multipliedBy(ordinal));
+        }
+
+        void produce(long events) {
+            Examples b = new Examples(PER_RECORD, layout.numDense(), layout.numCategorical());
+            for (long done = 0; done < events; done += PER_RECORD) {
+                b.clear();
+                b.layoutId = layout.id();
+                for (int i = 0; i < PER_RECORD; i++) {
+                    ClickEvent e = clicks.next();
+                    b.labels[i] = (byte) (int) e.getLabel();
+                    List<Double> dense = e.getDense();
+                    for (int d = 0; d < b.numDense; d++) {
+                        Double raw = dense.get(d);
+                        b.dense[i * b.numDense + d] = transform.dense(d, raw == null ? Double.NaN : raw);
+                    }
+                    List<String> cat = e.getCategorical();
+                    for (int t = 0; t < b.numSparse; t++) b.sparse[i * b.numSparse + t] = transform.row(t, cat.get(t));
+                    b.eventTimes[i] = e.getEventTime().toEpochMilli();
+                    b.eventIds.add(e.getEventId());
+                    b.count++;
+                }
+                producer.send(new ProducerRecord<>(topic, (int) (records++ % partitions), b.eventTimes[0], null, codec.encode(b.toRecord())));
+            }
+            producer.flush();
+        }
+
+        @Override
+        public void close() {
+            producer.close(Duration.ofSeconds(5));
+        }
+    }
+}
