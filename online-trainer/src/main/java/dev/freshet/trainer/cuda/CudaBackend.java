@@ -19,6 +19,7 @@ import dev.freshet.trainer.cuda.internal.DeviceBuffer;
 import dev.freshet.trainer.cuda.internal.DeviceModel;
 import dev.freshet.trainer.cuda.internal.DlrmKernels;
 import dev.freshet.trainer.cuda.internal.GpuEmbeddingCache;
+import dev.freshet.trainer.cuda.internal.HostRowStore;
 import dev.freshet.trainer.cuda.internal.PinnedHostBuffer;
 
 import java.nio.ByteBuffer;
@@ -181,7 +182,8 @@ public final class CudaBackend implements TrainerBackend {
 
     /**
      * A CUDA backend mirroring {@code state}: its weights are copied to the GPU (or, with the cache, to the
-     * pinned host tables) and {@link #state()} copies training results back into it.
+     * pinned host tables) and {@link #state()} copies training results back into it. Takes ownership of
+     * {@code state}, as the CPU backend does: closing the backend closes it.
      */
     public static CudaBackend create(ModelConfig config, CudaOptions options, ModelState state) {
         Objects.requireNonNull(state, "state");
@@ -329,11 +331,13 @@ public final class CudaBackend implements TrainerBackend {
         if (cache != null && options.overlapSwaps()) {
             // the next batches were planned on the host while this one was staged; their swaps run on the
             // prefetch stream while the GPU trains this batch, after this batch's own swaps
+            // A plan not finished yet is not waited for: its swaps are then queued at the start of its own
+            // step (on the training stream), and the host planning still overlapped this step.
             for (Lookahead l : lookaheads) {
-                if (!l.swapsQueued) {
-                    cache.queuePrefetch(l.plan(planWaitNanos), swapsQueued);
-                    l.swapsQueued = true;
-                }
+                if (l.swapsQueued) continue;
+                if (!l.future.isDone()) break; // plan order: later plans wait for this one's swaps
+                cache.queuePrefetch(l.plan(planWaitNanos), swapsQueued);
+                l.swapsQueued = true;
             }
         }
         model.deviceProbs().download(hostIo.hostAt(ioProbs), (long) n * 4, compute);
@@ -608,16 +612,16 @@ public final class CudaBackend implements TrainerBackend {
     private void copyDirtyRowsFromPinned() {
         int dim = config.embeddingDim();
         float[] row = new float[dim];
-        PinnedHostBuffer hostTable = cache.hostTable();
-        PinnedHostBuffer hostAccum = cache.hostAccum();
+        HostRowStore hostTable = cache.hostTable();
+        HostRowStore hostAccum = cache.hostAccum();
         for (int t = 0; t < tables; t++) {
             EmbeddingTable table = hostState.tables().get(t);
             BitSet dirty = dirtyRows[t];
             for (int r = dirty.nextSetBit(0); r >= 0; r = dirty.nextSetBit(r + 1)) {
                 long g = cache.planner().globalRow(t, r);
-                hostTable.view(g * dim * 4, dim * 4).asFloatBuffer().get(row, 0, dim);
+                hostTable.row(g).get(row, 0, dim);
                 table.writeRow(r, row, 0);
-                if (hostAccum != null) table.setAccumulator(r, hostAccum.view(g * 4, 4).getFloat(0));
+                if (hostAccum != null) table.setAccumulator(r, hostAccum.row(g).get(0));
             }
             dirty.clear();
         }
@@ -652,8 +656,8 @@ public final class CudaBackend implements TrainerBackend {
                 for (int r = 0; r < table.spec().rows(); r++) {
                     long g = cache.planner().globalRow(t, r);
                     table.readRow(r, row, 0);
-                    cache.hostTable().view(g * dim * 4, dim * 4).asFloatBuffer().put(row, 0, dim);
-                    if (cache.hostAccum() != null) cache.hostAccum().view(g * 4, 4).putFloat(0, table.accumulator(r));
+                    cache.hostTable().row(g).put(row, 0, dim);
+                    if (cache.hostAccum() != null) cache.hostAccum().row(g).put(0, table.accumulator(r));
                 }
             }
             int[] zeros = new int[tables];
@@ -719,15 +723,12 @@ public final class CudaBackend implements TrainerBackend {
             if (cache == null) {
                 kernels.fillUniform(rows * dim, model.deviceTable().at(offset * dim * 4L), seed ^ (0x5DEECE66DL * (t + 1)), scale, compute);
             } else {
-                kernels.fillUniform(rows * dim, cache.hostTable().devicePointer().withByteOffset(offset * dim * 4L),
-                        seed ^ (0x5DEECE66DL * (t + 1)), scale, compute);
+                cache.hostTable().fillUniform(kernels, offset, rows, seed ^ (0x5DEECE66DL * (t + 1)), scale, 0, compute);
             }
             offset += rows;
         }
         if (model.deviceAccum() != null) model.deviceAccum().fill32(0, model.deviceAccum().bytes() / 4, compute);
-        if (cache != null && cache.hostAccum() != null) {
-            jcuda.driver.JCudaDriver.cuMemsetD32Async(cache.hostAccum().devicePointer(), 0, cache.hostAccum().bytes() / 4, compute.handle());
-        }
+        if (cache != null && cache.hostAccum() != null) cache.hostAccum().zero(compute);
         hostIo.view(ioIds, tables * 4).asIntBuffer().put(offsets);
         model.deviceTableOffset().upload(hostIo.hostAt(ioIds), tables * 4L, compute);
         compute.synchronize();
@@ -783,5 +784,6 @@ public final class CudaBackend implements TrainerBackend {
         }
         for (AutoCloseable r : new AutoCloseable[]{stepGraph, hostIo, swapsQueued, stepDone, compute, cache, model, kernels}) closeQuietly(r);
         context.close();
+        closeQuietly(hostState);
     }
 }

@@ -141,22 +141,28 @@ public final class CachePlanner implements AutoCloseable {
         } else {
             // three parallel phases, each writing only what it owns (no cache line written by two threads):
             // every lookup's global row and partition (by chunks), the partitions' directory work (by
-            // partition), the slot of every lookup (by chunks)
-            int chunk = (n + partitions - 1) / partitions;
-            List<Future<?>> chunks = new ArrayList<>(partitions);
-            for (int c = 0; c < partitions; c++) {
+            // partition), the slot of every lookup (by chunks). Smaller batches use fewer tasks: handing work
+            // to a thread costs some microseconds.
+            int tasks = (int) Math.max(1, Math.min(partitions, n / (SEQUENTIAL_BELOW * 2L)));
+            int chunk = (n + tasks - 1) / tasks;
+            List<Future<?>> chunks = new ArrayList<>(tasks);
+            for (int c = 0; c < tasks; c++) {
                 int from = Math.min(n, c * chunk), to = Math.min(n, from + chunk);
                 chunks.add(pool.submit(() -> resolve(ids, rows, owner, from, to)));
             }
             await(chunks);
-            List<Future<int[][]>> futures = new ArrayList<>(partitions);
-            for (int p = 0; p < partitions; p++) {
-                int part = p;
-                futures.add(pool.submit(() -> planPartition(part, rows, owner, n, step, oldestLiveStep)));
+            List<Future<List<int[][]>>> futures = new ArrayList<>(tasks);
+            for (int g = 0; g < tasks; g++) {
+                int group = g, stride = tasks;
+                futures.add(pool.submit(() -> {
+                    List<int[][]> mine = new ArrayList<>();
+                    for (int p = group; p < partitions; p += stride) mine.add(planPartition(p, rows, owner, n, step, oldestLiveStep));
+                    return mine;
+                }));
             }
-            for (Future<int[][]> f : futures) {
+            for (Future<List<int[][]>> f : futures) {
                 try {
-                    parts.add(f.get());
+                    parts.addAll(f.get());
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
                     throw new IllegalStateException("interrupted while planning the GPU cache", e);
@@ -166,7 +172,7 @@ public final class CachePlanner implements AutoCloseable {
                 }
             }
             chunks.clear();
-            for (int c = 0; c < partitions; c++) {
+            for (int c = 0; c < tasks; c++) {
                 int from = Math.min(n, c * chunk), to = Math.min(n, from + chunk);
                 chunks.add(pool.submit(() -> assign(rows, slots, from, to)));
             }

@@ -216,19 +216,27 @@ public final class DlrmKernels extends CudaResource {
     }
 
     public void cacheSwap(int n, CUdeviceptr slots, CUdeviceptr evictRows, CUdeviceptr loadRows, CUdeviceptr cacheTable,
-                          CUdeviceptr cacheAccum, CUdeviceptr hostTable, CUdeviceptr hostAccum, int dim, CudaStream stream) {
+                          CUdeviceptr cacheAccum, HostRowStore hostTable, HostRowStore hostAccum, int dim, CudaStream stream) {
         launch(cacheSwap, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, slots, evictRows, loadRows, cacheTable, cacheAccum,
-                hostTable, hostAccum, dim);
+                hostTable.chunkAddresses(), hostTable.rowsPerChunk(), hostAccum == null ? null : hostAccum.chunkAddresses(),
+                hostAccum == null ? 1L : hostAccum.rowsPerChunk(), dim);
     }
 
     public void cacheFlush(int n, CUdeviceptr slots, CUdeviceptr rows, CUdeviceptr cacheTable, CUdeviceptr cacheAccum,
-                           CUdeviceptr hostTable, CUdeviceptr hostAccum, int dim, CudaStream stream) {
-        launch(cacheFlush, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, slots, rows, cacheTable, cacheAccum, hostTable, hostAccum, dim);
+                           HostRowStore hostTable, HostRowStore hostAccum, int dim, CudaStream stream) {
+        launch(cacheFlush, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, slots, rows, cacheTable, cacheAccum,
+                hostTable.chunkAddresses(), hostTable.rowsPerChunk(), hostAccum == null ? null : hostAccum.chunkAddresses(),
+                hostAccum == null ? 1L : hostAccum.rowsPerChunk(), dim);
+    }
+
+    /** Element e of out[0, n) = uniform [-scale, scale) number firstIndex + e of the sequence of {@code seed}. */
+    public void fillUniform(long n, CUdeviceptr out, long seed, float scale, long firstIndex, CudaStream stream) {
+        int blocks = (int) Math.min(ceilDiv(n, 256), 132L * 64);
+        launch(fillUniform, blocks, 1, 1, 256, 0, stream, n, out, seed, scale, firstIndex);
     }
 
     public void fillUniform(long n, CUdeviceptr out, long seed, float scale, CudaStream stream) {
-        int blocks = (int) Math.min(ceilDiv(n, 256), 132L * 64);
-        launch(fillUniform, blocks, 1, 1, 256, 0, stream, n, out, seed, scale);
+        fillUniform(n, out, seed, scale, 0L, stream);
     }
 
     static int ceilDiv(int a, int b) {

@@ -13,8 +13,8 @@ public final class GpuEmbeddingCache extends CudaResource {
     private final DeviceModel model;
     private final CachePlanner planner;
     private final int dim;
-    private final PinnedHostBuffer hostTable;
-    private final PinnedHostBuffer hostAccum;
+    private final HostRowStore hostTable;
+    private final HostRowStore hostAccum;
     /** Two plan buffers, used in turn: the plan of the batch training now and the lookahead plan. */
     private final PinnedHostBuffer[] hostPlan = new PinnedHostBuffer[2];
     private final DeviceBuffer[] devicePlan = new DeviceBuffer[2];
@@ -30,11 +30,11 @@ public final class GpuEmbeddingCache extends CudaResource {
         this.planner = planner;
         this.dim = model.config().embeddingDim();
         long rows = planner.totalRows();
-        PinnedHostBuffer table = null, accum = null;
+        HostRowStore table = null, accum = null;
         CudaStream stream = null;
         try {
-            table = new PinnedHostBuffer("host embedding tables", rows * dim * Float.BYTES, true);
-            accum = rowwiseAccum ? new PinnedHostBuffer("host row accumulators", rows * Float.BYTES, true) : null;
+            table = new HostRowStore("host embedding tables", rows, dim);
+            accum = rowwiseAccum ? new HostRowStore("host row accumulators", rows, 1) : null;
             this.maxSwaps = Math.min(planner.capacity(), model.maxBatch() * model.config().numTables());
             for (int i = 0; i < 2; i++) {
                 hostPlan[i] = new PinnedHostBuffer("cache swap plan staging " + i, 3L * maxSwaps * Integer.BYTES, false);
@@ -57,12 +57,12 @@ public final class GpuEmbeddingCache extends CudaResource {
         return planner;
     }
 
-    public PinnedHostBuffer hostTable() {
+    public HostRowStore hostTable() {
         return hostTable;
     }
 
     /** Null under SGD. */
-    public PinnedHostBuffer hostAccum() {
+    public HostRowStore hostAccum() {
         return hostAccum;
     }
 
@@ -113,8 +113,7 @@ public final class GpuEmbeddingCache extends CudaResource {
         ints.put(plan.swapSlots(), 0, n).put(plan.evictRows(), 0, n).put(plan.loadRows(), 0, n);
         device.upload(host.host(), 3L * n * Integer.BYTES, stream);
         kernels.cacheSwap(n, device.at(0), device.at(4L * n), device.at(8L * n), model.deviceTable().ptr(),
-                model.deviceAccum() == null ? null : model.deviceAccum().ptr(), hostTable.devicePointer(),
-                hostAccum == null ? null : hostAccum.devicePointer(), dim, stream);
+                model.deviceAccum() == null ? null : model.deviceAccum().ptr(), hostTable, hostAccum, dim, stream);
     }
 
     /**
@@ -147,8 +146,7 @@ public final class GpuEmbeddingCache extends CudaResource {
         ints.put(slots, 0, n).put(rows, 0, n);
         devicePlan[0].upload(hostPlan[0].host(), 2L * n * Integer.BYTES, stream);
         kernels.cacheFlush(n, devicePlan[0].at(0), devicePlan[0].at(4L * n), model.deviceTable().ptr(),
-                model.deviceAccum() == null ? null : model.deviceAccum().ptr(), hostTable.devicePointer(),
-                hostAccum == null ? null : hostAccum.devicePointer(), dim, stream);
+                model.deviceAccum() == null ? null : model.deviceAccum().ptr(), hostTable, hostAccum, dim, stream);
         stream.synchronize();
     }
 

@@ -702,40 +702,46 @@ extern "C" __global__ void dense_update(int n, int kind, float* __restrict__ w, 
 // ---------------------------------------------------------------------------------------------
 // GPU embedding cache: for each planned slot, write the evicted row (weights and row-wise accumulator)
 // back to the host tables, then load the admitted row into the slot. The host tables are pinned,
-// mapped host memory, so one kernel on the prefetch stream moves rows both ways. One warp per slot.
+// mapped host memory in chunks (row r lives in chunk r / rowsPerChunk), so one kernel on the prefetch
+// stream moves rows both ways. One warp per slot.
 // ---------------------------------------------------------------------------------------------
+__device__ __forceinline__ float* hostRow(const unsigned long long* chunks, long long rowsPerChunk, long long row, int D) {
+    return reinterpret_cast<float*>(chunks[row / rowsPerChunk]) + (row % rowsPerChunk) * (long long)D;
+}
+
 extern "C" __global__ void cache_swap(int n, const int* __restrict__ slots, const int* __restrict__ evictRows,
                                       const int* __restrict__ loadRows, float* __restrict__ cacheTable,
-                                      float* __restrict__ cacheAccum, float* __restrict__ hostTable,
-                                      float* __restrict__ hostAccum, int D) {
+                                      float* __restrict__ cacheAccum, const unsigned long long* __restrict__ tableChunks,
+                                      long long tableRowsPerChunk, const unsigned long long* __restrict__ accumChunks,
+                                      long long accumRowsPerChunk, int D) {
     int e = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
     int lane = threadIdx.x % 32;
     if (e >= n) return;
     size_t slot = (size_t)slots[e];
     int ev = evictRows[e], ld = loadRows[e];
     float* c = cacheTable + slot * D;
+    float* hEv = ev >= 0 ? hostRow(tableChunks, tableRowsPerChunk, ev, D) : nullptr;
+    const float* hLd = ld >= 0 ? hostRow(tableChunks, tableRowsPerChunk, ld, D) : nullptr;
     // four loads in flight per lane before the first store: the host side is a bus round trip away
     for (int d0 = 0; d0 < D; d0 += 128) {
         float v[4];
-        if (ev >= 0) {
+        if (hEv) {
 #pragma unroll
             for (int q = 0; q < 4; q++) {
                 int d = d0 + q * 32 + lane;
                 if (d < D) v[q] = c[d];
             }
-            float* h = hostTable + (size_t)ev * D;
 #pragma unroll
             for (int q = 0; q < 4; q++) {
                 int d = d0 + q * 32 + lane;
-                if (d < D) h[d] = v[q];
+                if (d < D) hEv[d] = v[q];
             }
         }
-        if (ld >= 0) {
-            const float* h = hostTable + (size_t)ld * D;
+        if (hLd) {
 #pragma unroll
             for (int q = 0; q < 4; q++) {
                 int d = d0 + q * 32 + lane;
-                if (d < D) v[q] = h[d];
+                if (d < D) v[q] = hLd[d];
             }
 #pragma unroll
             for (int q = 0; q < 4; q++) {
@@ -745,31 +751,33 @@ extern "C" __global__ void cache_swap(int n, const int* __restrict__ slots, cons
         }
     }
     if (cacheAccum && lane == 0) {
-        if (ev >= 0) hostAccum[ev] = cacheAccum[slot];
-        if (ld >= 0) cacheAccum[slot] = hostAccum[ld];
+        if (ev >= 0) *hostRow(accumChunks, accumRowsPerChunk, ev, 1) = cacheAccum[slot];
+        if (ld >= 0) cacheAccum[slot] = *hostRow(accumChunks, accumRowsPerChunk, ld, 1);
     }
 }
 
 // Copies the listed rows (cache slots) back to the host tables without evicting them (state() flush).
 extern "C" __global__ void cache_flush(int n, const int* __restrict__ slots, const int* __restrict__ rows,
-                                       const float* cacheTable, const float* cacheAccum, float* hostTable,
-                                       float* hostAccum, int D) {
+                                       const float* cacheTable, const float* cacheAccum,
+                                       const unsigned long long* __restrict__ tableChunks, long long tableRowsPerChunk,
+                                       const unsigned long long* __restrict__ accumChunks, long long accumRowsPerChunk,
+                                       int D) {
     int e = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
     int lane = threadIdx.x % 32;
     if (e >= n) return;
     size_t slot = (size_t)slots[e];
-    float* h = hostTable + (size_t)rows[e] * D;
+    float* h = hostRow(tableChunks, tableRowsPerChunk, rows[e], D);
     for (int d = lane; d < D; d += 32) h[d] = cacheTable[slot * D + d];
-    if (cacheAccum && lane == 0) hostAccum[rows[e]] = cacheAccum[slot];
+    if (cacheAccum && lane == 0) *hostRow(accumChunks, accumRowsPerChunk, rows[e], 1) = cacheAccum[slot];
 }
 
 // Deterministic initialisation for benchmarks that need no host copy of a model: uniform in [-scale, scale)
 // from a counter-based hash (SplitMix64) of (seed, index).
-extern "C" __global__ void fill_uniform(size_t n, float* out, unsigned long long seed, float scale) {
+extern "C" __global__ void fill_uniform(size_t n, float* out, unsigned long long seed, float scale, size_t firstIndex) {
     size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
     size_t stride = (size_t)gridDim.x * blockDim.x;
     for (; i < n; i += stride) {
-        unsigned long long z = seed + 0x9E3779B97F4A7C15ull * (i + 1);
+        unsigned long long z = seed + 0x9E3779B97F4A7C15ull * (firstIndex + i + 1);
         z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
         z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
         z ^= z >> 31;
