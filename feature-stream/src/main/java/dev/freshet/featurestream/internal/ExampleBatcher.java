@@ -17,7 +17,7 @@ import org.apache.flink.streaming.runtime.streamrecord.StreamRecord;
  * checkpoint and each example lands in exactly one Kafka transaction, so batching keeps the job
  * exactly-once without keeping the buffer in state.
  *
- * <p>Output: encoded FeatureBatch bytes, timestamped with the batch's largest event time.
+ * <p>Output: encoded FeatureBatch bytes, timestamped with the batch's largest event time (for watermark-free consumers in the job; the Kafka record gets the write time).
  */
 public final class ExampleBatcher extends AbstractStreamOperator<byte[]> implements OneInputStreamOperator<FeatureRow, byte[]> {
     private final long layoutId;
