@@ -136,6 +136,7 @@ public final class ModelPublisher implements ModelSink {
     public synchronized void delta(ModelDelta delta) {
         Objects.requireNonNull(delta, "delta");
         checkOpen();
+        syncWithStore();
         ModelDelta merged = mergePending(delta);
         long version = nextVersion();
         Optional<QualityGate.Verdict> verdict = gate.checkDelta(version, merged)
@@ -144,12 +145,6 @@ public final class ModelPublisher implements ModelSink {
             refuse(verdict.get());
             pending = toPending(merged);
             return;
-        }
-        if (lastVersion >= 0 && version != lastVersion + 1) {
-            // Someone else (a rollback) published after our last version: our deltas no longer apply to what serving runs.
-            LOG.warn("model {} has version {} in the store, published by another writer after our {}; the next DELTA waits for a FULL",
-                    config.modelName(), version - 1, lastVersion);
-            lastVersion = -1;
         }
         if (lastVersion < 0) {
             // No parent to apply on: hold the rows until the first FULL replaces them anyway.
@@ -190,6 +185,7 @@ public final class ModelPublisher implements ModelSink {
         Objects.requireNonNull(state, "state");
         Objects.requireNonNull(progress, "progress");
         checkOpen();
+        syncWithStore();
         long gateVersion = nextVersion();
         Optional<QualityGate.Verdict> verdict = gate.checkState(gateVersion, state)
                 .or(() -> gate.checkAuc(gateVersion, auc(progress), lastAuc));
@@ -312,6 +308,23 @@ public final class ModelPublisher implements ModelSink {
             } catch (RuntimeException ignored) {
                 // A fenced or failed producer cannot abort; the transaction times out on the broker.
             }
+        }
+    }
+
+    /**
+     * Notices a version another writer (a rollback) put in the store after ours: our DELTAs no longer apply
+     * to what serving runs, so they wait for a FULL, and the gate now compares with that version's AUC, so
+     * that a model worse than the one rolled back to is not published over it.
+     */
+    private void syncWithStore() {
+        OptionalLong latest = store.latestVersion();
+        if (latest.isEmpty() || latest.getAsLong() <= lastVersion) return;
+        ModelManifest m = store.manifest(latest.getAsLong());
+        lastAuc = m.auc();
+        if (lastVersion >= 0) {
+            LOG.warn("model {} has version {} in the store, published by another writer after our {}{}; the next DELTA waits for a FULL",
+                    config.modelName(), m.version(), lastVersion, m.rollbackOf() == null ? "" : " (a rollback to " + m.rollbackOf() + ")");
+            lastVersion = -1;
         }
     }
 

@@ -109,6 +109,10 @@ class GateAndRollbackTest {
                 h.delta(0.78);
                 assertEquals(before, h.publisher.metrics().deltasPublished());
                 assertTrue(h.publisher.fullRequested());
+                // Nor may a FULL worse than the version rolled back to (AUC 0.76) replace it.
+                h.publisher.full(h.trainer.state(), TestModels.progress(99_999, 0.70));
+                assertEquals(1, h.publisher.metrics().rejected(QualityGate.Reason.AUC_DROP));
+                assertEquals(5, ModelStore.open(dir, "rollback").latestVersion().getAsLong());
                 assertEquals(1, rollback(h, 999), "an unknown version is refused");
             }
         }
