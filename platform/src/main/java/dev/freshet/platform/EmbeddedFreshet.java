@@ -88,6 +88,7 @@ public final class EmbeddedFreshet implements AutoCloseable {
     private Thread trainerThread;
     private volatile Throwable trainerFailure;
     private final AtomicLong firstModelServedAt = new AtomicLong(-1);
+    private final AtomicLong lastServedVersion = new AtomicLong(-1);
     private final List<LongConsumer> firstModelListeners = new CopyOnWriteArrayList<>();
     private boolean closed;
 
@@ -175,6 +176,7 @@ public final class EmbeddedFreshet implements AutoCloseable {
         serving.onSwap(model -> {
             long servedAt = System.currentTimeMillis();
             try {
+                lastServedVersion.set(model.version());
                 modelServed(store.manifest(model.version()).inputOffsets(), servedAt);
             } catch (RuntimeException e) {
                 LOG.warn("cannot read the manifest of served version {} for freshness: {}", model.version(), e.toString());
@@ -275,9 +277,10 @@ public final class EmbeddedFreshet implements AutoCloseable {
         return trainer == null ? Double.NaN : trainer.metrics().logLoss();
     }
 
-    /** The newest version the serving replica answers with (-1: none yet). */
+    /** The newest version the serving replica answers (or, once stopped, last answered) with; -1: none yet. */
     public long servedVersion() {
-        return serving == null ? -1 : serving.currentVersion();
+        long now = serving == null ? -1 : serving.currentVersion();
+        return now >= 0 ? now : lastServedVersion.get();
     }
 
     /** The serving replica (predictions, its current version). */
