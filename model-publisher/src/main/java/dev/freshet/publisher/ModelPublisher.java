@@ -169,7 +169,7 @@ public final class ModelPublisher implements ModelSink {
         pending = null;
         List<ModelUpdate> chunks = UpdateRecords.deltaChunks(config.modelName(), version, lastVersion, now, bytes, chunkBytes,
                 written.metrics(), provenance(written));
-        announce(chunks);
+        announce(version, chunks);
         lastVersion = version;
         lastAuc = written.auc();
         metrics.deltasPublished.incrementAndGet();
@@ -286,11 +286,11 @@ public final class ModelPublisher implements ModelSink {
     /** Announces a FULL version already in the store (used by rollback and by {@link #full}). */
     synchronized void announceFull(ModelManifest written) {
         byte[] manifest = store.manifestBytes(written.version());
-        announce(List.of(UpdateRecords.full(config.modelName(), written.version(), written.parent(), written.createdAt(),
+        announce(written.version(), List.of(UpdateRecords.full(config.modelName(), written.version(), written.parent(), written.createdAt(),
                 store.ref(written.version()), Sha256.hex(manifest), written.metrics(), provenance(written))));
     }
 
-    private void announce(List<ModelUpdate> records) {
+    private void announce(long version, List<ModelUpdate> records) {
         try {
             producer.beginTransaction();
             List<Future<?>> sent = new ArrayList<>(records.size());
@@ -302,7 +302,7 @@ public final class ModelPublisher implements ModelSink {
         } catch (Exception e) {
             metrics.publishFailures.incrementAndGet();
             LOG.error("announcing version {} of {} on {} failed ({}); it stays in the store {} and subscribers find it when they resync",
-                    records.get(0).getVersion(), config.modelName(), config.topics().modelUpdates(), e.toString(), store.root());
+                    version, config.modelName(), config.topics().modelUpdates(), e.toString(), store.root());
             try {
                 producer.abortTransaction();
             } catch (RuntimeException ignored) {

@@ -407,6 +407,17 @@ public final class ModelSubscriber implements AutoCloseable {
         }
     }
 
+    /**
+     * The click probability of one event under the current version.
+     *
+     * @throws IllegalArgumentException naming the reason if the event does not fit the model's feature layout
+     */
+    public float predict(ClickEvent event) {
+        ServingModel.Prediction p = predict(List.of(Objects.requireNonNull(event, "event")));
+        if (p.errors()[0] != null) throw new IllegalArgumentException(p.errors()[0]);
+        return p.probabilities()[0];
+    }
+
     /** The version serving now, or null. The caller must not keep it across requests. */
     public ServingModel current() {
         return current;

@@ -77,6 +77,7 @@ class HttpApiTest {
             assertEquals(2, out.get("version").asLong());
             float[] want = h.expected.get(2L);
             for (int i = 0; i < 3; i++) assertEquals(want[i], out.get("probabilities").get(i).floatValue(), 1e-5, "event " + i);
+            assertEquals(want[1], s.predict(events.get(1)), 1e-5, "the library's single-event predict");
 
             HttpResponse<String> bad = post(client, base + "/predict", "{\"events\": [{\"dense\": {\"nope\": 1}}]}");
             assertEquals(400, bad.statusCode());
