@@ -274,23 +274,9 @@ public final class EmbeddedKafka implements AutoCloseable {
         }
     }
 
-    /**
-     * The controller acknowledges a new topic before the broker's metadata cache has it; until then clients
-     * see UNKNOWN_TOPIC_OR_PARTITION. Waiting here makes "created" mean "usable".
-     */
+    /** Waiting here makes "created" mean "usable" (see {@link TopicAdmin#awaitLeaders}). */
     private void awaitTopicKnown(String name, Duration timeout) throws InterruptedException, TimeoutException {
-        long deadline = System.nanoTime() + timeout.toNanos();
-        while (true) {
-            try {
-                admin().describeTopics(List.of(name)).allTopicNames().get(5, TimeUnit.SECONDS);
-                return;
-            } catch (ExecutionException e) {
-                if (System.nanoTime() > deadline) {
-                    throw new TimeoutException("topic " + name + " not visible on the broker after " + timeout.toSeconds() + " s");
-                }
-                Thread.sleep(20);
-            }
-        }
+        TopicAdmin.awaitLeaders(admin(), List.of(name), timeout);
     }
 
     /** An admin client owned by this broker (closed by {@link #close()}); do not close it yourself. */

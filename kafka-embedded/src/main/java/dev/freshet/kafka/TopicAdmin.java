@@ -5,11 +5,16 @@ import dev.freshet.config.Setting;
 import dev.freshet.schemas.Topics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
 
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -90,7 +95,7 @@ public final class TopicAdmin {
                     }
                 }
             }
-            awaitKnown(admin, topics.all());
+            awaitLeaders(admin, topics.all(), Duration.ofSeconds(30));
             return created;
         } catch (ExecutionException e) {
             throw new IllegalStateException("cannot list topics: " + e.getCause().getMessage()
@@ -103,20 +108,39 @@ public final class TopicAdmin {
         }
     }
 
-    /** The controller acknowledges new topics before brokers know them; wait so that callers can use them at once. */
-    private static void awaitKnown(Admin admin, List<String> names) throws InterruptedException, TimeoutException {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (true) {
+    /**
+     * Waits until every partition of {@code topics} has a leader that serves requests. The controller
+     * acknowledges a new topic before the broker has applied it: first clients see
+     * UNKNOWN_TOPIC_OR_PARTITION, then, briefly, the metadata already names the leader while the broker
+     * still answers produce requests with NOT_LEADER_OR_FOLLOWER. An idempotent producer with several
+     * requests in flight can then have later batches accepted before its retried first one, which the
+     * broker rejects as out of sequence for good (seen as batches expiring after delivery.timeout.ms).
+     * A ListOffsets request is served by the partition leader itself, so once it succeeds for every
+     * partition, producing is safe.
+     */
+    public static void awaitLeaders(Admin admin, List<String> topics, Duration timeout) throws InterruptedException, TimeoutException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        Exception last = null;
+        while (System.nanoTime() < deadline) {
             try {
-                admin.describeTopics(names).allTopicNames().get(5, TimeUnit.SECONDS);
-                return;
-            } catch (ExecutionException e) {
-                if (System.nanoTime() > deadline) {
-                    throw new TimeoutException("topics " + names + " not visible on the brokers after 30 s: " + e.getCause().getMessage());
+                Map<TopicPartition, OffsetSpec> partitions = new HashMap<>();
+                for (TopicDescription d : admin.describeTopics(topics).allTopicNames().get(5, TimeUnit.SECONDS).values()) {
+                    for (TopicPartitionInfo p : d.partitions()) {
+                        if (p.leader() == null) {
+                            throw new ExecutionException(new IllegalStateException("partition " + d.name() + "-" + p.partition() + " has no leader yet"));
+                        }
+                        partitions.put(new TopicPartition(d.name(), p.partition()), OffsetSpec.latest());
+                    }
                 }
+                admin.listOffsets(partitions).all().get(5, TimeUnit.SECONDS);
+                return;
+            } catch (ExecutionException | TimeoutException e) {
+                last = e;
                 Thread.sleep(20);
             }
         }
+        throw new TimeoutException("topics " + topics + " have no serving leader after " + timeout.toSeconds() + " s"
+                + (last == null ? "" : ": " + last.getMessage()));
     }
 
     /** Creates every missing Freshet topic on the embedded broker. */
