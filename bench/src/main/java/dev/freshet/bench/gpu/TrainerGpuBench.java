@@ -90,7 +90,7 @@ public final class TrainerGpuBench {
                             sgdResident = sps;
                             if (peerSps != null) {
                                 report.add(name + " peer samples/s", Math.round(peerSps), "samples/s", true, null);
-                                Double target = batch == 2048 ? 3.0 : batch == 65536 ? 1.5 : null;
+                                Double target = batch == 2048 ? Double.valueOf(3.0) : batch == 65536 ? Double.valueOf(1.5) : null;
                                 report.add(name + " speed-up vs peer", round3(sps / peerSps), "x", true, target);
                             }
                         }

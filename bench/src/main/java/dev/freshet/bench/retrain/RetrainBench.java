@@ -42,6 +42,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.time.ZoneOffset;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -58,18 +59,19 @@ import java.util.concurrent.atomic.AtomicLong;
  * that the retrain, whose window starts there, is usually promoted) turned into {@code features} records of 1,024
  * examples on 2 partitions; the real {@link OnlineTrainer} with the CPU backend on every core and the
  * model of the default settings (dim 16, bottom 64-16, top 128-64-1, batch 1,024), one backend thread each for
- * the online trainer and the retrain ({@code online-threads}, {@code threads}). Steps:
+ * the online trainer and the retrain ({@code online-threads}, {@code threads}). After a warm-up of
+ * {@code warmup} events, each of {@code rounds} rounds (3 by default; medians are reported) measures:
  * <ol>
- *   <li>warm-up: the online trainer trains {@code warmup} events;</li>
- *   <li>alone: a backlog of {@code backlog} events is produced and the time to train it measured;</li>
- *   <li>during: another backlog is produced and a retrain started over the whole log (1 pass,
- *       {@code retrain.threads} = 1); the online trainer's examples are counted while the retrain runs
- *       (only while it still had a backlog).</li>
+ *   <li>alone: a backlog of {@code backlog} events is produced and the online trainer's rate measured until
+ *       it has trained it;</li>
+ *   <li>during: another backlog is produced and a retrain started over the newest 51,200 events (1 pass,
+ *       promoting whatever the outcome, {@code retrain.min-auc-gain = -1}, so that the hand-over is measured too);
+ *       the online trainer's rate is measured while the retrain runs (and it still has a backlog).</li>
  * </ol>
  * Besides wall-clock rates it reports examples per CPU-second of the online training thread, which
  * separates "the retrain took cores away" from "the machine was busy with other work". Run alone:
  * <pre>
- * mvn -B -o -q -pl bench exec:java -Dexec.mainClass=dev.freshet.bench.retrain.RetrainBench [-Dexec.args="warmup=20480 backlog=40960"]
+ * mvn -B -o -q -pl bench exec:java -Dexec.mainClass=dev.freshet.bench.retrain.RetrainBench [-Dexec.args="rounds=3 warmup=20480 backlog=40960"]
  * </pre>
  */
 public final class RetrainBench {
@@ -84,7 +86,7 @@ public final class RetrainBench {
         Map<String, String> a = new HashMap<>();
         for (String arg : args) {
             int eq = arg.indexOf('=');
-            if (eq < 0) throw new IllegalArgumentException("argument '" + arg + "' must be key=value (warmup, backlog, threads, online-threads, max-rate, out)");
+            if (eq < 0) throw new IllegalArgumentException("argument '" + arg + "' must be key=value (warmup, backlog, rounds, threads, online-threads, max-rate, out)");
             a.put(arg.substring(0, eq), arg.substring(eq + 1));
         }
         long warmup = Long.parseLong(a.getOrDefault("warmup", "20480"));
@@ -92,6 +94,7 @@ public final class RetrainBench {
         int retrainThreads = Integer.parseInt(a.getOrDefault("threads", "1"));
         // One thread each by default, so that a thread's CPU time is all of that trainer's compute.
         int onlineThreads = Integer.parseInt(a.getOrDefault("online-threads", "1"));
+        int rounds = Integer.parseInt(a.getOrDefault("rounds", "3"));
         Path out = Path.of(a.getOrDefault("out", "bench/results/retrain.json"));
         String command = "mvn -B -o -q -pl bench exec:java -Dexec.mainClass=dev.freshet.bench.retrain.RetrainBench"
                 + (args.length == 0 ? "" : " -Dexec.args=\"" + String.join(" ", args) + "\"");
@@ -112,6 +115,8 @@ public final class RetrainBench {
                     "trainer.metric-window", "20000", "trainer.poll-timeout", "50ms")));
             AtomicLong onlineExamples = new AtomicLong();
             AtomicLong onlineThreadId = new AtomicLong(-1);
+            ThreadMXBean threads = ManagementFactory.getThreadMXBean();
+            Meter meter = new Meter();
             try (TrainerBackend backend = CpuBackend.create(model, onlineThreads);
                  FileModelSink sink = new FileModelSink(config.publishDir(), 2, 2);
                  OnlineTrainer trainer = OnlineTrainer.builder(config, model, layout.id()).backend(backend).sink(sink)
@@ -121,7 +126,7 @@ public final class RetrainBench {
                              @Override
                              public void afterStep(long step, int partition, String from, String to, double loss) {
                                  onlineThreadId.set(Thread.currentThread().getId());
-                                 onlineExamples.addAndGet(PER_RECORD);
+                                 meter.stepped(onlineExamples.addAndGet(PER_RECORD), threads);
                              }
                          }).build()) {
                 Thread loop = new Thread(() -> {
@@ -132,84 +137,79 @@ public final class RetrainBench {
                     }
                 }, "online-trainer");
                 loop.start();
-                ThreadMXBean threads = ManagementFactory.getThreadMXBean();
 
-                // 1. warm-up
+                // warm-up (the stream shifts right after it)
                 log.produce(warmup);
                 awaitExamples(onlineExamples, warmup);
 
-                // 2. the online trainer alone on a backlog
-                log.produce(backlog);
-                long cpu0 = threads.getThreadCpuTime(onlineThreadId.get());
-                long t0 = System.nanoTime();
-                awaitExamples(onlineExamples, warmup + backlog);
-                double aloneSeconds = (System.nanoTime() - t0) / 1e9;
-                double aloneCpu = (threads.getThreadCpuTime(onlineThreadId.get()) - cpu0) / 1e9;
-                double aloneRate = backlog / aloneSeconds;
-                System.out.printf(Locale.ROOT, "online alone: %,d examples in %.1f s = %.0f ex/s (%.0f per cpu-s of its thread)%n",
-                        backlog, aloneSeconds, aloneRate, backlog / aloneCpu);
+                List<Double> alone = new ArrayList<>();
+                List<Double> aloneCpu = new ArrayList<>();
+                List<Double> during = new ArrayList<>();
+                List<Double> duringCpu = new ArrayList<>();
+                List<Double> kept = new ArrayList<>();
+                List<Double> retrainSeconds = new ArrayList<>();
+                List<Double> candidateRate = new ArrayList<>();
+                List<Double> cutMillis = new ArrayList<>();
+                List<Double> handOverMillis = new ArrayList<>();
+                long windowEvents = 0;
+                for (int round = 1; round <= rounds; round++) {
+                    // The online trainer alone on a backlog: from when the backlog is in the log until it is trained.
+                    log.produce(backlog);
+                    Meter.Sample a1 = meter.start(onlineExamples.get() + 0, onlineExamples, onlineThreadId.get(), threads,
+                            log.events());
+                    awaitExamples(onlineExamples, log.events());
+                    Meter.Sample a2 = meter.reached();
+                    double aloneRate = a1.rateTo(a2);
+                    alone.add(aloneRate);
+                    aloneCpu.add(a1.cpuRateTo(a2));
 
-                // 3. the same with a retrain beside it
-                log.produce(backlog);
-                long before = onlineExamples.get();
-                long end = warmup + 2 * backlog;
-                TimedLive live = new TimedLive(trainer);
-                // The window starts at the shift (the end of the warm-up), so the candidate usually wins and is handed over.
-                String window = Duration.between(log.eventTime(warmup), log.eventTime(log.events())).toMillis() + "ms";
-                // No AUC margin: the bench measures the cost, including the hand-over, whenever the candidate is not worse.
-                Map<String, String> rs = Map.of("retrain.window", window, "retrain.passes", "1", "retrain.threads",
-                        Integer.toString(retrainThreads), "retrain.holdout-examples", "8192", "retrain.min-holdout-examples", "1024",
-                        "retrain.holdout-timeout", "1m", "retrain.dir", work.resolve("retrain").toString(), "retrain.min-auc-gain", "0",
-                        "retrain.max-rate", a.getOrDefault("max-rate", "0"));
-                RetrainJob job = new RetrainJob(RetrainConfig.from(ConfigSource.of(rs)), live,
-                        (m, n) -> CpuBackend.create(m, n), kafka.clientProps(), "bench-features",
-                        Clock.fixed(log.eventTime(log.events()), ZoneOffset.UTC), work.resolve("retrain"));
-                // The online trainer's work while the retrain runs, counted only while it still has a backlog.
-                AtomicLong duringExamples = new AtomicLong(-1);
-                AtomicLong duringCpu = new AtomicLong();
-                AtomicLong duringNanos = new AtomicLong();
-                long cpu1 = threads.getThreadCpuTime(onlineThreadId.get());
-                long t1 = System.nanoTime();
-                Thread watcher = new Thread(() -> {
-                    while (duringExamples.get() < 0 && onlineExamples.get() < end) Thread.onSpinWait();
-                    if (duringExamples.compareAndSet(-1, onlineExamples.get() - before)) {
-                        duringNanos.set(System.nanoTime() - t1);
-                        duringCpu.set(threads.getThreadCpuTime(onlineThreadId.get()) - cpu1);
-                    }
-                }, "backlog-watcher");
-                watcher.setDaemon(true);
-                watcher.start();
-                RetrainResult result = job.run(RetrainTrigger.COMMAND);
-                double retrainSeconds = (System.nanoTime() - t1) / 1e9;
-                if (duringExamples.compareAndSet(-1, onlineExamples.get() - before)) {
-                    duringNanos.set(System.nanoTime() - t1);
-                    duringCpu.set(threads.getThreadCpuTime(onlineThreadId.get()) - cpu1);
+                    // The same with a retrain beside it; counted until the backlog is trained or the retrain ends.
+                    log.produce(backlog);
+                    TimedLive live = new TimedLive(trainer);
+                    windowEvents = Math.min(onlineExamples.get(), 51_200);
+                    String window = STEP.multipliedBy(windowEvents).toMillis() + "ms";
+                    // Every candidate is promoted (retrain.min-auc-gain = -1): the bench measures the cost, the hand-over included.
+                    Map<String, String> rs = new HashMap<>(Map.of("retrain.window", window, "retrain.passes", "1", "retrain.threads",
+                            Integer.toString(retrainThreads), "retrain.holdout-examples", "8192", "retrain.min-holdout-examples", "1024",
+                            "retrain.holdout-timeout", "1m", "retrain.dir", work.resolve("retrain").toString(), "retrain.min-auc-gain", "-1",
+                            "retrain.max-logloss-increase", "100", "retrain.max-rate", a.getOrDefault("max-rate", "0")));
+                    rs.put("retrain.progress", "false");
+                    RetrainJob job = new RetrainJob(RetrainConfig.from(ConfigSource.of(rs)), live,
+                            (m, n) -> CpuBackend.create(m, n), kafka.clientProps(), "bench-features",
+                            // The window ends at the cut, about where the online trainer stands now.
+                            Clock.fixed(log.eventTime(onlineExamples.get()), ZoneOffset.UTC), work.resolve("retrain"));
+                    Meter.Sample d1 = meter.start(onlineExamples.get(), onlineExamples, onlineThreadId.get(), threads, log.events());
+                    RetrainResult result = job.run(RetrainTrigger.COMMAND);
+                    double seconds = (System.nanoTime() - d1.nanos()) / 1e9;
+                    Meter.Sample d2 = meter.reachedOrNow(onlineExamples, onlineThreadId.get(), threads);
+                    double duringRate = d1.rateTo(d2);
+                    during.add(duringRate);
+                    duringCpu.add(d1.cpuRateTo(d2));
+                    kept.add(100 * duringRate / aloneRate);
+                    retrainSeconds.add(seconds);
+                    if (!result.trainTime().isZero()) candidateRate.add(result.trainedExamples() / (result.trainTime().toNanos() / 1e9));
+                    cutMillis.add(live.copyMillis);
+                    if (result.promoted()) handOverMillis.add(live.promoteMillis);
+                    System.out.printf(Locale.ROOT, "round %d: online alone %.0f ex/s, during the retrain %.0f ex/s; retrain %.1f s: %s%n",
+                            round, aloneRate, duringRate, seconds, result);
+                    awaitExamples(onlineExamples, log.events());
                 }
-                double duringSeconds = duringNanos.get() / 1e9;
-                double duringRate = duringExamples.get() / duringSeconds;
-                System.out.println(result);
-                System.out.println(result.describe());
-                System.out.printf(Locale.ROOT, "online during the retrain: %,d examples in %.1f s = %.0f ex/s%n",
-                        duringExamples.get(), duringSeconds, duringRate);
                 trainer.stop();
                 loop.join(60_000);
 
-                report.add("retrain wall time (" + result.windowExamples() + "-example window, 1 pass, catch-up and hand-over)",
-                        retrainSeconds, "s", false, null);
-                if (result.trainTime().isZero()) {
-                    throw new IllegalStateException("the retrain trained nothing (" + result + "): no figures to report");
-                }
-                report.add("retrain candidate training rate", result.trainedExamples() / (result.trainTime().toNanos() / 1e9),
-                        "examples/s", true, null);
-                report.add("online trainer alone", aloneRate, "events/s", true, null);
-                report.add("online trainer during a retrain", duringRate, "events/s", true, null);
-                report.add("online throughput kept during a retrain", 100 * duringRate / aloneRate, "%", true, null);
-                report.add("online trainer alone, per cpu-second of its thread", backlog / aloneCpu, "events/cpu-s", true, null);
-                report.add("online trainer during a retrain, per cpu-second of its thread", duringExamples.get() / (duringCpu.get() / 1e9),
-                        "events/cpu-s", true, null);
-                report.add("online loop wait for the cut (copy of the model)", live.copyMillis, "ms", false, null);
-                if (result.promoted()) {
-                    report.add("online loop wait for the hand-over (load, FULL, checkpoint)", live.promoteMillis, "ms", false, null);
+                String of = " (median of " + rounds + ")";
+                report.add("retrain wall time, " + windowEvents + "-event window, 1 pass, to decision and hand-over" + of,
+                        median(retrainSeconds), "s", false, null);
+                report.add("retrain candidate training rate" + of, median(candidateRate), "examples/s", true, null);
+                report.add("online trainer alone" + of, median(alone), "events/s", true, null);
+                report.add("online trainer during a retrain" + of, median(during), "events/s", true, null);
+                report.add("online throughput kept during a retrain" + of, median(kept), "%", true, null);
+                report.add("online trainer alone, per cpu-second of its thread" + of, median(aloneCpu), "events/cpu-s", true, null);
+                report.add("online trainer during a retrain, per cpu-second of its thread" + of, median(duringCpu), "events/cpu-s", true, null);
+                report.add("online loop wait for the cut (copy of the model)" + of, median(cutMillis), "ms", false, null);
+                if (!handOverMillis.isEmpty()) {
+                    report.add("online loop wait for the hand-over (load, FULL, checkpoint), " + handOverMillis.size() + " promotion(s)",
+                            median(handOverMillis), "ms", false, null);
                 }
             }
         }
@@ -218,9 +218,58 @@ public final class RetrainBench {
 
     private static void awaitExamples(AtomicLong examples, long target) throws InterruptedException {
         long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+        // Sleeps between looks, so that waiting takes no core from the trainers being measured.
         while (examples.get() < target) {
             if (System.nanoTime() > deadline) throw new IllegalStateException("the online trainer did not reach " + target + " examples");
             Thread.sleep(5);
+        }
+    }
+
+    private static double median(List<Double> values) {
+        if (values.isEmpty()) return Double.NaN;
+        List<Double> v = new ArrayList<>(values);
+        v.sort(null);
+        int n = v.size();
+        return n % 2 == 1 ? v.get(n / 2) : (v.get(n / 2 - 1) + v.get(n / 2)) / 2;
+    }
+
+    /**
+     * Marks when the online trainer's example count reaches a target, from its own training thread (so that
+     * nothing polls a core away from it), with that thread's CPU time.
+     */
+    private static final class Meter {
+        record Sample(long examples, long nanos, long cpuNanos) {
+            double rateTo(Sample end) {
+                return (end.examples - examples) / ((end.nanos - nanos) / 1e9);
+            }
+
+            double cpuRateTo(Sample end) {
+                return (end.examples - examples) / ((end.cpuNanos - cpuNanos) / 1e9);
+            }
+        }
+
+        private volatile long target = Long.MAX_VALUE;
+        private volatile Sample reached;
+
+        Sample start(long examples, AtomicLong count, long threadId, ThreadMXBean threads, long target) {
+            this.reached = null;
+            this.target = target;
+            return new Sample(count.get(), System.nanoTime(), threads.getThreadCpuTime(threadId));
+        }
+
+        void stepped(long examples, ThreadMXBean threads) {
+            if (reached == null && examples >= target) {
+                reached = new Sample(examples, System.nanoTime(), threads.getCurrentThreadCpuTime());
+            }
+        }
+
+        Sample reached() {
+            return reached;
+        }
+
+        Sample reachedOrNow(AtomicLong count, long threadId, ThreadMXBean threads) {
+            Sample r = reached;
+            return r != null ? r : new Sample(count.get(), System.nanoTime(), threads.getThreadCpuTime(threadId));
         }
     }
 

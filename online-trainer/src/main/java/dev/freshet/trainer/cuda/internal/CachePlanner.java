@@ -143,7 +143,7 @@ public final class CachePlanner implements AutoCloseable {
             // every lookup's global row and partition (by chunks), the partitions' directory work (by
             // partition), the slot of every lookup (by chunks). Smaller batches use fewer tasks: handing work
             // to a thread costs some microseconds.
-            int tasks = (int) Math.max(1, Math.min(partitions, n / (SEQUENTIAL_BELOW * 2L)));
+            int tasks = (int) Math.max(1, Math.min(partitions, n / 2048L));
             int chunk = (n + tasks - 1) / tasks;
             List<Future<?>> chunks = new ArrayList<>(tasks);
             for (int c = 0; c < tasks; c++) {
