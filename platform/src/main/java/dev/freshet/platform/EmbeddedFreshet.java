@@ -11,7 +11,7 @@ import dev.freshet.ingest.IngestConfig;
 import dev.freshet.kafka.EmbeddedKafka;
 import dev.freshet.kafka.TopicAdmin;
 import dev.freshet.platform.internal.FeatureTap;
-import dev.freshet.platform.internal.FullWhenAskedSink;
+import dev.freshet.platform.internal.PublishingSink;
 import dev.freshet.publisher.ModelPublisher;
 import dev.freshet.publisher.ModelStore;
 import dev.freshet.serving.ModelSubscriber;
@@ -194,9 +194,11 @@ public final class EmbeddedFreshet implements AutoCloseable {
         LOG.info("trainer backend: {}", backend.description());
         publisher = new ModelPublisher(PublisherConfig.from(c), layout, Clock.systemUTC());
         started.push(publisher);
+        PublishingSink sink = new PublishingSink(publisher, backend::state);
+        started.push(sink);
         trainer = OnlineTrainer.builder(trainerConfig, model, layout.id())
                 .backend(backend)
-                .sink(new FullWhenAskedSink(publisher, backend::state))
+                .sink(sink)
                 .consumer(new KafkaConsumer<>(OnlineTrainer.consumerProperties(trainerConfig)))
                 .stateAllocator(HostModelState::allocate)
                 .build();

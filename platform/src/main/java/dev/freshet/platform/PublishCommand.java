@@ -5,7 +5,7 @@ import dev.freshet.config.CommandLine;
 import dev.freshet.config.ConfigSource;
 import dev.freshet.config.Setting;
 import dev.freshet.features.FeatureLayout;
-import dev.freshet.platform.internal.FullWhenAskedSink;
+import dev.freshet.platform.internal.PublishingSink;
 import dev.freshet.publisher.ModelPublisher;
 import dev.freshet.publisher.PublisherConfig;
 import dev.freshet.trainer.ModelConfig;
@@ -82,9 +82,10 @@ public final class PublishCommand implements Command {
         PublisherConfig publisherConfig = PublisherConfig.from(c);
         try (TrainerBackend backend = TrainerBackends.create(config.backend(), model, c);
              ModelPublisher publisher = new ModelPublisher(publisherConfig, layout, Clock.systemUTC());
+             PublishingSink sink = new PublishingSink(publisher, backend::state);
              OnlineTrainer trainer = OnlineTrainer.builder(config, model, layout.id())
                      .backend(backend)
-                     .sink(new FullWhenAskedSink(publisher, backend::state))
+                     .sink(sink)
                      .consumer(new KafkaConsumer<>(OnlineTrainer.consumerProperties(config)))
                      .stateAllocator(HostModelState::allocate)
                      .listener(new TrainerListener() {
