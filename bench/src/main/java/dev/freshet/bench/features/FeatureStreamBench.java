@@ -49,7 +49,7 @@ import java.util.Map;
  * </pre>
  * (exec:exec, not exec:java: Flink's MiniCluster resolves job classes through the JVM's class path and
  * cannot see exec:java's isolated class loader.)
- * Flags: {@code --events N} input size, {@code --parallelism 1,2} the runs, {@code --checkpoint 1s}
+ * Flags: {@code --events N} input size, {@code --parallelism 1,2} the runs, {@code --checkpoint 5s}
  * checkpoint interval, {@code --shared DIR} where data/ is, {@code --out FILE} the JSON
  * (default bench/results/features.json).
  */
@@ -64,7 +64,7 @@ public final class FeatureStreamBench {
     public static void main(String[] args) throws Exception {
         Map<String, String> flags = flags(args);
         int events = Integer.parseInt(flags.getOrDefault("events", "1000000"));
-        String checkpoint = flags.getOrDefault("checkpoint", "1s");
+        String checkpoint = flags.getOrDefault("checkpoint", "5s");
         List<Integer> parallelisms = new ArrayList<>();
         for (String p : flags.getOrDefault("parallelism", "1,2").split(",")) parallelisms.add(Integer.parseInt(p.trim()));
         // Maven runs the bench in the module directory (bench/); resolve defaults from the project root either way.

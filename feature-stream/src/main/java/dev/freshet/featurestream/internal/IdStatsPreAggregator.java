@@ -33,6 +33,9 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
     private transient ListState<PartialIdStats> checkpointed;
     private transient long watermark;
     private transient StreamRecord<PartialIdStats> outRecord;
+    // The window of the previous example: almost every example falls in the same one, so skip the map lookup.
+    private transient long lastStart;
+    private transient TableFrequencies[] lastTables;
 
     public IdStatsPreAggregator(long windowMs, int numTables, int k) {
         this.windowMs = windowMs;
@@ -45,6 +48,8 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
         super.initializeState(context);
         open = new TreeMap<>();
         watermark = Long.MIN_VALUE;
+        lastStart = Long.MIN_VALUE;
+        lastTables = null;
         checkpointed = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("open-windows", RecordTypes.PARTIAL_STATS));
         if (context.isRestored()) {
             for (PartialIdStats p : checkpointed.get()) {
@@ -67,7 +72,9 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
             // Its window was already reported; the example still trains, only the statistics miss it.
             return;
         }
-        TableFrequencies[] tables = window(start);
+        TableFrequencies[] tables = start == lastStart ? lastTables : window(start);
+        lastStart = start;
+        lastTables = tables;
         int[] sparse = row.sparse;
         for (int t = 0; t < numTables; t++) {
             tables[t].add(sparse[t]);
@@ -86,6 +93,10 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
                 output.collect(outRecord.replace(e.getValue()[t].toPartial(t, start, end), end - 1));
             }
             it.remove();
+            if (start == lastStart) {
+                lastStart = Long.MIN_VALUE;
+                lastTables = null;
+            }
         }
         super.processWatermark(mark);
     }
