@@ -210,6 +210,24 @@ class IngestBrokerTest {
         assertEquals("exactly_once_v2", JsonClickTopology.streamsProperties(config).get("processing.guarantee"));
     }
 
+    @Test
+    void jsonCommandRunsForTheGivenTimeAndReportsCounts() throws Exception {
+        Topics topics = Topics.withPrefix("jsoncmd.");
+        TopicAdmin.createAll(kafka, topics, TopicAdmin.Config.from(ConfigSource.of(Map.of("topics.partitions", "2"))));
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(kafka.clientProps(), new StringSerializer(), new StringSerializer())) {
+            producer.send(new ProducerRecord<>(topics.clicksJson(), "{\"eventId\":\"a\",\"eventTime\":1,\"label\":1}"));
+            producer.send(new ProducerRecord<>(topics.clicksJson(), "{\"eventId\":\"b\",\"eventTime\":2,\"label\":0}"));
+            producer.send(new ProducerRecord<>(topics.clicksJson(), "not json"));
+        }
+        Output output = new Output();
+        int exit = run(new JsonIngestCommand(output.out, output.err, false), "--bootstrap-servers", kafka.bootstrapServers(),
+                "--set", "topics.prefix=jsoncmd.", "--work-dir", tmp.toString(), "--set", "ingest.json.application-id=jsoncmd",
+                "--run-for", "15s");
+        assertEquals(0, exit, output.text());
+        assertTrue(output.stdout().contains("converted 2 JSON click events to jsoncmd.clicks; 1 rejected to jsoncmd.clicks.dlq"), output.text());
+        assertEquals(2, consume(topics.clicks(), new StringDeserializer(), KafkaAvroSerde.of(ClickEvent.class), 2).size());
+    }
+
     private static ClickEvent event(String id, EventKind kind, String impressionId) {
         return ClickEvent.newBuilder().setEventId(id).setEventTime(START).setKind(kind).setImpressionId(impressionId)
                 .setLabel(null).setLayoutId(1).setDense(List.of(1.0)).setCategorical(List.of("a")).build();

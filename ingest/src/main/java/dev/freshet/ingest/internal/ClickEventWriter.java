@@ -150,6 +150,12 @@ public final class ClickEventWriter {
     }
 
     private void varLong(long v) {
+        if (v >= 0 && v < 64) {
+            // Union branches, small counts and lengths: one byte (zig-zag of v is 2v), the common case.
+            ensure(1);
+            buf[pos++] = (byte) (v << 1);
+            return;
+        }
         ensure(10);
         long z = (v << 1) ^ (v >> 63);
         while ((z & ~0x7FL) != 0) {

@@ -28,6 +28,11 @@ import java.util.Objects;
 public final class TsvLineParser {
     private static final int MAX_SHOWN = 40;
     private static final long MULT_MIN = Long.MIN_VALUE / 10;
+    private static final boolean[] HEX = new boolean[256];
+
+    static {
+        for (char c : "0123456789abcdefABCDEF".toCharArray()) HEX[c] = true;
+    }
 
     private final FeatureLayout layout;
     private final long layoutId;
@@ -176,83 +181,121 @@ public final class TsvLineParser {
         if (len == from) {
             return "empty line";
         }
-        int columns = 0;
-        int start = from;
-        for (int i = from; i <= len; i++) {
-            if (i == len || b[i] == '\t') {
-                if (columns < kinds.length) {
-                    starts[columns] = start;
-                    ends[columns] = i;
-                }
-                columns++;
-                start = i + 1;
-            }
-        }
-        if (columns != kinds.length) {
-            return columns + " columns, layout " + layout.name() + " has " + kinds.length
-                    + " (" + layout.spec().replace(",", ", ") + ")";
-        }
         label = -1;
         eventIdColumn = -1;
         eventTime = Long.MIN_VALUE;
-        for (int col = 0; col < kinds.length; col++) {
-            int s = starts[col];
-            int e = ends[col];
+        // One pass: each column is scanned to its tab and checked as it is scanned. A wrong column count is
+        // reported in preference to a bad value, so a value error first checks the count.
+        int n = kinds.length;
+        int pos = from;
+        for (int col = 0; col < n; col++) {
+            if (pos > len) {
+                return columnCount(b, from, len);
+            }
+            int s = pos;
+            int e = s;
+            String error = null;
             switch (kinds[col]) {
+                case CATEGORICAL -> {
+                    if (hexCategorical) {
+                        boolean bad = false;
+                        while (e < len) {
+                            byte ch = b[e];
+                            if (ch == '\t') break;
+                            bad |= !HEX[ch & 0xFF];
+                            e++;
+                        }
+                        if (s != e && (bad || e - s > 16)) {
+                            error = names[col] + " = " + shown(b, s, e)
+                                    + " is not a hexadecimal hash of 1 to 16 digits, as Criteo categorical values are";
+                        }
+                    } else {
+                        e = tab(b, s, len);
+                    }
+                }
+                case COUNT -> {
+                    e = tab(b, s, len);
+                    densePresent[slot[col]] = s != e;
+                    if (s != e) {
+                        try {
+                            denseValues[slot[col]] = parseLong(b, s, e);
+                        } catch (NumberFormatException ex) {
+                            error = names[col] + " = " + shown(b, s, e) + " " + ex.getMessage();
+                        }
+                    }
+                }
                 case LABEL -> {
+                    e = tab(b, s, len);
                     if (e - s == 1 && (b[s] == '0' || b[s] == '1')) {
                         label = b[s] - '0';
                     } else {
-                        return "label " + shown(b, s, e) + " is not 0 or 1";
+                        error = "label " + shown(b, s, e) + " is not 0 or 1";
                     }
                 }
                 case EVENT_ID -> {
-                    if (s == e) return "event id column " + names[col] + " is empty";
+                    e = tab(b, s, len);
+                    if (s == e) {
+                        error = "event id column " + names[col] + " is empty";
+                    }
                     eventIdColumn = col;
                 }
                 case EVENT_TIME -> {
+                    e = tab(b, s, len);
                     String text = text(b, s, e);
                     try {
                         eventTime = text.matches("-?\\d{1,18}") ? Long.parseLong(text) : Instant.parse(text).toEpochMilli();
                     } catch (DateTimeParseException | ArithmeticException ex) {
-                        return "event time " + names[col] + " = " + shown(b, s, e)
+                        error = "event time " + names[col] + " = " + shown(b, s, e)
                                 + " is neither epoch milliseconds nor an ISO-8601 instant like 2024-01-31T12:00:00Z";
                     }
                 }
-                case COUNT -> {
-                    densePresent[slot[col]] = s != e;
-                    if (s == e) break;
-                    try {
-                        denseValues[slot[col]] = parseLong(b, s, e);
-                    } catch (NumberFormatException ex) {
-                        return names[col] + " = " + shown(b, s, e) + " " + ex.getMessage();
-                    }
-                }
                 case NUMERIC -> {
+                    e = tab(b, s, len);
                     densePresent[slot[col]] = s != e;
-                    if (s == e) break;
-                    double v;
-                    try {
-                        v = Double.parseDouble(text(b, s, e));
-                    } catch (NumberFormatException ex) {
-                        return names[col] + " = " + shown(b, s, e) + " is not a number";
-                    }
-                    if (!Double.isFinite(v)) {
-                        return names[col] + " = " + shown(b, s, e) + " is not finite (NaN and Infinity are not allowed)";
-                    }
-                    denseValues[slot[col]] = v;
-                }
-                case CATEGORICAL -> {
-                    if (s != e && hexCategorical && !isHex(b, s, e)) {
-                        return names[col] + " = " + shown(b, s, e)
-                                + " is not a hexadecimal hash of 1 to 16 digits, as Criteo categorical values are";
+                    if (s != e) {
+                        try {
+                            double v = Double.parseDouble(text(b, s, e));
+                            if (Double.isFinite(v)) {
+                                denseValues[slot[col]] = v;
+                            } else {
+                                error = names[col] + " = " + shown(b, s, e) + " is not finite (NaN and Infinity are not allowed)";
+                            }
+                        } catch (NumberFormatException ex) {
+                            error = names[col] + " = " + shown(b, s, e) + " is not a number";
+                        }
                     }
                 }
-                case SKIP -> {
-                }
+                case SKIP -> e = tab(b, s, len);
             }
+            starts[col] = s;
+            ends[col] = e;
+            if (error != null) {
+                String count = columnCount(b, from, len);
+                return count != null ? count : error;
+            }
+            pos = e + 1;
+        }
+        if (pos <= len) {
+            return columnCount(b, from, len); // more columns than the layout has
         }
         return null;
+    }
+
+    /** The index of the first tab in {@code b[from, len)}, or {@code len}. */
+    private static int tab(byte[] b, int from, int len) {
+        int i = from;
+        while (i < len && b[i] != '\t') i++;
+        return i;
+    }
+
+    /** The column-count complaint, or null when the count is right. */
+    private String columnCount(byte[] b, int from, int len) {
+        int columns = 1;
+        for (int i = from; i < len; i++) {
+            if (b[i] == '\t') columns++;
+        }
+        return columns == kinds.length ? null : columns + " columns, layout " + layout.name() + " has " + kinds.length
+                + " (" + layout.spec().replace(",", ", ") + ")";
     }
 
     /** Without a label column the line is an impression whose label the feature job's join decides. */
@@ -320,15 +363,6 @@ public final class TsvLineParser {
             if ((ch < '0' || ch > '9') && !(i == from && ch == '-')) return "is not an integer";
         }
         return "overflows a 64-bit integer (range " + Long.MIN_VALUE + ".." + Long.MAX_VALUE + ")";
-    }
-
-    private static boolean isHex(byte[] s, int from, int to) {
-        if (to - from > 16) return false;
-        for (int i = from; i < to; i++) {
-            byte ch = s[i];
-            if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F'))) return false;
-        }
-        return true;
     }
 
     private static String text(byte[] b, int from, int to) {
