@@ -21,7 +21,7 @@ import java.util.Objects;
  * @param holdoutExamples    examples in the held-out slice both models are scored on
  * @param minHoldoutExamples a slice smaller than this when {@code holdoutTimeout} runs out decides nothing
  * @param holdoutTimeout     how long to wait for the held-out slice to arrive
- * @param minAucGain         the candidate's held-out AUC must beat the online model's by at least this
+ * @param minAucGain         the candidate's held-out AUC must beat the online model's by at least this (-1: always)
  * @param maxLogLossIncrease and its held-out log loss may be worse by at most this
  * @param driftAuc           progressive AUC below this for {@code driftFor} triggers a retrain; 0 turns it off
  * @param driftFor           how long the AUC must stay below {@code driftAuc}
@@ -52,8 +52,8 @@ public record RetrainConfig(Duration interval, Duration window, int passes, long
             "A held-out slice smaller than this when retrain.holdout-timeout runs out promotes nothing.");
     public static final Setting<Duration> HOLDOUT_TIMEOUT = Setting.ofDuration("retrain.holdout-timeout", "10m",
             Duration.ZERO, Duration.ofDays(1), "How long the retrain waits for the held-out slice to arrive.");
-    public static final Setting<Double> MIN_AUC_GAIN = Setting.ofDouble("retrain.min-auc-gain", 0.002, 0.0, 1.0,
-            "Promote only if the candidate's held-out AUC beats the online model's by at least this.");
+    public static final Setting<Double> MIN_AUC_GAIN = Setting.ofDouble("retrain.min-auc-gain", 0.002, -1.0, 1.0,
+            "Promote only if the candidate's held-out AUC beats the online model's by at least this; -1 promotes every candidate.");
     public static final Setting<Double> MAX_LOGLOSS_INCREASE = Setting.ofDouble("retrain.max-logloss-increase", 0.0, 0.0, 100.0,
             "...and its held-out log loss is worse than the online model's by at most this.");
     public static final Setting<Double> DRIFT_AUC = Setting.ofDouble("retrain.drift-auc", 0.0, 0.0, 1.0,
@@ -90,7 +90,7 @@ public record RetrainConfig(Duration interval, Duration window, int passes, long
         check(HOLDOUT_EXAMPLES, holdoutExamples, holdoutExamples >= 1);
         check(MIN_HOLDOUT_EXAMPLES, minHoldoutExamples, minHoldoutExamples >= 1);
         check(HOLDOUT_TIMEOUT, holdoutTimeout, !holdoutTimeout.isNegative());
-        check(MIN_AUC_GAIN, minAucGain, minAucGain >= 0 && minAucGain <= 1);
+        check(MIN_AUC_GAIN, minAucGain, minAucGain >= -1 && minAucGain <= 1);
         check(MAX_LOGLOSS_INCREASE, maxLogLossIncrease, maxLogLossIncrease >= 0 && Double.isFinite(maxLogLossIncrease));
         check(DRIFT_AUC, driftAuc, driftAuc >= 0 && driftAuc <= 1);
         check(DRIFT_FOR, driftFor, !driftFor.isNegative());

@@ -237,7 +237,7 @@ public final class RetrainJob {
                         + "(auc gain %+.4f, needed %+.4f; logloss change %+.4f, allowed %+.4f)",
                 candidate.auc(), candidate.logLoss(), online.auc(), online.logLoss(), candidate.examples(), gain,
                 config.minAucGain(), lossIncrease, config.maxLogLossIncrease());
-        if (promote[0]) return "promoted: " + numbers;
+        if (promote[0]) return numbers;
         return (aucOk ? "log loss worse than allowed: " : "auc gain below the margin: ") + numbers;
     }
 
