@@ -15,9 +15,12 @@ import java.util.Map;
  * giving up on an interrupt (the work may already be under way on the training thread, using the
  * caller's backend), and gets an {@link IllegalStateException} if the online trainer has stopped.
  *
- * <p>"Position" is, per partition of {@code features}, the next offset the online model has not
- * trained on: everything before it is in the model, nothing after (records polled ahead but not yet
- * trained do not count).
+ * <p>"Position" is, per partition of {@code features}, the offset of the record holding the first
+ * example the online model has not trained on: every record before it is wholly in the model, none
+ * after it is (records polled ahead but not yet trained do not count). A batch may end inside a record,
+ * so the record at the position may be partly trained; the retrain treats it as untrained (the
+ * candidate trains it whole), which at worst lets the online model have seen up to one batch per
+ * partition of the held-out slice: a bias in its favour, never the candidate's.
  */
 public interface LiveModel {
 

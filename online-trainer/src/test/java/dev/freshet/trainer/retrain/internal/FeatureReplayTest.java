@@ -1,6 +1,13 @@
 package dev.freshet.trainer.retrain.internal;
 
+import dev.freshet.features.Examples;
 import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.schemas.serde.AvroCodec;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import dev.freshet.schemas.FeatureBatch;
 import dev.freshet.trainer.retrain.SyntheticFeatures;
 import org.apache.kafka.common.TopicPartition;
@@ -74,6 +81,51 @@ class FeatureReplayTest {
                 if (i > 0) assertTrue(seen.get(i - 1).firstTime() <= seen.get(i).firstTime(), "merged by event time at " + i);
             }
             assertEquals(seen, replayAll(replay, zero, end), "the same order on every pass");
+        }
+    }
+
+    @Test
+    void replaysOnlyCommittedTransactionsAndStopsAtTheMarkers() throws Exception {
+        // The feature job writes `features` in transactions: aborted batches must never be trained on, and the
+        // commit markers (which take offsets of their own) must not keep the replay waiting.
+        String topic = "replay-txn";
+        kafka.createTopic(topic, 1, SyntheticFeatures.KEEP_FOREVER);
+        Map<String, Object> props = kafka.clientProps();
+        props.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        props.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class.getName());
+        props.put(ProducerConfig.TRANSACTIONAL_ID_CONFIG, "replay-txn-writer");
+        AvroCodec<FeatureBatch> codec = new AvroCodec<>(FeatureBatch.class);
+        int[] counts = {3, 5, 7};
+        boolean[] commit = {true, false, true};
+        try (KafkaProducer<byte[], byte[]> producer = new KafkaProducer<>(props);
+             FeatureReplay replay = new FeatureReplay(kafka.clientProps(), topic)) {
+            producer.initTransactions();
+            for (int t = 0; t < counts.length; t++) {
+                producer.beginTransaction();
+                for (int i = 0; i < counts[t]; i++) {
+                    Examples e = new Examples(1, 1, 1);
+                    e.count = 1;
+                    e.labels[0] = (byte) (commit[t] ? 1 : 0); // label 0 marks the aborted ones
+                    e.eventTimes[0] = 1_000L * t + i;
+                    producer.send(new ProducerRecord<>(topic, 0, null, codec.encode(e.toRecord())));
+                }
+                producer.flush(); // the aborted batches too must reach the log, where read_committed has to skip them
+                if (commit[t]) producer.commitTransaction();
+                else producer.abortTransaction();
+            }
+            TopicPartition tp = new TopicPartition(topic, 0);
+            long end;
+            try (var consumer = new org.apache.kafka.clients.consumer.KafkaConsumer<byte[], byte[]>(Map.of(
+                    "bootstrap.servers", kafka.bootstrapServers(), "isolation.level", "read_committed",
+                    "key.deserializer", ByteArrayDeserializer.class.getName(), "value.deserializer", ByteArrayDeserializer.class.getName()))) {
+                end = consumer.endOffsets(List.of(tp)).get(tp);
+            }
+            assertEquals(18, end, "15 records and 3 transaction markers");
+            List<Byte> labels = new ArrayList<>();
+            replay.replay(Map.of(tp, 0L), Map.of(tp, end), (p, o, b) -> labels.add(b.getLabels().get(0)), () -> false);
+            assertEquals(10, labels.size(), "the committed records only");
+            assertTrue(labels.stream().allMatch(l -> l == 1), "no record of the aborted transaction");
+            assertEquals(10, replay.take(Map.of(tp, 0L), 100, Duration.ofMillis(300), () -> false).examples());
         }
     }
 
