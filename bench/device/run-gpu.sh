@@ -33,6 +33,6 @@ if [ "$mode" = bench ] || [ "$mode" = all ]; then
   java -Xmx8g -XX:+UseTransparentHugePages -cp "$cp" dev.freshet.bench.gpu.CachePlanBench 2>&1 | tee "$out/plan.log"
   echo "== Freshet CUDA backend: TrainerGpuBench $*"
   java -Xmx24g -XX:+UseTransparentHugePages -cp "$cp" dev.freshet.bench.gpu.TrainerGpuBench --peer "$out/peer.log" --out "$out/trainer-gpu.json" \
-    --command "bench/device/run-gpu.sh $mode $* (PEER_ARGS='$peer_args')" "$@" 2>&1 | tee "$out/bench.log" || rc=1
+    --command "bench/device/build-device.sh, then on the GPU machine: bench/device/run-gpu.sh $mode $* (peer: python3 torch_dlrm_peer.py $peer_args${PEER_LOG:+, figures from $PEER_LOG})" "$@" 2>&1 | tee "$out/bench.log" || rc=1
 fi
 exit $rc
