@@ -141,8 +141,7 @@ public final class JsonClickParser {
         JsonNode denseNode = root.get("dense");
         if (denseNode != null && !denseNode.isNull()) {
             if (!denseNode.isObject()) throw new Invalid("dense must be an object of feature name to number, got " + type(denseNode));
-            for (Iterator<Map.Entry<String, JsonNode>> it = denseNode.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> f = it.next();
+            for (Map.Entry<String, JsonNode> f : denseNode.properties()) {
                 Integer i = denseIndex.get(f.getKey());
                 if (i == null) {
                     throw new Invalid("unknown dense feature '" + shorten(f.getKey()) + "'; the layout's dense features are " + names(denseIndex));
@@ -154,8 +153,7 @@ public final class JsonClickParser {
         JsonNode catNode = root.get("categorical");
         if (catNode != null && !catNode.isNull()) {
             if (!catNode.isObject()) throw new Invalid("categorical must be an object of feature name to string, got " + type(catNode));
-            for (Iterator<Map.Entry<String, JsonNode>> it = catNode.fields(); it.hasNext(); ) {
-                Map.Entry<String, JsonNode> f = it.next();
+            for (Map.Entry<String, JsonNode> f : catNode.properties()) {
                 Integer i = categoricalIndex.get(f.getKey());
                 if (i == null) {
                     throw new Invalid("unknown categorical feature '" + shorten(f.getKey()) + "'; the layout's categorical features are "
