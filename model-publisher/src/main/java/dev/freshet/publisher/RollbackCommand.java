@@ -15,6 +15,7 @@ import java.util.Map;
  * serving replica moves to it. Uses its own Kafka transactional id, so a running publisher is not fenced.
  */
 public final class RollbackCommand implements Command {
+    /** -1 (the default) means "not given": the README's settings table is generated from this declaration. */
     public static final Setting<Long> TO = Setting.ofLong("rollback.to", -1, -1, Long.MAX_VALUE,
             "The model version to republish as the newest FULL (required).");
 
@@ -52,11 +53,11 @@ public final class RollbackCommand implements Command {
             System.out.println(CommandLine.usage(this));
             return 0;
         }
-        long to = line.config().get(TO);
-        if (to < 0) {
+        if (!line.config().isSet(TO) || line.config().get(TO) < 0) {
             throw new ConfigException("freshet model rollback needs the version to return to. Fix: add --to VERSION (see the versions in "
                     + line.config().get(PublisherConfig.STORE_DIR) + ")");
         }
+        long to = line.config().get(TO);
         PublisherConfig base = PublisherConfig.from(line.config());
         PublisherConfig config = new PublisherConfig(base.bootstrapServers(), base.topics(), base.storeDir(), base.modelName(),
                 base.transactionalId() + "-rollback", base.maxChunkBytes(), base.fullInterval(), base.keepVersions(), base.maxAucDrop());

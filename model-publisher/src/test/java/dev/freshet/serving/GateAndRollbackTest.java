@@ -114,6 +114,10 @@ class GateAndRollbackTest {
                 assertEquals(1, h.publisher.metrics().rejected(QualityGate.Reason.AUC_DROP));
                 assertEquals(5, ModelStore.open(dir, "rollback").latestVersion().getAsLong());
                 assertEquals(1, rollback(h, 999), "an unknown version is refused");
+                RollbackCommand cmd = new RollbackCommand();
+                var e = org.junit.jupiter.api.Assertions.assertThrows(dev.freshet.config.ConfigException.class,
+                        () -> cmd.run(CommandLine.parse(new String[]{"--set", "model.name=" + h.model}, cmd.settings(), cmd.aliases(), Map.of())));
+                assertTrue(e.getMessage().contains("--to"), e.getMessage());
             }
         }
     }
