@@ -45,7 +45,7 @@ import java.util.function.UnaryOperator;
  *
  * <pre>
  * KafkaSource(clicks) --decode+validate+transform, watermarks per partition--> rows | dead letters
- *   rows --keyBy(event id)--> dedup --LABELED-------------------------------------------+
+ *   rows --keyBy(event id hash)--> dedup --LABELED-------------------------------------------+
  *                                  --IMPRESSION/CLICK --keyBy(impression)--> join ------+--> examples
  *   examples --> batcher (FeatureBatch, batchSize/linger, flushed before each barrier) --> KafkaSink(features)
  *   examples --> per-subtask sketches --keyBy(table)--> merge per window --> KafkaSink(feature-stats)
@@ -107,7 +107,7 @@ public final class FeatureJob {
         DataStream<FeatureRow> rows = tap.apply(routed);
 
         if (!config.dedupWindow().isZero()) {
-            rows = rows.keyBy(r -> r.eventIdHash, BasicTypeInfo.LONG_TYPE_INFO)
+            rows = rows.keyBy(Deduplicator::bucket, BasicTypeInfo.INT_TYPE_INFO)
                     .process(new Deduplicator(config.dedupWindow().toMillis()), RecordTypes.ROW)
                     .name("dedup").uid("dedup");
         }

@@ -1,0 +1,88 @@
+package dev.freshet.featurestream.internal;
+
+/**
+ * Event-id fingerprints seen recently, each with the event time at which it is forgotten: an
+ * open-addressing hash table (linear probing) of two parallel long arrays, 16 bytes a slot. An entry
+ * whose expiry the watermark has passed counts as absent; it keeps its slot (a tombstone, so that probe
+ * chains stay intact) until a later insert reuses the slot or a resize drops it. No timer per id: this
+ * is what makes dedup cheap at hundreds of thousands of events per second.
+ *
+ * <p>A Flink POJO so that it is checkpointed as keyed state (and redistributed on rescaling) by
+ * Flink's own serializer. Expiry 0 marks an empty slot.
+ */
+public class SeenIds {
+    private static final int MIN_CAPACITY = 16;
+
+    public long[] ids;
+    public long[] expiries;
+    /** Slots holding an entry, live or expired. */
+    public int used;
+
+    public SeenIds() {
+        ids = new long[MIN_CAPACITY];
+        expiries = new long[MIN_CAPACITY];
+    }
+
+    /**
+     * Records {@code id} as seen until {@code expiry} unless it is already there and live at
+     * {@code watermark}; returns true if it was there (a duplicate).
+     */
+    public boolean checkAndAdd(long id, long expiry, long watermark) {
+        if (used + 1 > ids.length * 3 / 4) {
+            resize(watermark);
+        }
+        int mask = ids.length - 1;
+        int reuse = -1;
+        for (int i = spread(id) & mask; ; i = (i + 1) & mask) {
+            long e = expiries[i];
+            if (e == 0) {
+                int at = reuse >= 0 ? reuse : i;
+                if (reuse < 0) used++;
+                ids[at] = id;
+                expiries[at] = expiry;
+                return false;
+            }
+            boolean live = e > watermark;
+            if (ids[i] == id) {
+                if (live) return true;
+                expiries[i] = expiry; // seen before, but forgotten: a new first occurrence
+                return false;
+            }
+            if (!live && reuse < 0) reuse = i;
+        }
+    }
+
+    /** Live entries at {@code watermark}. */
+    public int live(long watermark) {
+        int n = 0;
+        for (long e : expiries) if (e > watermark) n++;
+        return n;
+    }
+
+    private void resize(long watermark) {
+        int live = live(watermark);
+        int capacity = MIN_CAPACITY;
+        while (capacity * 3 / 8 < live + 1) capacity <<= 1; // at most 3/8 full after a resize
+        long[] oldIds = ids;
+        long[] oldExpiries = expiries;
+        ids = new long[capacity];
+        expiries = new long[capacity];
+        used = 0;
+        int mask = capacity - 1;
+        for (int j = 0; j < oldIds.length; j++) {
+            if (oldExpiries[j] > watermark) {
+                int i = spread(oldIds[j]) & mask;
+                while (expiries[i] != 0) i = (i + 1) & mask;
+                ids[i] = oldIds[j];
+                expiries[i] = oldExpiries[j];
+                used++;
+            }
+        }
+    }
+
+    /** The ids are already hashes, but their low bits also chose the Flink key: mix so that slots spread. */
+    private static int spread(long id) {
+        long h = id * 0x9E3779B97F4A7C15L;
+        return (int) (h >>> 32);
+    }
+}
