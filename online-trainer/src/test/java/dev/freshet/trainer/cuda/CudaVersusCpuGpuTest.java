@@ -15,6 +15,7 @@ import dev.freshet.trainer.cuda.internal.CudaContext;
 import dev.freshet.trainer.host.HostModelState;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
 
@@ -43,11 +44,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CudaVersusCpuGpuTest {
     private static final int[] CHECKPOINTS = {1, 10, 100};
 
+    private static CudaContext.Probe probe;
+
     @BeforeAll
-    static void requireGpu() {
-        CudaContext.Probe probe = CudaBackend.probe(0);
+    static void probeGpu() {
+        probe = CudaBackend.probe(0);
+        System.out.println(probe.available() ? "CUDA device: " + probe.deviceName() : "GPU tests skipped: no CUDA GPU here (" + probe.reason() + ")");
+    }
+
+    /** Per test, so that every test reports itself skipped, with the reason. */
+    @BeforeEach
+    void requireGpu() {
         Assumptions.assumeTrue(probe.available(), "skipped: no CUDA GPU here (" + probe.reason() + ")");
-        System.out.println("CUDA device: " + probe.deviceName());
     }
 
     /** 4 tables with repeats within a batch, dim 16, bottom 32-16, top 64-32-1, batch 128. */

@@ -5,6 +5,7 @@ import jcuda.Pointer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -26,13 +27,24 @@ class DlrmKernelsGpuTest {
     private static DlrmKernels kernels;
     private static CudaStream stream;
 
+    private static CudaContext.Probe probe;
+
     @BeforeAll
     static void open() {
-        CudaContext.Probe probe = CudaContext.probe(0);
-        Assumptions.assumeTrue(probe.available(), "skipped: no CUDA GPU here (" + probe.reason() + ")");
+        probe = CudaContext.probe(0);
+        if (!probe.available()) {
+            System.out.println("GPU tests skipped: no CUDA GPU here (" + probe.reason() + ")");
+            return;
+        }
         context = new CudaContext(0);
         kernels = new DlrmKernels();
         stream = new CudaStream("test");
+    }
+
+    /** Per test, so that every test reports itself skipped, with the reason. */
+    @BeforeEach
+    void requireGpu() {
+        Assumptions.assumeTrue(probe.available(), "skipped: no CUDA GPU here (" + probe.reason() + ")");
     }
 
     @AfterAll
