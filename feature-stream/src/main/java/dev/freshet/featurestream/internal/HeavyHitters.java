@@ -18,6 +18,8 @@ public final class HeavyHitters {
     private final long[] keys;
     private final int[] slots;
     private final int mask;
+    /** Heap position -> index in keys/slots, so that sifting never searches the index. */
+    private final int[] slotOf;
 
     public HeavyHitters(int k) {
         if (k < 1) {
@@ -31,6 +33,7 @@ public final class HeavyHitters {
         this.slots = new int[cap];
         Arrays.fill(slots, EMPTY);
         this.mask = cap - 1;
+        this.slotOf = new int[k];
     }
 
     public int size() {
@@ -51,7 +54,7 @@ public final class HeavyHitters {
             insert(item, pos);
             siftUp(pos);
         } else if (estimate > estimates[0]) {
-            remove(items[0]);
+            removeAt(slotOf[0]);
             items[0] = item;
             estimates[0] = estimate;
             insert(item, 0);
@@ -97,8 +100,11 @@ public final class HeavyHitters {
         estimates[a] = estimates[b];
         items[b] = ti;
         estimates[b] = te;
-        slots[find(items[a])] = a;
-        slots[find(items[b])] = b;
+        int ts = slotOf[a];
+        slotOf[a] = slotOf[b];
+        slotOf[b] = ts;
+        slots[slotOf[a]] = a;
+        slots[slotOf[b]] = b;
     }
 
     private static int hash(long item) {
@@ -118,12 +124,11 @@ public final class HeavyHitters {
         while (slots[i] != EMPTY) i = (i + 1) & mask;
         keys[i] = item;
         slots[i] = pos;
+        slotOf[pos] = i;
     }
 
-    /** Linear-probing deletion with backward shift, so that lookups never need tombstones. */
-    private void remove(long item) {
-        int i = find(item);
-        if (i < 0) return;
+    /** Linear-probing deletion of index entry i with backward shift, so that lookups never need tombstones. */
+    private void removeAt(int i) {
         int j = i;
         while (true) {
             j = (j + 1) & mask;
@@ -133,6 +138,7 @@ public final class HeavyHitters {
             if (i <= j ? (home <= i || home > j) : (home <= i && home > j)) {
                 keys[i] = keys[j];
                 slots[i] = slots[j];
+                slotOf[slots[i]] = i;
                 i = j;
             }
         }
