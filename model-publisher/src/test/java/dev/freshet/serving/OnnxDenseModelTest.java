@@ -49,6 +49,7 @@ class OnnxDenseModelTest {
             }
             float[] one = model.predict(new OnnxDenseModel.Batch(emb, dense, 1));
             assertEquals(p[0], one[0], 1e-6);
+            assertEquals(true, ai.djl.util.Utils.isOfflineMode(), "DJL runs offline: no downloads, no calls home");
         }
     }
 

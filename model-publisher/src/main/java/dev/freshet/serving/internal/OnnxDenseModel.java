@@ -26,11 +26,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class OnnxDenseModel implements AutoCloseable {
     static {
-        // DJL must never reach for the network: the ONNX Runtime native library ships inside its jar.
+        // DJL must never reach for the network: the ONNX Runtime native library ships inside its jar, and in
+        // offline mode DJL neither downloads engines nor calls the cloud metadata endpoint on first use.
         System.setProperty("ai.djl.offline", "true");
-        System.setProperty("offline", "true");
+        System.setProperty("OPT_OUT_TRACKING", "true");
         System.setProperty("ai.djl.default_engine", "OnnxRuntime");
-        System.setProperty("ai.djl.disable_telemetry", "true");
     }
 
     /** A batch of pooled embeddings [count, T, D] and dense features [count, numDense], row-major. */
