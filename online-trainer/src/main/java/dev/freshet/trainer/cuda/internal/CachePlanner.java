@@ -146,9 +146,14 @@ public final class CachePlanner implements AutoCloseable {
             int tasks = (int) Math.max(1, Math.min(partitions, n / 2048L));
             int chunk = (n + tasks - 1) / tasks;
             List<Future<?>> chunks = new ArrayList<>(tasks);
+            int[][] perChunk = new int[tasks][partitions];
             for (int c = 0; c < tasks; c++) {
                 int from = Math.min(n, c * chunk), to = Math.min(n, from + chunk);
-                chunks.add(pool.submit(() -> resolve(ids, rows, owner, from, to)));
+                int[] count = perChunk[c];
+                chunks.add(pool.submit(() -> {
+                    resolve(ids, rows, owner, from, to);
+                    for (int i = from; i < to; i++) count[owner[i]]++;
+                }));
             }
             await(chunks);
             List<Future<List<int[][]>>> futures = new ArrayList<>(tasks);
@@ -171,10 +176,22 @@ public final class CachePlanner implements AutoCloseable {
                     throw new IllegalStateException(e.getCause());
                 }
             }
+            // each partition listed its lookups' slots in lookup order: a chunk's lookups of partition p start
+            // where the earlier chunks' lookups of p end, so every read and write here is sequential
+            int[][] local = new int[partitions][];
+            for (int[][] part : parts) local[part[5][0]] = part[4];
             chunks.clear();
+            int[] running = new int[partitions];
             for (int c = 0; c < tasks; c++) {
                 int from = Math.min(n, c * chunk), to = Math.min(n, from + chunk);
-                chunks.add(pool.submit(() -> assign(rows, slots, from, to)));
+                int[] cursor = running.clone();
+                for (int q = 0; q < partitions; q++) running[q] += perChunk[c][q];
+                chunks.add(pool.submit(() -> {
+                    for (int i = from; i < to; i++) {
+                        int q = owner[i];
+                        slots[i] = local[q][cursor[q]++];
+                    }
+                }));
             }
             await(chunks);
         }
@@ -224,11 +241,17 @@ public final class CachePlanner implements AutoCloseable {
         for (int i = from; i < to; i++) slots[i] = rowInfo[rows[i] << 1];
     }
 
+    /**
+     * One partition's directory work. Returns {swap slots, evicted rows, loaded rows, {swap count}, the slot of
+     * each of its lookups in lookup order, {p}}.
+     */
     private int[][] planPartition(int p, int[] rows, byte[] owner, int n, long step, long oldestLiveStep) {
         int cap = 256;
         int[] sSlot = new int[cap], sEvict = new int[cap], sLoad = new int[cap];
+        int[] local = new int[Math.max(16, n / partitions + n / (4 * partitions))];
         int[] missed = new int[64];
         int misses = 0;
+        int mineCount = 0;
         int k = 0;
         byte mine = (byte) p;
         // Pass 1: count every lookup, and pin every cached row of this batch before any victim is chosen, so
@@ -240,16 +263,19 @@ public final class CachePlanner implements AutoCloseable {
             int c = rowInfo[r2 + 1];
             if (c < Integer.MAX_VALUE) rowInfo[r2 + 1] = c + 1;
             int s = rowInfo[r2];
+            if (mineCount == local.length) local = Arrays.copyOf(local, mineCount * 2);
             if (s >= 0) {
                 slotStep[s] = step;
             } else {
-                if (misses == missed.length) missed = Arrays.copyOf(missed, misses * 2);
+                if (misses + 2 > missed.length) missed = Arrays.copyOf(missed, missed.length * 2);
+                missed[misses++] = mineCount;
                 missed[misses++] = rows[i];
             }
+            local[mineCount++] = s;
         }
         // Pass 2: the misses (a row missed twice by the batch is loaded once)
-        for (int m = 0; m < misses; m++) {
-            int row = missed[m];
+        for (int m = 0; m < misses; m += 2) {
+            int at = missed[m], row = missed[m + 1];
             int s = rowInfo[row << 1];
             if (s < 0) {
                 s = victim(p, oldestLiveStep);
@@ -269,8 +295,9 @@ public final class CachePlanner implements AutoCloseable {
                 k++;
             }
             slotStep[s] = step;
+            local[at] = s;
         }
-        return new int[][]{sSlot, sEvict, sLoad, {k}};
+        return new int[][]{sSlot, sEvict, sLoad, {k}, local, {p}};
     }
 
     private int victim(int p, long oldestLiveStep) {

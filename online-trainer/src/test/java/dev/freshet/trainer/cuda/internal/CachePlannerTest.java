@@ -45,6 +45,7 @@ class CachePlannerTest {
                         int g = (int) planner.globalRow(t, ids[i]);
                         int slot = plan.slots()[i];
                         assertTrue(slot >= 0 && slot < planner.capacity(), "slot " + slot);
+                        assertEquals(g, planner.rowIn(slot), "lookup " + i + " of step " + step + " got a slot holding another row");
                         if (seen.add(g)) {
                             cache[slot]++;
                             reference[g]++;
