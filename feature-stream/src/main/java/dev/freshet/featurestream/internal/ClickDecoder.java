@@ -38,6 +38,7 @@ public final class ClickDecoder {
     private final List<FeatureLayout.Column> denseColumns;
     private final List<FeatureLayout.Column> categoricalColumns;
     private final AvroCodec<ClickEvent> codec = new AvroCodec<>(ClickEvent.class);
+    private final FastClickReader fast;
     private ClickEvent reuse;
 
     public ClickDecoder(FeatureLayout layout) {
@@ -46,10 +47,20 @@ public final class ClickDecoder {
         this.layoutId = layout.id();
         this.denseColumns = layout.dense();
         this.categoricalColumns = layout.categorical();
+        this.fast = new FastClickReader(transform, layoutId, denseColumns.size(), categoricalColumns.size());
     }
 
     /** Decodes one record value; never throws for bad input. */
     public Either<FeatureRow, DeadLetter> decode(byte[] key, byte[] value, String topic, int partition, long offset) {
+        FeatureRow quick = fast.read(value);
+        if (quick != null) {
+            return Either.Left(quick);
+        }
+        return decodeGeneric(key, value, topic, partition, offset);
+    }
+
+    /** The generic Avro path: any known writer schema, and the words for every rejection. */
+    Either<FeatureRow, DeadLetter> decodeGeneric(byte[] key, byte[] value, String topic, int partition, long offset) {
         ClickEvent event;
         try {
             if (value == null) {

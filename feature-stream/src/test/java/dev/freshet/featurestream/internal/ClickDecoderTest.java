@@ -83,6 +83,57 @@ class ClickDecoderTest {
     }
 
     @Test
+    void theFastPathTakesEverySampleLineAndAgreesWithTheGenericAvroPath() {
+        assumeTrue(sample != null, "skipped: ../shared/data/criteo-kaggle-sample-10k.tsv not found (system property freshet.shared.dir)");
+        FastClickReader fast = new FastClickReader(new dev.freshet.features.FeatureTransform(CRITEO), CRITEO.id(), 13, 26);
+        for (int n = 1; n <= sample.size(); n++) {
+            byte[] bytes = codec.encode(lineEvent(n));
+            FeatureRow quick = fast.read(bytes);
+            assertNotNull(quick, "line " + n + " left the fast path");
+            assertSameRow(decoder.decodeGeneric(null, bytes, "clicks", 0, n).left(), quick, "line " + n);
+        }
+    }
+
+    @Test
+    void theFastPathLeavesWhatItIsNotSureOfToTheGenericPath() {
+        FastClickReader fast = new FastClickReader(new dev.freshet.features.FeatureTransform(CRITEO), CRITEO.id(), 13, 26);
+        List<String> cat = cat26();
+        cat.set(3, "caf\u00e9");
+        cat.set(4, null);
+        List<Double> dense = dense13();
+        dense.set(2, null);
+        ClickEvent unicode = event("u", 9, EventKind.IMPRESSION, null, dense, cat);
+        byte[] bytes = codec.encode(unicode);
+        assertEquals(null, fast.read(bytes), "non-ASCII value: generic path");
+        FeatureRow generic = decoder.decode(null, bytes, "clicks", 0, 0).left();
+        assertEquals(new dev.freshet.features.FeatureTransform(CRITEO).row(3, "caf\u00e9"), generic.sparse[3]);
+        cat.set(3, "cafe");
+        FeatureRow quick = fast.read(codec.encode(event("u", 9, EventKind.IMPRESSION, null, dense, cat)));
+        assertSameRow(decoder.decodeGeneric(null, codec.encode(event("u", 9, EventKind.IMPRESSION, null, dense, cat)), "c", 0, 0).left(), quick, "nulls");
+        ClickEvent click = event("c1", 10, EventKind.CLICK, null, List.of(), List.of());
+        click.setImpressionId("imp-7");
+        assertSameRow(decoder.decodeGeneric(null, codec.encode(click), "c", 0, 0).left(), fast.read(codec.encode(click)), "click");
+        List<Double> bad = dense13();
+        bad.set(1, Double.NaN);
+        assertEquals(null, fast.read(codec.encode(event("n", 1, EventKind.LABELED, 1, bad, cat26()))), "NaN: generic path words the reason");
+        byte[] good = codec.encode(event("t", 1, EventKind.LABELED, 1, dense13(), cat26()));
+        assertEquals(null, fast.read(Arrays.copyOf(good, good.length - 3)), "truncated");
+        assertEquals(null, fast.read(Arrays.copyOf(good, good.length + 1)), "trailing byte");
+    }
+
+    private static void assertSameRow(FeatureRow want, FeatureRow got, String what) {
+        assertNotNull(got, what);
+        assertEquals(want.eventId, got.eventId, what);
+        assertEquals(want.eventIdHash, got.eventIdHash, what);
+        assertEquals(want.kind, got.kind, what);
+        assertEquals(want.impressionId, got.impressionId, what);
+        assertEquals(want.eventTime, got.eventTime, what);
+        assertEquals(want.label, got.label, what);
+        assertArrayEquals(want.dense, got.dense, what);
+        assertArrayEquals(want.sparse, got.sparse, what);
+    }
+
+    @Test
     void bytesThatAreNotAClickEventAreADeadLetterWithTheirBytesAndPosition() {
         byte[] junk = "hello".getBytes(StandardCharsets.UTF_8);
         DeadLetter d = decoder.decode(null, junk, "clicks", 3, 42).right();
@@ -160,15 +211,18 @@ class ClickDecoderTest {
 
     /** TSV line n (1-based) as a producer would send it, through the decoder. */
     private FeatureRow decodeLine(int n) {
+        Either<FeatureRow, DeadLetter> out = decoder.decode(null, codec.encode(lineEvent(n)), "clicks", 0, n);
+        if (out.isRight()) throw new AssertionError("line " + n + " rejected: " + out.right().reason);
+        return out.left();
+    }
+
+    private ClickEvent lineEvent(int n) {
         String[] f = sample.get(n - 1).split("\t", -1);
         List<Double> dense = new ArrayList<>();
         for (int i = 1; i <= 13; i++) dense.add(f[i].isEmpty() ? null : Double.parseDouble(f[i]));
         List<String> cat = new ArrayList<>();
         for (int i = 14; i < 40; i++) cat.add(f[i].isEmpty() ? null : f[i]);
-        ClickEvent e = event("sample:" + n, 1_700_000_000_000L + n, EventKind.LABELED, Integer.parseInt(f[0]), dense, cat);
-        Either<FeatureRow, DeadLetter> out = decoder.decode(null, codec.encode(e), "clicks", 0, n);
-        if (out.isRight()) throw new AssertionError("line " + n + " rejected: " + out.right().reason);
-        return out.left();
+        return event("sample:" + n, 1_700_000_000_000L + n, EventKind.LABELED, Integer.parseInt(f[0]), dense, cat);
     }
 
     private static ClickEvent event(String id, long time, EventKind kind, Integer label, List<Double> dense, List<String> cat) {
