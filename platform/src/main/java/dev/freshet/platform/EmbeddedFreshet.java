@@ -313,9 +313,18 @@ public final class EmbeddedFreshet implements AutoCloseable {
         return tap.clickDeadLetters() + tap.featureDeadLetters();
     }
 
-    /** True when every one of {@code produced} events is either trained or dead-lettered. */
+    /**
+     * True when every one of {@code produced} events is trained or dead-lettered, except for fewer than
+     * one batch: the trainer cuts batches at fixed points of the stream (so a resumed run trains the
+     * same steps) and trains a partial batch only when more examples complete it.
+     */
     public boolean caughtUp(long produced) {
-        return trained() + deadLettered() >= produced;
+        return trained() + deadLettered() > produced - batchSize();
+    }
+
+    /** Examples per training step ({@code model.batch-size}). */
+    public int batchSize() {
+        return trainer == null ? 1 : trainer.config().batchSize();
     }
 
     /** Epoch ms at which a serving replica first answered with a model, or -1. */

@@ -41,9 +41,11 @@ import java.util.stream.Stream;
  * </ol>
  * <pre>
  * mvn -B -o -q -pl bench -am install -DskipTests
- * mvn -B -o -q -pl bench exec:java -Dexec.mainClass=dev.freshet.bench.pipeline.PipelineBench \
- *     -Dexec.args="--events 100000 --rate 10000 --seconds 30"
+ * mvn -B -o -q -pl bench exec:exec -Dexec.executable=java -Dexec.args="-Dorg.apache.avro.SERIALIZABLE_PACKAGES=dev.freshet \
+ *     --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED -cp %classpath \
+ *     dev.freshet.bench.pipeline.PipelineBench --events 100000 --rate 10000 --seconds 30"
  * </pre>
+ * (exec:exec, not exec:java: Flink's MiniCluster must see the job's classes on the JVM's own class path.)
  * Other flags: {@code --set key=value} for any Freshet setting (e.g. trainer.backend=cpu),
  * {@code --out FILE} (default bench/results/pipeline.json).
  */
@@ -57,8 +59,9 @@ public final class PipelineBench {
         int seconds = 30;
         Path out = Path.of("bench/results/pipeline.json");
         Map<String, String> settings = new HashMap<>();
-        StringBuilder command = new StringBuilder("mvn -B -o -q -pl bench exec:java -Dexec.mainClass=" + PipelineBench.class.getName()
-                + " -Dexec.args=\"");
+        StringBuilder command = new StringBuilder("mvn -B -o -q -pl bench exec:exec -Dexec.executable=java -Dexec.args=\""
+                + "-Dorg.apache.avro.SERIALIZABLE_PACKAGES=dev.freshet --add-opens=java.base/java.util=ALL-UNNAMED "
+                + "--add-opens=java.base/java.lang=ALL-UNNAMED -cp %classpath " + PipelineBench.class.getName() + " ");
         for (int i = 0; i < args.length; i += 2) {
             String v = args[i + 1];
             switch (args[i]) {
@@ -69,7 +72,7 @@ public final class PipelineBench {
                 case "--set" -> settings.put(v.substring(0, v.indexOf('=')), v.substring(v.indexOf('=') + 1));
                 default -> throw new IllegalArgumentException("unknown flag " + args[i] + "; see the class comment for the flags");
             }
-            command.append(i == 0 ? "" : " ").append(args[i]).append(' ').append(v);
+            if (!args[i].equals("--out")) command.append(i == 0 ? "" : " ").append(args[i]).append(' ').append(v);
         }
         command.append('"');
         if (!Files.isDirectory(out.toAbsolutePath().getParent())) {
@@ -79,7 +82,10 @@ public final class PipelineBench {
 
         Path work = Files.createTempDirectory("freshet-pipeline-bench-");
         settings.putIfAbsent("freshet.work-dir", work.toString());
-        BenchReport report = new BenchReport(command.toString(), BenchReport.thisMachine());
+        // The load average says how much of the machine the run had (others may share it).
+        double load = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
+        BenchReport report = new BenchReport(command.toString(), BenchReport.thisMachine()
+                + String.format(Locale.ROOT, ", load average at start %.1f", load));
         long t0 = System.currentTimeMillis();
         try (EmbeddedFreshet f = EmbeddedFreshet.start(ConfigSource.of(settings))) {
             log("pipeline up in %.1f s", (System.currentTimeMillis() - t0) / 1000.0);
@@ -111,7 +117,9 @@ public final class PipelineBench {
             long n0 = events;
             await(() -> f.featureTap().examples() - featurised0 >= n0, 300);
             double featuresSeconds = (System.nanoTime() - start) / 1e9;
-            boolean trainedAll = await(() -> f.trained() - trained0 >= n0, 180);
+            // The trainer cuts batches at fixed points of the stream: a last partial batch waits for more examples.
+            long trainable = n0 / f.batchSize() * f.batchSize();
+            boolean trainedAll = await(() -> f.trained() - trained0 >= trainable, 180);
             double trainSeconds = (System.nanoTime() - start) / 1e9;
             double pipeline = events / featuresSeconds;
             log("throughput: produced in %.1f s, features in %.1f s, trained in %.1f s%s", produceSeconds, featuresSeconds, trainSeconds,
@@ -164,10 +172,11 @@ public final class PipelineBench {
             report.add("time_to_first_served_model_s", (f.firstModelServedAt() - t0) / 1000.0, "s", false, 60.0);
             report.add("trainer_backend_is_gpu", f.trainerDescription().startsWith("cuda") ? 1 : 0, "bool", true, null);
             log("trainer: %s; trained %d examples after the window opened", f.trainerDescription(), f.trained() - windowTrainedFrom);
+            // Written before the pipeline stops, so that a failure while stopping cannot lose the figures.
+            report.write(out);
         } finally {
             deleteQuietly(work);
         }
-        report.write(out);
     }
 
     private static boolean await(BooleanSupplier done, int seconds) throws InterruptedException {
