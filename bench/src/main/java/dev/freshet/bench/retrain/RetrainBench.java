@@ -136,12 +136,6 @@ public final class RetrainBench {
                         throw new IllegalStateException(e);
                     }
                 }, "online-trainer");
-                loop.start();
-
-                // warm-up (the stream shifts right after it)
-                log.produce(warmup);
-                awaitExamples(onlineExamples, warmup);
-
                 List<Double> alone = new ArrayList<>();
                 List<Double> aloneCpu = new ArrayList<>();
                 List<Double> during = new ArrayList<>();
@@ -152,50 +146,59 @@ public final class RetrainBench {
                 List<Double> cutMillis = new ArrayList<>();
                 List<Double> handOverMillis = new ArrayList<>();
                 long windowEvents = 0;
-                for (int round = 1; round <= rounds; round++) {
-                    // The online trainer alone on a backlog: from when the backlog is in the log until it is trained.
-                    log.produce(backlog);
-                    Meter.Sample a1 = meter.start(onlineExamples.get() + 0, onlineExamples, onlineThreadId.get(), threads,
-                            log.events());
-                    awaitExamples(onlineExamples, log.events());
-                    Meter.Sample a2 = meter.reached();
-                    double aloneRate = a1.rateTo(a2);
-                    alone.add(aloneRate);
-                    aloneCpu.add(a1.cpuRateTo(a2));
+                loop.start();
+                try {
+                    // warm-up (the stream shifts right after it)
+                    log.produce(warmup);
+                    awaitExamples(onlineExamples, warmup);
 
-                    // The same with a retrain beside it; counted until the backlog is trained or the retrain ends.
-                    log.produce(backlog);
-                    TimedLive live = new TimedLive(trainer);
-                    windowEvents = Math.min(onlineExamples.get(), 51_200);
-                    String window = STEP.multipliedBy(windowEvents).toMillis() + "ms";
-                    // Every candidate is promoted (retrain.min-auc-gain = -1): the bench measures the cost, the hand-over included.
-                    Map<String, String> rs = new HashMap<>(Map.of("retrain.window", window, "retrain.passes", "1", "retrain.threads",
-                            Integer.toString(retrainThreads), "retrain.holdout-examples", "8192", "retrain.min-holdout-examples", "1024",
-                            "retrain.holdout-timeout", "1m", "retrain.dir", work.resolve("retrain").toString(), "retrain.min-auc-gain", "-1",
-                            "retrain.max-logloss-increase", "100", "retrain.max-rate", a.getOrDefault("max-rate", "0")));
-                    rs.put("retrain.progress", "false");
-                    RetrainJob job = new RetrainJob(RetrainConfig.from(ConfigSource.of(rs)), live,
-                            (m, n) -> CpuBackend.create(m, n), kafka.clientProps(), "bench-features",
-                            // The window ends at the cut, about where the online trainer stands now.
-                            Clock.fixed(log.eventTime(onlineExamples.get()), ZoneOffset.UTC), work.resolve("retrain"));
-                    Meter.Sample d1 = meter.start(onlineExamples.get(), onlineExamples, onlineThreadId.get(), threads, log.events());
-                    RetrainResult result = job.run(RetrainTrigger.COMMAND);
-                    double seconds = (System.nanoTime() - d1.nanos()) / 1e9;
-                    Meter.Sample d2 = meter.reachedOrNow(onlineExamples, onlineThreadId.get(), threads);
-                    double duringRate = d1.rateTo(d2);
-                    during.add(duringRate);
-                    duringCpu.add(d1.cpuRateTo(d2));
-                    kept.add(100 * duringRate / aloneRate);
-                    retrainSeconds.add(seconds);
-                    if (!result.trainTime().isZero()) candidateRate.add(result.trainedExamples() / (result.trainTime().toNanos() / 1e9));
-                    cutMillis.add(live.copyMillis);
-                    if (result.promoted()) handOverMillis.add(live.promoteMillis);
-                    System.out.printf(Locale.ROOT, "round %d: online alone %.0f ex/s, during the retrain %.0f ex/s; retrain %.1f s: %s%n",
-                            round, aloneRate, duringRate, seconds, result);
-                    awaitExamples(onlineExamples, log.events());
+                    for (int round = 1; round <= rounds; round++) {
+                        // The online trainer alone on a backlog: from when the backlog is in the log until it is trained.
+                        var aloneBacklog = log.prepare(backlog);
+                        Meter.Sample a1 = meter.start(onlineExamples, onlineThreadId.get(), threads, log.events());
+                        log.send(aloneBacklog);
+                        Meter.Sample a2 = meter.awaitReached();
+                        double aloneRate = a1.rateTo(a2);
+                        alone.add(aloneRate);
+                        aloneCpu.add(a1.cpuRateTo(a2));
+
+                        // The same with a retrain beside it; counted until the backlog is trained or the retrain ends.
+                        var duringBacklog = log.prepare(backlog);
+                        TimedLive live = new TimedLive(trainer);
+                        windowEvents = Math.min(onlineExamples.get(), 51_200);
+                        String window = STEP.multipliedBy(windowEvents).toMillis() + "ms";
+                        // Every candidate is promoted (retrain.min-auc-gain = -1): the bench measures the cost, the hand-over included.
+                        Map<String, String> rs = new HashMap<>(Map.of("retrain.window", window, "retrain.passes", "1", "retrain.threads",
+                                Integer.toString(retrainThreads), "retrain.holdout-examples", "8192", "retrain.min-holdout-examples", "1024",
+                                "retrain.holdout-timeout", "1m", "retrain.dir", work.resolve("retrain").toString(), "retrain.min-auc-gain", "-1",
+                                "retrain.max-logloss-increase", "100", "retrain.max-rate", a.getOrDefault("max-rate", "0")));
+                        rs.put("retrain.progress", "false");
+                        RetrainJob job = new RetrainJob(RetrainConfig.from(ConfigSource.of(rs)), live,
+                                (m, n) -> CpuBackend.create(m, n), kafka.clientProps(), "bench-features",
+                                // The window ends at the cut, about where the online trainer stands now.
+                                Clock.fixed(log.eventTime(onlineExamples.get()), ZoneOffset.UTC), work.resolve("retrain"));
+                        Meter.Sample d1 = meter.start(onlineExamples, onlineThreadId.get(), threads, log.events());
+                        log.send(duringBacklog);
+                        RetrainResult result = job.run(RetrainTrigger.COMMAND);
+                        double seconds = (System.nanoTime() - d1.nanos()) / 1e9;
+                        Meter.Sample d2 = meter.reachedOrNow(onlineExamples, onlineThreadId.get(), threads);
+                        double duringRate = d1.rateTo(d2);
+                        during.add(duringRate);
+                        duringCpu.add(d1.cpuRateTo(d2));
+                        kept.add(100 * duringRate / aloneRate);
+                        retrainSeconds.add(seconds);
+                        if (!result.trainTime().isZero()) candidateRate.add(result.trainedExamples() / (result.trainTime().toNanos() / 1e9));
+                        cutMillis.add(live.copyMillis);
+                        if (result.promoted()) handOverMillis.add(live.promoteMillis);
+                        System.out.printf(Locale.ROOT, "round %d: online alone %.0f ex/s, during the retrain %.0f ex/s; retrain %.1f s: %s%n",
+                                round, aloneRate, duringRate, seconds, result);
+                        awaitExamples(onlineExamples, log.events());
+                    }
+                } finally {
+                    // The loop owns the consumer: it must be done before the trainer (and its consumer) is closed.
+                    trainer.stop();
+                    loop.join(120_000);
                 }
-                trainer.stop();
-                loop.join(60_000);
 
                 String of = " (median of " + rounds + ")";
                 report.add("retrain wall time, " + windowEvents + "-event window, 1 pass, to decision and hand-over" + of,
@@ -251,7 +254,7 @@ public final class RetrainBench {
         private volatile long target = Long.MAX_VALUE;
         private volatile Sample reached;
 
-        Sample start(long examples, AtomicLong count, long threadId, ThreadMXBean threads, long target) {
+        Sample start(AtomicLong count, long threadId, ThreadMXBean threads, long target) {
             this.reached = null;
             this.target = target;
             return new Sample(count.get(), System.nanoTime(), threads.getThreadCpuTime(threadId));
@@ -263,7 +266,13 @@ public final class RetrainBench {
             }
         }
 
-        Sample reached() {
+        /** Waits (sleeping, so that no core is taken from the trainers) until the target is reached. */
+        Sample awaitReached() throws InterruptedException {
+            long deadline = System.nanoTime() + Duration.ofMinutes(10).toNanos();
+            while (reached == null) {
+                if (System.nanoTime() > deadline) throw new IllegalStateException("the online trainer did not reach " + target + " examples");
+                Thread.sleep(5);
+            }
             return reached;
         }
 
@@ -348,6 +357,16 @@ public final class RetrainBench {
         }
 
         void produce(long events) {
+            send(prepare(events));
+        }
+
+        /**
+         * The next {@code events} events as encoded records, not sent yet: generating them is slower than the
+         * online trainer, so a backlog is prepared first and then sent at once, and the trainer's rate is
+         * measured from the send on.
+         */
+        List<ProducerRecord<byte[], byte[]>> prepare(long events) {
+            List<ProducerRecord<byte[], byte[]>> out = new ArrayList<>();
             Examples b = new Examples(PER_RECORD, layout.numDense(), layout.numCategorical());
             for (long done = 0; done < events; done += PER_RECORD) {
                 b.clear();
@@ -366,8 +385,13 @@ public final class RetrainBench {
                     b.eventIds.add(e.getEventId());
                     b.count++;
                 }
-                producer.send(new ProducerRecord<>(topic, (int) (records++ % partitions), b.eventTimes[0], null, codec.encode(b.toRecord())));
+                out.add(new ProducerRecord<>(topic, (int) (records++ % partitions), b.eventTimes[0], null, codec.encode(b.toRecord())));
             }
+            return out;
+        }
+
+        void send(List<ProducerRecord<byte[], byte[]>> prepared) {
+            for (ProducerRecord<byte[], byte[]> r : prepared) producer.send(r);
             producer.flush();
         }
 
