@@ -45,10 +45,10 @@ import java.util.function.UnaryOperator;
  *
  * <pre>
  * KafkaSource(clicks) --decode+validate+transform, watermarks per partition--> rows | dead letters
- *   rows --keyBy(event id hash)--> dedup --LABELED-------------------------------------------+
- *                                  --IMPRESSION/CLICK --keyBy(impression)--> join ------+--> examples
- *   examples --> batcher (FeatureBatch, batchSize/linger, flushed before each barrier) --> KafkaSink(features)
- *   examples --> per-subtask sketches --keyBy(table)--> merge per window --> KafkaSink(feature-stats)
+ *   rows --keyBy(event id hash)--> dedup --LABELED---------------------------------+--> examples
+ *                                       --IMPRESSION/CLICK --keyBy(impression)--> join --+
+ *   examples (per branch) --> batcher (FeatureBatch, batchSize/linger, flushed before each barrier) --> KafkaSink(features)
+ *   examples (per branch) --> per-subtask sketches --keyBy(table)--> merge per window --> KafkaSink(feature-stats)
  *   dead letters (decode/validation, late and orphan clicks) --count--> KafkaSink(features.dlq)
  * </pre>
  * Every sink is transactional (EXACTLY_ONCE) and commits when a checkpoint completes; source offsets
@@ -118,21 +118,32 @@ public final class FeatureJob {
                 .process(new ImpressionClickJoin(config.labelWindow().toMillis(), joinLetters), RecordTypes.ROW)
                 .name("impression/click join").uid("join");
         deadLetters = deadLetters.union(joined.getSideOutput(joinLetters));
-        DataStream<FeatureRow> examples = labeled.union(joined);
 
-        DataStream<byte[]> batches = examples.transform("batch examples", RecordTypes.BYTES,
-                new ExampleBatcher(layout.id(), layout.numDense(), layout.numCategorical(), config.batchSize(), config.linger().toMillis()))
-                .uid("batcher");
+        // Batching and sketching run on each branch, chained to it, rather than after a union: a union
+        // cannot chain, and the labelled path (most traffic) would pay one more network hop per example.
         List<String> tables = layout.categorical().stream().map(FeatureLayout.Column::name).toList();
-        DataStream<byte[]> stats = examples.transform("sketch ids", RecordTypes.PARTIAL_STATS,
-                        new IdStatsPreAggregator(config.statsWindow().toMillis(), tables.size(), config.topK()))
-                .uid("sketch")
+        DataStream<byte[]> batches = batch(labeled, config, "labeled").union(batch(joined, config, "joined"));
+        DataStream<byte[]> stats = sketch(labeled, config, "labeled").union(sketch(joined, config, "joined"))
                 .keyBy(p -> p.table, BasicTypeInfo.INT_TYPE_INFO)
                 .process(new IdStatsMerger(tables, config.topK()), RecordTypes.BYTES)
                 .name("merge id stats").uid("merge-stats");
         DataStream<DeadLetter> counted = deadLetters.map(new DeadLetterCounter(), RecordTypes.DEAD_LETTER)
                 .name("count dead letters").uid("count-dlq");
         return new Outputs(batches, stats, counted);
+    }
+
+    private static DataStream<byte[]> batch(DataStream<FeatureRow> examples, FeatureStreamConfig config, String branch) {
+        FeatureLayout layout = config.layout();
+        return examples.transform("batch " + branch + " examples", RecordTypes.BYTES,
+                new ExampleBatcher(layout.id(), layout.numDense(), layout.numCategorical(), config.batchSize(), config.linger().toMillis()))
+                .uid("batcher-" + branch);
+    }
+
+    private static DataStream<dev.freshet.featurestream.internal.PartialIdStats> sketch(DataStream<FeatureRow> examples,
+                                                                                      FeatureStreamConfig config, String branch) {
+        return examples.transform("sketch " + branch + " ids", RecordTypes.PARTIAL_STATS,
+                        new IdStatsPreAggregator(config.statsWindow().toMillis(), config.layout().numCategorical(), config.topK()))
+                .uid("sketch-" + branch);
     }
 
     /**

@@ -40,8 +40,14 @@ public final class HeavyHitters {
         return size;
     }
 
-    /** Records that {@code item} now has count estimate {@code estimate} (estimates only grow). */
+    /** Records that {@code item} now has count estimate {@code estimate}; an item's estimates must only grow. */
     public void offer(long item, long estimate) {
+        // Estimates only grow, so an item in the heap now has an estimate above the one it is stored with,
+        // which is at least the minimum: an item at or below the minimum of a full heap is not in it and does
+        // not get in. This skips the index for the long tail, most offers.
+        if (size == k && estimate <= estimates[0]) {
+            return;
+        }
         int at = find(item);
         if (at >= 0) {
             int pos = slots[at];
