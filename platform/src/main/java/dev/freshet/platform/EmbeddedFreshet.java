@@ -20,6 +20,7 @@ import dev.freshet.publisher.PublisherConfig;
 import dev.freshet.trainer.ModelConfig;
 import dev.freshet.trainer.TrainerBackend;
 import dev.freshet.trainer.cpu.CpuBackend;
+import dev.freshet.trainer.metrics.SlidingWindowMetrics;
 import dev.freshet.trainer.cuda.CudaOptions;
 import dev.freshet.trainer.host.HostModelState;
 import dev.freshet.trainer.online.OnlineTrainer;
@@ -272,11 +273,26 @@ public final class EmbeddedFreshet implements AutoCloseable {
     }
 
     private double auc() {
-        return trainer == null ? Double.NaN : trainer.metrics().auc();
+        return trainer == null ? Double.NaN : metricsSnapshot().auc();
     }
 
     private double logLoss() {
-        return trainer == null ? Double.NaN : trainer.metrics().logLoss();
+        return trainer == null ? Double.NaN : metricsSnapshot().logLoss();
+    }
+
+    private volatile SlidingWindowMetrics.Snapshot snapshot;
+    private volatile long snapshotAt;
+
+    /** One window snapshot serves AUC and log loss read together (computing AUC sorts the whole window). */
+    private SlidingWindowMetrics.Snapshot metricsSnapshot() {
+        long now = System.nanoTime();
+        SlidingWindowMetrics.Snapshot s = snapshot;
+        if (s == null || now - snapshotAt > 100_000_000L) {
+            s = trainer.metrics();
+            snapshot = s;
+            snapshotAt = now;
+        }
+        return s;
     }
 
     /** The newest version the serving replica answers (or, once stopped, last answered) with; -1: none yet. */
