@@ -357,7 +357,9 @@ public final class RetrainJob {
             Examples scratch = new Examples(c.batchSize(), c.numDense(), c.numTables());
             float[] probabilities = new float[c.batchSize()];
             long before = trained;
+            // Records read and examples in them, so far this pass: the first pass's total is estimated from them.
             long[] recordsSeen = {0};
+            long[] examplesSeen = {0};
             ShuffledBatches batches = new ShuffledBatches(c.numDense(), c.numTables(), c.batchSize(), shuffleBuffer, random, batch -> {
                 if (stop.getAsBoolean()) {
                     throw new CancellationException("retrain cancelled in pass " + pass);
@@ -372,7 +374,7 @@ public final class RetrainJob {
                 if (bar != null) {
                     if (pass == 1) {
                         // Until the first pass ends the total is an estimate from the records read so far.
-                        long estimate = recordsSeen[0] == 0 ? 0 : (long) ((double) thisPass / recordsSeen[0] * records);
+                        long estimate = recordsSeen[0] == 0 ? 0 : (long) ((double) examplesSeen[0] / recordsSeen[0] * records);
                         bar.setTotal(estimate * config.passes());
                         bar.update(thisPass, pass);
                     } else {
@@ -390,6 +392,7 @@ public final class RetrainJob {
                     LOG.warn("retrain skips malformed record {}@{}: {}", tp, offset, e.getMessage());
                     return;
                 }
+                examplesSeen[0] += scratch.count;
                 batches.add(scratch);
             }, stop);
             batches.finish();
