@@ -7,7 +7,9 @@ import java.util.Arrays;
  * and its applications", Journal of Algorithms 55(1), 2005): {@code depth} rows of {@code width}
  * counters; an item increments one counter per row and its estimate is the smallest of them. With
  * N items added, an estimate exceeds the true count by more than (e / width) * N with probability at
- * most exp(-depth), and never falls below it. Memory is fixed: depth * width longs.
+ * most exp(-depth), and never falls below it. Memory is fixed: depth * width int counters (4 bytes, not 8:
+ * the sketch is probed at random for every lookup of every table, so its cache footprint is what it
+ * costs); a counter saturates at Integer.MAX_VALUE rather than wrap.
  *
  * <p>Row i hashes with multiply-shift (Dietzfelbinger et al. 1997) using odd multiplier a_i, applied to
  * a SplitMix64 mix of the item so that small consecutive ids spread too. Two sketches with the same
@@ -18,7 +20,7 @@ public final class CountMinSketch {
     private final int width;
     private final int shift;
     private final long[] multipliers;
-    private final long[] counts;
+    private final int[] counts;
 
     public CountMinSketch(int depth, int width, long seed) {
         if (depth < 1 || width < 2 || Integer.bitCount(width) != 1) {
@@ -34,7 +36,7 @@ public final class CountMinSketch {
             s += 0x9E3779B97F4A7C15L;
             multipliers[i] = mix(s) | 1L;
         }
-        this.counts = new long[depth * width];
+        this.counts = new int[depth * width];
     }
 
     public int depth() {
@@ -45,18 +47,21 @@ public final class CountMinSketch {
         return width;
     }
 
-    /** The counters, row-major [depth, width]; live, for merging and checkpoints. */
-    public long[] counts() {
-        return counts;
+    /** A copy of the counters, row-major [depth, width], for partial results and checkpoints. */
+    public long[] countsCopy() {
+        long[] out = new long[counts.length];
+        for (int i = 0; i < counts.length; i++) out[i] = counts[i];
+        return out;
     }
 
     /** Adds one occurrence of {@code item} and returns its new estimate. */
     public long add(long item) {
         long x = mix(item);
-        long min = Long.MAX_VALUE;
+        int min = Integer.MAX_VALUE;
         for (int i = 0, base = 0; i < depth; i++, base += width) {
             int j = base + (int) ((multipliers[i] * x) >>> shift);
-            long c = ++counts[j];
+            int c = counts[j];
+            if (c != Integer.MAX_VALUE) counts[j] = ++c;
             if (c < min) min = c;
         }
         return min;
@@ -65,9 +70,9 @@ public final class CountMinSketch {
     /** An upper bound on how often {@code item} was added (exact when there were no collisions). */
     public long estimate(long item) {
         long x = mix(item);
-        long min = Long.MAX_VALUE;
+        int min = Integer.MAX_VALUE;
         for (int i = 0, base = 0; i < depth; i++, base += width) {
-            long c = counts[base + (int) ((multipliers[i] * x) >>> shift)];
+            int c = counts[base + (int) ((multipliers[i] * x) >>> shift)];
             if (c < min) min = c;
         }
         return min;
@@ -80,7 +85,7 @@ public final class CountMinSketch {
                     + counts.length + " (" + depth + " x " + width + "): shapes differ");
         }
         for (int i = 0; i < counts.length; i++) {
-            counts[i] += otherCounts[i];
+            counts[i] = (int) Math.min(Integer.MAX_VALUE, counts[i] + otherCounts[i]);
         }
     }
 

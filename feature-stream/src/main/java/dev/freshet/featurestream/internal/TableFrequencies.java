@@ -6,7 +6,7 @@ package dev.freshet.featurestream.internal;
  * subtasks merge exactly (sketch counters add up) through {@link PartialIdStats}.
  *
  * <p>Sketch shape: 4 x 2048 counters, so an estimate is within 0.13% of the window's lookups
- * (e / 2048) of the true count with probability 98% (1 - e^-4), in 64 KiB per table and window.
+ * (e / 2048) of the true count with probability 98% (1 - e^-4), in 32 KiB per table and window.
  */
 public final class TableFrequencies {
     public static final int DEPTH = 4;
@@ -54,6 +54,6 @@ public final class TableFrequencies {
     }
 
     public PartialIdStats toPartial(int table, long windowStart, long windowEnd) {
-        return new PartialIdStats(table, windowStart, windowEnd, total, sketch.counts().clone(), top.items());
+        return new PartialIdStats(table, windowStart, windowEnd, total, sketch.countsCopy(), top.items());
     }
 }
