@@ -51,7 +51,6 @@ public final class CudaBackend implements TrainerBackend {
     private final DeviceModel model;
     private final GpuEmbeddingCache cache;
     private final CudaStream compute;
-    private final CudaEvent stepDone;
     /** Recorded on the compute stream once the current batch's cache swaps are queued. */
     private final CudaEvent swapsQueued;
     private final PinnedHostBuffer hostIo;
@@ -138,7 +137,7 @@ public final class CudaBackend implements TrainerBackend {
         DeviceModel m = null;
         GpuEmbeddingCache c = null;
         CudaStream s = null;
-        CudaEvent e = null, q = null;
+        CudaEvent q = null;
         PinnedHostBuffer io = null;
         try {
             k = new DlrmKernels();
@@ -151,13 +150,12 @@ public final class CudaBackend implements TrainerBackend {
                         options.agingSteps()), rowwise);
             }
             s = new CudaStream("compute");
-            e = new CudaEvent("step done", false);
             q = new CudaEvent("cache swaps queued", false);
             int b = config.batchSize();
             long dense = (long) b * config.numDense() * 4, ids = (long) b * tables * 4, labels = b, probs = (long) b * 4;
             io = new PinnedHostBuffer("step input/output staging", dense + ids + align(labels) + probs + 8 + 16, false);
         } catch (RuntimeException ex) {
-            for (AutoCloseable r : new AutoCloseable[]{io, q, e, s, c, m, k}) closeQuietly(r);
+            for (AutoCloseable r : new AutoCloseable[]{io, q, s, c, m, k}) closeQuietly(r);
             ctx.close();
             throw ex;
         }
@@ -166,7 +164,6 @@ public final class CudaBackend implements TrainerBackend {
         this.model = m;
         this.cache = c;
         this.compute = s;
-        this.stepDone = e;
         this.swapsQueued = q;
         this.hostIo = io;
         int b = config.batchSize();
@@ -399,7 +396,6 @@ public final class CudaBackend implements TrainerBackend {
         } else {
             model.queueStep(n, compute);
         }
-        stepDone.record(compute);
     }
 
     private void validate(Examples batch) {
@@ -782,7 +778,7 @@ public final class CudaBackend implements TrainerBackend {
         } catch (RuntimeException ignored) {
             // a failed device still has its handles released below
         }
-        for (AutoCloseable r : new AutoCloseable[]{stepGraph, hostIo, swapsQueued, stepDone, compute, cache, model, kernels}) closeQuietly(r);
+        for (AutoCloseable r : new AutoCloseable[]{stepGraph, hostIo, swapsQueued, compute, cache, model, kernels}) closeQuietly(r);
         context.close();
         closeQuietly(hostState);
     }

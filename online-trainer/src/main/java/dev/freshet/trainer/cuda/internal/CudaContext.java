@@ -6,7 +6,6 @@ import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
 import java.nio.charset.StandardCharsets;
-import java.util.Optional;
 
 import static jcuda.driver.JCudaDriver.cuCtxCreate;
 import static jcuda.driver.JCudaDriver.cuCtxDestroy;
@@ -123,10 +122,6 @@ public final class CudaContext extends CudaResource {
         long[] total = {0};
         cuMemGetInfo(free, total);
         return free[0];
-    }
-
-    public Optional<String> describe() {
-        return Optional.of(name + ", " + (totalBytes >> 30) + " GiB");
     }
 
     @Override

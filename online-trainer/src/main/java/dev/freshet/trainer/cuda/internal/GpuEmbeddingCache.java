@@ -46,6 +46,7 @@ public final class GpuEmbeddingCache extends CudaResource {
             for (CudaResource r : new CudaResource[]{table, accum, hostPlan[0], hostPlan[1], devicePlan[0], devicePlan[1], stream}) {
                 if (r != null) r.close();
             }
+            planner.close();
             throw e;
         }
         this.hostTable = table;
@@ -64,10 +65,6 @@ public final class GpuEmbeddingCache extends CudaResource {
     /** Null under SGD. */
     public HostRowStore hostAccum() {
         return hostAccum;
-    }
-
-    public CudaStream prefetchStream() {
-        return prefetch;
     }
 
     /**

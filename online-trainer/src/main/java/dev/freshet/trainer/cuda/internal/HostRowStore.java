@@ -22,11 +22,16 @@ public final class HostRowStore extends CudaResource {
     private final DeviceBuffer deviceChunkAddresses;
 
     public HostRowStore(String name, long rows, int dim) {
+        this(name, rows, dim, CHUNK_BYTES);
+    }
+
+    /** With chunks of at most {@code chunkBytes} (tests use small chunks to cross chunk boundaries). */
+    HostRowStore(String name, long rows, int dim, long chunkBytes) {
         super("host row store " + name);
         if (rows < 1 || dim < 1) throw new IllegalArgumentException("host row store " + name + " needs rows and dim >= 1, got " + rows + " x " + dim);
         this.rows = rows;
         this.dim = dim;
-        this.rowsPerChunk = Math.max(1, CHUNK_BYTES / ((long) dim * Float.BYTES));
+        this.rowsPerChunk = Math.max(1, Math.min(CHUNK_BYTES, chunkBytes) / ((long) dim * Float.BYTES));
         int n = (int) ((rows + rowsPerChunk - 1) / rowsPerChunk);
         this.chunks = new PinnedHostBuffer[n];
         DeviceBuffer addresses = null;
