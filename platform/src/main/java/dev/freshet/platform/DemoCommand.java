@@ -182,8 +182,12 @@ public final class DemoCommand implements Command {
             sb.append(String.format("  produced        %,d events (%,d input lines rejected before Kafka)%n", feed.produced(), feed.rejectedLines()));
         }
         if (last != null) {
-            sb.append(String.format("  featurised      %,d examples%n  trained         %,d examples%n  dead-lettered   %,d records%n",
-                    last.featurised(), last.trained(), last.deadLettered()));
+            long waiting = last.featurised() - last.trained();
+            String partial = waiting > 0 && waiting < f.batchSize()
+                    ? String.format(" (%,d wait for a full batch of %,d: the trainer cuts batches at fixed points)", waiting, f.batchSize())
+                    : waiting > 0 ? String.format(" (%,d featurised but not trained yet)", waiting) : "";
+            sb.append(String.format("  featurised      %,d examples%n  trained         %,d examples%s%n  dead-lettered   %,d records%n",
+                    last.featurised(), last.trained(), partial, last.deadLettered()));
             sb.append(String.format("  progressive AUC %s, log loss %s%n", fmt(last.auc()), fmt(last.logLoss())));
             sb.append("  model           ").append(last.modelVersion() < 0 ? "none published" : "v" + last.modelVersion()).append('\n');
         }

@@ -34,7 +34,7 @@ public final class ClickFeed implements AutoCloseable {
         this.producer = producer;
         this.thread = new Thread(() -> {
             try {
-                loop.run();
+                loop.run(this);
             } catch (InterruptedException e) {
                 // stopped
             } catch (Exception e) {
@@ -48,44 +48,45 @@ public final class ClickFeed implements AutoCloseable {
         thread.setDaemon(true);
     }
 
+    /** The feeding loop; it checks {@link #stopping()} between events. */
     private interface Loop {
-        void run() throws Exception;
+        void run(ClickFeed feed) throws Exception;
+    }
+
+    private boolean stopping() {
+        return stop;
     }
 
     /** The synthetic stream: {@code events} events (0 = until closed) at {@code rate} per second (0 = unlimited). */
     public static ClickFeed synthetic(ClickProducer producer, SyntheticConfig config, FeatureLayout layout, double rate, long events) {
         Objects.requireNonNull(producer, "producer");
         SyntheticClicks clicks = new SyntheticClicks(config, layout, EventTimeSource.wallClock(Clock.systemUTC()));
-        ClickFeed[] self = new ClickFeed[1];
-        self[0] = new ClickFeed(producer, "synthetic", () -> {
+        return new ClickFeed(producer, "synthetic", feed -> {
             Pace pacer = new Pace(rate);
-            for (long n = 0; (events == 0 || n < events) && !self[0].stop; n++) {
+            for (long n = 0; (events == 0 || n < events) && !feed.stopping(); n++) {
                 pacer.acquire();
                 producer.send(clicks.next(), (m, e) -> { });
             }
         });
-        return self[0];
     }
 
     /** Every line of a Criteo-layout TSV file (plain or .gz) once, at {@code rate} per second; bad lines are counted. */
     public static ClickFeed tsv(ClickProducer producer, Path file, FeatureLayout layout, double rate) {
         Objects.requireNonNull(file, "file");
-        ClickFeed[] self = new ClickFeed[1];
-        self[0] = new ClickFeed(producer, "TSV " + file, () -> {
+        return new ClickFeed(producer, "TSV " + file, feed -> {
             Pace pacer = new Pace(rate);
             try (TsvClickReader reader = TsvClickReader.open(file, layout, EventTimeSource.wallClock(Clock.systemUTC()))) {
                 ParsedLine line;
-                while (!self[0].stop && (line = reader.next()) != null) {
+                while (!feed.stopping() && (line = reader.next()) != null) {
                     if (line instanceof ParsedLine.Accepted accepted) {
                         pacer.acquire();
                         producer.send(accepted.event(), (m, e) -> { });
                     } else {
-                        self[0].rejectedLines.incrementAndGet();
+                        feed.rejectedLines.incrementAndGet();
                     }
                 }
             }
         });
-        return self[0];
     }
 
     /**
