@@ -39,7 +39,10 @@ import java.util.Map;
  * The input is the Criteo sample repeated with unique event ids (LABELED events, event times 1 ms
  * apart), produced with LZ4 as the ingest CLI does. Measured per run: the time from the first committed
  * example to the last (steady state; job start-up and the first checkpoint excluded), and the process
- * CPU time per event (broker, job and the counting consumer share this JVM and the machine's cores).
+ * CPU time per event (broker, job and the counting consumer share this JVM and the machine's cores),
+ * and the machine's load average at the end of each run (other processes compete for the same cores:
+ * at a load of 20 on 2 cores the job gets a fraction of them, and events/s says more about the
+ * neighbours than about the job; CPU time per event does not depend on them as much).
  *
  * <pre>
  * mvn -B -o -q -pl bench -am install -DskipTests
@@ -119,6 +122,9 @@ public final class FeatureStreamBench {
                 report.add("p" + p + "_events_per_s", Math.round(run.steadyRate), "events/s", true, TARGET);
                 report.add("p" + p + "_events_per_s_incl_startup", Math.round(run.totalRate), "events/s", true, null);
                 report.add("p" + p + "_cpu_us_per_event", Math.round(run.cpuMicrosPerEvent * 100) / 100.0, "us", false, null);
+                // The machine is shared: its load says how much of the 2 cores this run could have had.
+                report.add("p" + p + "_machine_load_avg_1m", Math.round(ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage() * 10) / 10.0,
+                        "runnable", false, null);
             }
         }
         report.write(out);

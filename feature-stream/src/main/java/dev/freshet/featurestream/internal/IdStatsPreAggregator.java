@@ -22,6 +22,10 @@ import java.util.TreeMap;
  * merge downstream ({@link IdStatsMerger}) has every subtask's part once its own watermark passes.
  * Pre-aggregating here keeps the shuffle to a few sketches per window instead of one record per
  * lookup. Open windows are checkpointed (as partials) so statistics survive a restart exactly once.
+ *
+ * <p>Rows are sketched in blocks of {@value #BLOCK}, table by table: one table's sketch (32 KiB) then
+ * stays in cache for a whole block, where sketching each row across all tables would touch every
+ * table's sketch (26 x 32 KiB for Criteo) for every example.
  */
 public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialIdStats>
         implements OneInputStreamOperator<FeatureRow, PartialIdStats> {
@@ -32,10 +36,13 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
     private transient TreeMap<Long, TableFrequencies[]> open;
     private transient ListState<PartialIdStats> checkpointed;
     private transient long watermark;
+    static final int BLOCK = 256;
+
     private transient StreamRecord<PartialIdStats> outRecord;
-    // The window of the previous example: almost every example falls in the same one, so skip the map lookup.
-    private transient long lastStart;
-    private transient TableFrequencies[] lastTables;
+    /** Rows waiting to be sketched, transposed: [numTables, BLOCK]; all in window {@code pendingStart}. */
+    private transient int[] pending;
+    private transient int pendingCount;
+    private transient long pendingStart;
 
     public IdStatsPreAggregator(long windowMs, int numTables, int k) {
         this.windowMs = windowMs;
@@ -48,8 +55,8 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
         super.initializeState(context);
         open = new TreeMap<>();
         watermark = Long.MIN_VALUE;
-        lastStart = Long.MIN_VALUE;
-        lastTables = null;
+        pending = new int[numTables * BLOCK];
+        pendingCount = 0;
         checkpointed = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("open-windows", RecordTypes.PARTIAL_STATS));
         if (context.isRestored()) {
             for (PartialIdStats p : checkpointed.get()) {
@@ -72,17 +79,35 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
             // Its window was already reported; the example still trains, only the statistics miss it.
             return;
         }
-        TableFrequencies[] tables = start == lastStart ? lastTables : window(start);
-        lastStart = start;
-        lastTables = tables;
-        int[] sparse = row.sparse;
-        for (int t = 0; t < numTables; t++) {
-            tables[t].add(sparse[t]);
+        if (pendingCount > 0 && start != pendingStart) {
+            sketchPending();
         }
+        pendingStart = start;
+        int[] sparse = row.sparse;
+        int i = pendingCount;
+        for (int t = 0; t < numTables; t++) {
+            pending[t * BLOCK + i] = sparse[t];
+        }
+        if (++pendingCount == BLOCK) {
+            sketchPending();
+        }
+    }
+
+    private void sketchPending() {
+        if (pendingCount == 0) return;
+        TableFrequencies[] tables = window(pendingStart);
+        for (int t = 0; t < numTables; t++) {
+            TableFrequencies f = tables[t];
+            for (int i = 0, at = t * BLOCK; i < pendingCount; i++, at++) {
+                f.add(pending[at]);
+            }
+        }
+        pendingCount = 0;
     }
 
     @Override
     public void processWatermark(Watermark mark) throws Exception {
+        sketchPending();
         watermark = mark.getTimestamp();
         for (Iterator<Map.Entry<Long, TableFrequencies[]>> it = open.entrySet().iterator(); it.hasNext(); ) {
             Map.Entry<Long, TableFrequencies[]> e = it.next();
@@ -93,10 +118,6 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
                 output.collect(outRecord.replace(e.getValue()[t].toPartial(t, start, end), end - 1));
             }
             it.remove();
-            if (start == lastStart) {
-                lastStart = Long.MIN_VALUE;
-                lastTables = null;
-            }
         }
         super.processWatermark(mark);
     }
@@ -104,6 +125,7 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
     @Override
     public void snapshotState(StateSnapshotContext context) throws Exception {
         super.snapshotState(context);
+        sketchPending();
         List<PartialIdStats> parts = new ArrayList<>();
         for (Map.Entry<Long, TableFrequencies[]> e : open.entrySet()) {
             for (int t = 0; t < numTables; t++) {
