@@ -151,6 +151,10 @@ class AvroCodecTest {
         byte[] first = codec.encode(record);
         T back = codec.decode(first);
         assertEquals(record, back, type.getSimpleName());
-        assertArrayEquals(first, codec.encode(back), type.getSimpleName() + " re-encodes to the same bytes");
+        // Avro writes map entries in iteration order, and Map.of iterates in a per-JVM random order, so
+        // only the decoded (HashMap) form re-encodes canonically: its bytes must then be stable.
+        byte[] second = codec.encode(back);
+        assertEquals(first.length, second.length, type.getSimpleName() + " re-encodes to the same length");
+        assertArrayEquals(second, codec.encode(codec.decode(second)), type.getSimpleName() + " re-encodes to the same bytes");
     }
 }
