@@ -5,7 +5,6 @@ import dev.freshet.kafka.EmbeddedKafka;
 import dev.freshet.trainer.checkpoint.ModelFiles;
 import dev.freshet.trainer.checkpoint.ModelManifest;
 import dev.freshet.trainer.retrain.RetrainResult.Decision;
-import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
