@@ -13,6 +13,8 @@ public final class TableFrequencies {
     public static final int WIDTH = 2048;
     /** Fixed: every subtask and every restart must hash alike for partial sketches to merge. */
     public static final long SEED = 0x1D5EEDL;
+    /** The count-min error bound per lookup in the window: e / width. */
+    private static final double NOISE_PER_LOOKUP = Math.E / WIDTH;
 
     private final CountMinSketch sketch = new CountMinSketch(DEPTH, WIDTH, SEED);
     private final HeavyHitters top;
@@ -22,21 +24,32 @@ public final class TableFrequencies {
         this.top = new HeavyHitters(k);
     }
 
+    /**
+     * Only rows whose estimate exceeds the sketch's error bound e * N / width can be told from hash
+     * collisions (Cormode and Muthukrishnan admit heavy hitters by such a threshold, section 5.1); the
+     * long tail below it would otherwise churn through the top-k heap on every lookup, since a fresh
+     * row's estimate is mostly other rows' counts.
+     */
     public void add(long row) {
         total++;
-        top.offer(row, sketch.add(row));
+        long estimate = sketch.add(row);
+        if (estimate > total * NOISE_PER_LOOKUP) {
+            top.offer(row, estimate);
+        }
     }
+
 
     /** Adds another subtask's partial result for the same table and window. */
     public void merge(PartialIdStats partial) {
         sketch.merge(partial.sketch);
         total += partial.total;
         for (long row : partial.candidates) {
-            top.offer(row, sketch.estimate(row));
+            long estimate = sketch.estimate(row);
+            if (estimate > total * NOISE_PER_LOOKUP) top.offer(row, estimate);
         }
         // Rows already in the heap have grown through the merge too: refresh their estimates.
         for (long row : top.items()) {
-            top.offer(row, sketch.estimate(row));
+            top.offer(row, sketch.estimate(row)); // already admitted: only its estimate grows
         }
     }
 
@@ -48,7 +61,7 @@ public final class TableFrequencies {
         return sketch.estimate(row);
     }
 
-    /** The top rows, most frequent first. */
+    /** The top rows (at most k, fewer if fewer stand out from the sketch's noise), most frequent first. */
     public long[] topRows() {
         return top.items();
     }
