@@ -32,6 +32,15 @@ public interface TrainerBackend extends AutoCloseable {
     StepResult train(Examples batch, float[] outProbabilities);
 
     /**
+     * Lookahead hint: {@code next} is the batch that the {@link #train} call after the coming one will
+     * receive, so a backend may start preparing it (e.g. copy the embedding rows it misses into a GPU
+     * cache) while the coming batch trains. The caller keeps {@code next}'s arrays unchanged until it has
+     * trained. A hint only: it must not change any result, and the default ignores it.
+     */
+    default void prefetch(Examples next) {
+    }
+
+    /**
      * The model's weights and optimizer state in host memory, current as of the last step (a GPU
      * backend copies back its dense weights and writes back dirty cached rows first). The returned
      * state is live, owned by the backend: callers read it between steps, never during one.

@@ -273,6 +273,7 @@ public final class CudaBackend implements TrainerBackend {
      * missing rows are fetched to the GPU cache while the current batch trains. The array contents must
      * not change until that batch has trained. Without a cache this does nothing.
      */
+    @Override
     public void prefetch(Examples next) {
         checkOpen();
         if (cache == null) return;

@@ -70,6 +70,12 @@ import java.util.function.Function;
  * and with a deterministic backend the weights, depend only on the data, never on how polls happened to
  * split it, and checkpoints are taken only between steps.
  *
+ * <p><b>Lookahead.</b> Where the following step's batch is already polled, each step copies it (without
+ * consuming it) and names it to {@link TrainerBackend#prefetch} before training its own batch, so a GPU
+ * embedding cache can fetch the rows it misses meanwhile. That step trains the copy only if it is still
+ * exactly the batch due (same partition, same start, no reset since); positions move only as batches are
+ * trained, so steps and checkpoints are the same as without lookahead.
+ *
  * <p><b>Guards.</b> Records are decoded and validated before the backend sees them; a bad one is
  * refused whole, logged and counted, and training goes on. A NaN or infinite loss or weight stops the
  * loop with a {@link ModelDivergedException} naming the step, the batch's offsets and the layer or table;
@@ -107,7 +113,15 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
     private final TrainerListener listener;
     private final RecordValidator validator;
     private final SlidingWindowMetrics metrics;
-    private final Examples batch;
+    private final boolean lookaheadEnabled;
+    /** The batch being trained; swapped with {@link #nextBatch} when a looked-ahead batch is trained. */
+    private Examples batch;
+    /** The next step's batch, peeked (not consumed) from the cursor due next and named to {@link TrainerBackend#prefetch}. */
+    private Examples nextBatch;
+    /** Where {@link #nextBatch} was peeked from, or null where it holds nothing the backend was told about. */
+    private PartitionCursor peekedFrom;
+    private PartitionCursor.Range peekedRange;
+    private long peekedEpoch;
     private final float[] probabilities;
     private final String topic;
 
@@ -156,7 +170,9 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
         this.store = new CheckpointStore(config.checkpointDir(), config.checkpointsKept());
         this.validator = new RecordValidator(model, layoutId);
         this.metrics = new SlidingWindowMetrics(config.metricWindow());
-        this.batch = new Examples(model.batchSize(), model.numDense(), model.numTables());
+        this.lookaheadEnabled = b.lookahead;
+        this.batch = newBatch();
+        this.nextBatch = newBatch();
         this.probabilities = new float[model.batchSize()];
         this.topic = config.topics().features();
         for (RecordValidator.Reason r : RecordValidator.Reason.values()) rejected.put(r, new AtomicLong());
@@ -180,6 +196,7 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
         private Clock clock = Clock.systemUTC();
         private Function<ModelConfig, ? extends ModelState> allocator;
         private TrainerListener listener = new TrainerListener() { };
+        private boolean lookahead = true;
 
         private Builder(TrainerConfig config, ModelConfig model, long layoutId) {
             this.config = Objects.requireNonNull(config, "config");
@@ -218,6 +235,15 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
 
         public Builder listener(TrainerListener listener) {
             this.listener = Objects.requireNonNull(listener, "listener");
+            return this;
+        }
+
+        /**
+         * Whether each step names the following step's batch to {@link TrainerBackend#prefetch} (default
+         * true); off, the loop trains exactly the same steps, only without the hint (for comparisons).
+         */
+        public Builder lookahead(boolean lookahead) {
+            this.lookahead = lookahead;
             return this;
         }
 
@@ -448,31 +474,42 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
     // ---------------------------------------------------------------- training
 
     private PartitionCursor nextCursor() {
-        if (cursors.isEmpty()) return null;
-        Map.Entry<Integer, PartitionCursor> first = cursors.ceilingEntry(nextPartition);
-        if (first == null) first = cursors.firstEntry();
-        if (config.stepOrder() == TrainerConfig.StepOrder.ROUND_ROBIN) {
-            PartitionCursor c = first.getValue();
-            if (c.available() >= model.batchSize()) return c;
-            waitingFor = "partition " + c.partition().partition();
-            return null;
+        PartitionCursor c = cursorFrom(nextPartition);
+        if (c == null && !cursors.isEmpty()) {
+            waitingFor = config.stepOrder() == TrainerConfig.StepOrder.ROUND_ROBIN
+                    ? "partition " + turn(nextPartition).partition().partition() : "a full batch";
         }
-        Map.Entry<Integer, PartitionCursor> e = first;
+        return c;
+    }
+
+    /** The cursor whose batch the step order takes next when partition {@code from} has the turn; null if none is full. */
+    private PartitionCursor cursorFrom(int from) {
+        if (cursors.isEmpty()) return null;
+        PartitionCursor first = turn(from);
+        if (config.stepOrder() == TrainerConfig.StepOrder.ROUND_ROBIN) {
+            return first.available() >= model.batchSize() ? first : null;
+        }
+        Map.Entry<Integer, PartitionCursor> e = cursors.ceilingEntry(first.partition().partition());
         for (int i = 0; i < cursors.size(); i++) {
             if (e.getValue().available() >= model.batchSize()) return e.getValue();
             e = cursors.higherEntry(e.getKey());
             if (e == null) e = cursors.firstEntry();
         }
-        waitingFor = "a full batch";
         return null;
+    }
+
+    /** The first assigned partition at or after {@code from}, wrapping around. Requires assigned partitions. */
+    private PartitionCursor turn(int from) {
+        Map.Entry<Integer, PartitionCursor> first = cursors.ceilingEntry(from);
+        return (first == null ? cursors.firstEntry() : first).getValue();
     }
 
     private boolean trainNextStep() {
         PartitionCursor cursor = nextCursor();
         if (cursor == null) return false;
         waitingFor = "";
-        batch.clear();
-        PartitionCursor.Range range = cursor.take(model.batchSize(), batch);
+        PartitionCursor.Range range = takeBatch(cursor);
+        lookAhead(cursor);
         int n = batch.count;
         StepResult result;
         try {
@@ -492,6 +529,53 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
         positionSnapshot = positions();
         listener.afterStep(done, cursor.partition().partition(), range.from().toString(), range.to().toString(), result.loss());
         return true;
+    }
+
+    /**
+     * Fills {@link #batch} with this step's examples of {@code cursor} and consumes them: the batch copied
+     * by the previous step's lookahead where it is still exactly the one due (same cursor, no reset since,
+     * same start), else a fresh copy. Either way the position advances by the same examples.
+     */
+    private PartitionCursor.Range takeBatch(PartitionCursor cursor) {
+        boolean due = peekedFrom == cursor && peekedEpoch == cursor.epoch() && peekedRange.from().equals(cursor.position());
+        if (due) {
+            Examples trained = batch;
+            batch = nextBatch;
+            nextBatch = trained;
+            peekedFrom = null;
+            return cursor.advance(model.batchSize());
+        }
+        if (peekedFrom != null) {
+            // The backend was told that this buffer comes next and may still hold work keyed to it (a GPU
+            // cache plan made for its contents): never hand it over again with other contents.
+            nextBatch = newBatch();
+            peekedFrom = null;
+        }
+        batch.clear();
+        return cursor.take(model.batchSize(), batch);
+    }
+
+    /**
+     * Once this step's batch is taken: if the following step's batch is already polled, copies it without
+     * consuming it and names it to the backend, so that e.g. a GPU cache fetches its rows while this step
+     * trains. Positions, and so checkpoints, are untouched; the next step reuses the copy only if it is
+     * still the batch due ({@link #takeBatch}), so the steps are the same with or without lookahead.
+     */
+    private void lookAhead(PartitionCursor current) {
+        if (!lookaheadEnabled || stopRequested) return;
+        long stopAfter = config.stopAfterExamples();
+        if (stopAfter > 0 && trainedExamples + batch.count >= stopAfter) return; // the loop stops after this step
+        PartitionCursor next = cursorFrom(current.partition().partition() + 1);
+        if (next == null) return;
+        nextBatch.clear();
+        peekedRange = next.peek(model.batchSize(), nextBatch);
+        peekedEpoch = next.epoch();
+        peekedFrom = next;
+        backend.prefetch(nextBatch);
+    }
+
+    private Examples newBatch() {
+        return new Examples(model.batchSize(), model.numDense(), model.numTables());
     }
 
     private ModelDivergedException diverged(String what, PartitionCursor.Range range) {

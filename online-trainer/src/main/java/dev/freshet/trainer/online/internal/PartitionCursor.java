@@ -4,6 +4,8 @@ import dev.freshet.features.Examples;
 import org.apache.kafka.common.TopicPartition;
 
 import java.util.ArrayDeque;
+import java.util.Iterator;
+import java.util.Objects;
 
 /**
  * One partition's examples in offset order: the ones polled but not yet trained, and the position of the
@@ -17,6 +19,8 @@ public final class PartitionCursor {
     private int trainedSkip;
     private long lastSeenOffset = -1;
     private int pendingExamples;
+    /** Counts {@link #reset}s: a peeked batch is still the one {@link #take} would give while this and the position are unchanged. */
+    private long epoch;
 
     /** A position: the first untrained example is example {@code skip} of the record at {@code offset}. */
     public record Position(long offset, int skip) {
@@ -109,6 +113,12 @@ public final class PartitionCursor {
         trainedOffset = start.offset();
         trainedSkip = start.skip();
         lastSeenOffset = -1;
+        epoch++;
+    }
+
+    /** Changes on every {@link #reset}; see {@link #peek}. */
+    public long epoch() {
+        return epoch;
     }
 
     /**
@@ -116,27 +126,61 @@ public final class PartitionCursor {
      * Requires {@code n <= available()}.
      */
     public Range take(int n, Examples batch) {
-        if (n > pendingExamples) throw new IllegalStateException("asked for " + n + " examples, " + pendingExamples + " are pending");
+        return walk(n, Objects.requireNonNull(batch, "batch"), true);
+    }
+
+    /**
+     * Appends the next {@code n} untrained examples to {@code batch} without consuming them: the position
+     * stays where it is. Until the next {@link #reset} ({@link #epoch()} changes) or {@link #take}/{@link
+     * #advance}, the batch is exactly what {@code take(n, ...)} would give. Requires {@code n <= available()}.
+     */
+    public Range peek(int n, Examples batch) {
+        return walk(n, Objects.requireNonNull(batch, "batch"), false);
+    }
+
+    /**
+     * Consumes the next {@code n} untrained examples without copying them, for a batch already filled by
+     * {@link #peek} at the current position and epoch. Requires {@code n <= available()}.
+     */
+    public Range advance(int n) {
+        return walk(n, null, true);
+    }
+
+    /** Copies (where {@code batch} is given) and, where {@code consume}, trains past the next {@code n} examples. */
+    private Range walk(int n, Examples batch, boolean consume) {
+        if (n < 1 || n > pendingExamples) {
+            throw new IllegalStateException("asked for " + n + " examples, " + pendingExamples + " are pending");
+        }
         Chunk head = pending.peekFirst();
         Position from = new Position(head.offset, head.used);
+        Iterator<Chunk> chunks = pending.iterator();
+        long toOffset = trainedOffset;
+        int toSkip = trainedSkip;
         int left = n;
         while (left > 0) {
-            Chunk c = pending.peekFirst();
+            Chunk c = chunks.next();
             int k = Math.min(left, c.examples.count - c.used);
-            copy(c.examples, c.used, k, batch);
-            c.used += k;
+            if (batch != null) copy(c.examples, c.used, k, batch);
             left -= k;
-            pendingExamples -= k;
-            if (c.used == c.examples.count) {
-                pending.removeFirst();
-                trainedOffset = c.offset + 1;
-                trainedSkip = 0;
+            int used = c.used + k;
+            if (used == c.examples.count) {
+                toOffset = c.offset + 1;
+                toSkip = 0;
             } else {
-                trainedOffset = c.offset;
-                trainedSkip = c.used;
+                toOffset = c.offset;
+                toSkip = used;
+            }
+            if (consume) {
+                c.used = used;
+                pendingExamples -= k;
+                if (used == c.examples.count) chunks.remove();
             }
         }
-        return new Range(partition, from, position());
+        if (consume) {
+            trainedOffset = toOffset;
+            trainedSkip = toSkip;
+        }
+        return new Range(partition, from, new Position(toOffset, toSkip));
     }
 
     private static void copy(Examples src, int from, int n, Examples dst) {

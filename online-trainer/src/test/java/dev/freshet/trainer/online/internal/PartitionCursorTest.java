@@ -65,4 +65,49 @@ class PartitionCursorTest {
         assertEquals(1, c.available());
         assertFalse(new PartitionCursor(TP, new PartitionCursor.Position(12, 5)).offer(12, record(12, 5)), "nothing left of that record");
     }
+
+    @Test
+    void peekCopiesTheNextBatchWithoutConsumingItAndAdvanceThenConsumesExactlyIt() {
+        PartitionCursor c = new PartitionCursor(TP, PartitionCursor.Position.parse("10:3"));
+        c.offer(10, record(10, 5));
+        c.offer(11, record(11, 4));
+        c.offer(13, record(13, 6));
+        Examples peeked = new Examples(6, 1, 1);
+        PartitionCursor.Range ahead = c.peek(6, peeked);
+        assertArrayEquals(new int[]{1003, 1004, 1100, 1101, 1102, 1103}, ids(peeked));
+        assertEquals("10:3", ahead.from().toString());
+        assertEquals("12:0", ahead.to().toString(), "the batch ends with record 11");
+        assertEquals(new PartitionCursor.Position(10, 3), c.position(), "peek does not move the position");
+        assertEquals(12, c.available());
+
+        Examples taken = new Examples(6, 1, 1);
+        PartitionCursor copy = new PartitionCursor(TP, PartitionCursor.Position.parse("10:3"));
+        copy.offer(10, record(10, 5));
+        copy.offer(11, record(11, 4));
+        copy.offer(13, record(13, 6));
+        assertEquals(ahead, copy.take(6, taken), "take gives the same range");
+        assertArrayEquals(ids(taken), ids(peeked));
+
+        assertEquals(ahead, c.advance(6));
+        assertEquals(new PartitionCursor.Position(12, 0), c.position());
+        assertEquals(6, c.available());
+        Examples rest = new Examples(4, 1, 1);
+        PartitionCursor.Range inside = c.peek(4, rest);
+        assertArrayEquals(new int[]{1300, 1301, 1302, 1303}, ids(rest));
+        assertEquals("13:4", inside.to().toString());
+        assertEquals(inside, c.advance(4));
+        assertEquals(new PartitionCursor.Position(13, 4), c.position());
+        assertEquals(2, c.available());
+    }
+
+    @Test
+    void resetChangesTheEpochSoThatAnOldPeekIsNotMistakenForTheBatchDue() {
+        PartitionCursor c = new PartitionCursor(TP, new PartitionCursor.Position(0, 0));
+        c.offer(0, record(0, 4));
+        long before = c.epoch();
+        c.peek(4, new Examples(4, 1, 1));
+        c.reset(new PartitionCursor.Position(0, 0));
+        assertEquals(0, c.available());
+        assertTrue(c.epoch() != before);
+    }
 }
