@@ -3,7 +3,7 @@ package dev.freshet.ingest;
 import dev.freshet.config.CommandLine;
 import dev.freshet.config.ConfigSource;
 import dev.freshet.features.FeatureLayout;
-import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.kafka.junit.EmbeddedKafkaExtension;
 import dev.freshet.kafka.TopicAdmin;
 import dev.freshet.schemas.ClickEvent;
 import dev.freshet.schemas.EventKind;
@@ -20,9 +20,8 @@ import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.apache.kafka.streams.KafkaStreams;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.ByteArrayOutputStream;
@@ -45,20 +44,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Ingest against a real in-process KRaft broker: one broker for the class, own topic names per test. */
 class IngestBrokerTest {
     private static final Instant START = Instant.parse("2024-03-01T00:00:00Z");
-    private static EmbeddedKafka kafka;
+    @RegisterExtension
+    static final EmbeddedKafkaExtension kafka = new EmbeddedKafkaExtension();
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void startBroker() {
-        kafka = EmbeddedKafka.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        kafka.close();
-    }
 
     @Test
     void replayOfTheCriteoSampleReturnsEveryEventUnchanged() throws Exception {
@@ -161,7 +151,7 @@ class IngestBrokerTest {
     @Test
     void jsonTopologyOnTheRealBrokerConvertsGoodRecordsAndDeadLettersBadOnes() throws Exception {
         Topics topics = Topics.withPrefix("json.");
-        TopicAdmin.createAll(kafka, topics, TopicAdmin.Config.from(ConfigSource.of(Map.of("topics.partitions", "1"))));
+        TopicAdmin.createAll(kafka.broker(), topics, TopicAdmin.Config.from(ConfigSource.of(Map.of("topics.partitions", "1"))));
         List<String[]> bad = JsonClickTopologyTest.BAD;
         int good = 0;
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(kafka.clientProps(), new StringSerializer(), new StringSerializer())) {
@@ -213,7 +203,7 @@ class IngestBrokerTest {
     @Test
     void jsonCommandRunsForTheGivenTimeAndReportsCounts() throws Exception {
         Topics topics = Topics.withPrefix("jsoncmd.");
-        TopicAdmin.createAll(kafka, topics, TopicAdmin.Config.from(ConfigSource.of(Map.of("topics.partitions", "2"))));
+        TopicAdmin.createAll(kafka.broker(), topics, TopicAdmin.Config.from(ConfigSource.of(Map.of("topics.partitions", "2"))));
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(kafka.clientProps(), new StringSerializer(), new StringSerializer())) {
             producer.send(new ProducerRecord<>(topics.clicksJson(), "{\"eventId\":\"a\",\"eventTime\":1,\"label\":1}"));
             producer.send(new ProducerRecord<>(topics.clicksJson(), "{\"eventId\":\"b\",\"eventTime\":2,\"label\":0}"));

@@ -14,9 +14,9 @@ import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import dev.freshet.kafka.junit.EmbeddedKafkaExtension;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
@@ -34,22 +34,22 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class EmbeddedKafkaTest {
-    private static EmbeddedKafka kafka;
-
-    @BeforeAll
-    static void startBroker() {
-        kafka = EmbeddedKafka.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        kafka.close();
-    }
+    @RegisterExtension
+    static final EmbeddedKafkaExtension kafka = new EmbeddedKafkaExtension();
 
     @Test
     void listensOnLoopback() {
         assertTrue(kafka.bootstrapServers().startsWith("127.0.0.1:"), kafka.bootstrapServers());
         assertEquals(kafka.bootstrapServers(), kafka.clientProps().get("bootstrap.servers"));
+    }
+
+    @Test
+    void extensionHandsOutDistinctNamesAndOneRunningBroker() {
+        String first = kafka.uniqueName("clicks");
+        String second = kafka.uniqueName("clicks");
+        assertTrue(first.startsWith("clicks-") && second.startsWith("clicks-"), first + ", " + second);
+        assertFalse(first.equals(second), "two calls gave the same name " + first);
+        assertEquals(kafka.bootstrapServers(), kafka.broker().bootstrapServers());
     }
 
     @Test
@@ -107,13 +107,13 @@ class EmbeddedKafkaTest {
         Topics topics = Topics.withPrefix("admin-test.");
         ConfigSource source = ConfigSource.of(Map.of("topics.partitions", "3", "topics.retention", "2h"));
         TopicAdmin.Config config = TopicAdmin.Config.from(source);
-        assertEquals(topics.all(), TopicAdmin.createAll(kafka, topics, config));
+        assertEquals(topics.all(), TopicAdmin.createAll(kafka.broker(), topics, config));
         var described = kafka.admin().describeTopics(topics.all()).allTopicNames().get();
         for (String name : topics.all()) {
             assertEquals(3, described.get(name).partitions().size(), name);
             assertEquals("7200000", topicConfig(name).get(TopicConfig.RETENTION_MS_CONFIG).value(), name);
         }
-        assertEquals(List.of(), TopicAdmin.createAll(kafka, topics, config), "a second run creates nothing");
+        assertEquals(List.of(), TopicAdmin.createAll(kafka.broker(), topics, config), "a second run creates nothing");
     }
 
     @Test

@@ -1,7 +1,7 @@
 package dev.freshet.serving;
 
 import dev.freshet.config.CommandLine;
-import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.kafka.junit.EmbeddedKafkaExtension;
 import dev.freshet.publisher.ModelManifest;
 import dev.freshet.publisher.ModelStore;
 import dev.freshet.publisher.QualityGate;
@@ -9,9 +9,8 @@ import dev.freshet.publisher.RollbackCommand;
 import dev.freshet.schemas.ModelUpdate;
 import dev.freshet.schemas.UpdateKind;
 import dev.freshet.trainer.EmbeddingTable;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -26,24 +25,15 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The quality gate and {@code freshet model rollback}, end to end on a real broker with a serving subscriber. */
 class GateAndRollbackTest {
-    private static EmbeddedKafka kafka;
+    @RegisterExtension
+    static final EmbeddedKafkaExtension kafka = new EmbeddedKafkaExtension();
 
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void startBroker() {
-        kafka = EmbeddedKafka.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        kafka.close();
-    }
-
     @Test
     void gateBlocksNonFiniteAndDegradedVersionsAndLosesNoRow() {
-        try (PublishingHarness h = new PublishingHarness(kafka, dir, "gate", 900_000, 0.02)) {
+        try (PublishingHarness h = new PublishingHarness(kafka.broker(), dir, "gate", 900_000, 0.02)) {
             assertEquals(1, h.full(0.75));
             ModelStore store = ModelStore.open(dir, "gate");
 
@@ -82,7 +72,7 @@ class GateAndRollbackTest {
 
     @Test
     void rollbackRepublishesAnOlderVersionAndServingFollows() throws Exception {
-        try (PublishingHarness h = new PublishingHarness(kafka, dir, "rollback", 900_000, 0.02)) {
+        try (PublishingHarness h = new PublishingHarness(kafka.broker(), dir, "rollback", 900_000, 0.02)) {
             assertEquals(1, h.full(0.75));
             try (ModelSubscriber s = new ModelSubscriber(h.servingConfig(h.source), Clock.systemUTC())) {
                 List<String> wrong = h.watch(s);

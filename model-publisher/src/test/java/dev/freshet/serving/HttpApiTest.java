@@ -2,12 +2,11 @@ package dev.freshet.serving;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.kafka.junit.EmbeddedKafkaExtension;
 import dev.freshet.schemas.ClickEvent;
 import dev.freshet.serving.internal.HttpApi;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.net.URI;
@@ -23,25 +22,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The reference serving process's HTTP API over a real subscriber and broker. */
 class HttpApiTest {
-    private static EmbeddedKafka kafka;
+    @RegisterExtension
+    static final EmbeddedKafkaExtension kafka = new EmbeddedKafkaExtension();
     private static final ObjectMapper JSON = new ObjectMapper();
 
     @TempDir
     Path dir;
 
-    @BeforeAll
-    static void startBroker() {
-        kafka = EmbeddedKafka.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        kafka.close();
-    }
-
     @Test
     void predictModelHealthAndMetrics() throws Exception {
-        try (PublishingHarness h = new PublishingHarness(kafka, dir, "http", 900_000, 0.02);
+        try (PublishingHarness h = new PublishingHarness(kafka.broker(), dir, "http", 900_000, 0.02);
              ModelSubscriber s = new ModelSubscriber(h.servingConfig(h.source), Clock.systemUTC());
              HttpApi api = new HttpApi(s, "127.0.0.1", 0, 100, 2)) {
             HttpClient client = HttpClient.newHttpClient();

@@ -1,14 +1,13 @@
 package dev.freshet.serving;
 
-import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.kafka.junit.EmbeddedKafkaExtension;
 import dev.freshet.publisher.ModelPublisher;
 import dev.freshet.publisher.PublisherConfig;
 import dev.freshet.schemas.Topics;
 import dev.freshet.schemas.ModelUpdate;
 import dev.freshet.schemas.UpdateKind;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.ByteBuffer;
@@ -27,27 +26,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * version (never a mixed or wrong model).
  */
 class SubscriberResyncTest {
-    private static EmbeddedKafka kafka;
+    @RegisterExtension
+    static final EmbeddedKafkaExtension kafka = new EmbeddedKafkaExtension();
 
     @TempDir
     Path dir;
-
-    @BeforeAll
-    static void startBroker() {
-        kafka = EmbeddedKafka.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        kafka.close();
-    }
 
     private interface Fault {
         List<ModelUpdate> apply(List<ModelUpdate> records);
     }
 
     private void scenario(String name, ModelSubscriber.Anomaly expectedKind, Fault fault) {
-        try (PublishingHarness h = new PublishingHarness(kafka, dir, name, 4096, 0.05)) {
+        try (PublishingHarness h = new PublishingHarness(kafka.broker(), dir, name, 4096, 0.05)) {
             assertEquals(1, h.full(0.70));
             try (ModelSubscriber s = new ModelSubscriber(h.servingConfig(), Clock.systemUTC())) {
                 assertEquals(1, s.currentVersion(), "start-up loads the newest FULL from the store");
@@ -120,7 +110,7 @@ class SubscriberResyncTest {
 
     @Test
     void requestsSeeOneWholeVersionWhileVersionsChange() throws Exception {
-        try (PublishingHarness h = new PublishingHarness(kafka, dir, "swaps", 900_000, 0.05)) {
+        try (PublishingHarness h = new PublishingHarness(kafka.broker(), dir, "swaps", 900_000, 0.05)) {
             h.full(0.7);
             try (ModelSubscriber s = new ModelSubscriber(h.servingConfig(h.source), Clock.systemUTC())) {
                 List<String> wrong = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -178,7 +168,7 @@ class SubscriberResyncTest {
 
     @Test
     void malformedRecordIsCountedAndServingGoesOn() {
-        try (PublishingHarness h = new PublishingHarness(kafka, dir, "garbage", 900_000, 0.05)) {
+        try (PublishingHarness h = new PublishingHarness(kafka.broker(), dir, "garbage", 900_000, 0.05)) {
             h.full(0.7);
             try (ModelSubscriber s = new ModelSubscriber(h.servingConfig(), Clock.systemUTC())) {
                 assertEquals(2, h.delta(0.7));
