@@ -1,8 +1,6 @@
 package dev.freshet.ingest;
 
-import dev.freshet.config.Command;
 import dev.freshet.config.CommandLine;
-import dev.freshet.config.CommonSettings;
 import dev.freshet.config.Setting;
 import dev.freshet.features.FeatureLayout;
 import dev.freshet.ingest.internal.Pacer;
@@ -12,31 +10,20 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.function.Function;
 
 /** {@code freshet ingest replay FILE...}: replays click logs (TSV or gzip) to the clicks topic. */
-public final class ReplayCommand implements Command {
-    private final PrintStream out;
-    private final PrintStream err;
-    private final Clock clock;
-    private final Function<IngestConfig, ClickProducer> producers;
-    private final boolean terminal;
-
+public final class ReplayCommand extends ClickSourceCommand {
     public ReplayCommand() {
         this(System.out, System.err, Clock.systemUTC(), ClickProducer::create, System.console() != null);
     }
 
     /** For tests and embedding: where output goes, the clock for wall-clock event times, and how producers are made. */
     public ReplayCommand(PrintStream out, PrintStream err, Clock clock, Function<IngestConfig, ClickProducer> producers, boolean terminal) {
-        this.out = out;
-        this.err = err;
-        this.clock = clock;
-        this.producers = producers;
-        this.terminal = terminal;
+        super(out, err, clock, producers, terminal);
     }
 
     @Override
@@ -63,15 +50,12 @@ public final class ReplayCommand implements Command {
 
     @Override
     public List<Setting<?>> settings() {
-        List<Setting<?>> all = new ArrayList<>(IngestConfig.SETTINGS);
-        all.addAll(FeatureLayout.SETTINGS);
-        return all;
+        return settingsAfter(List.of());
     }
 
     @Override
     public Map<String, String> aliases() {
-        return Map.of("rate", IngestConfig.RATE.key(), "bootstrap-servers", CommonSettings.BOOTSTRAP_SERVERS.key(),
-                "columns", FeatureLayout.COLUMNS.key(), "event-time", IngestConfig.EVENT_TIME.key());
+        return aliasesWith(Map.of("event-time", IngestConfig.EVENT_TIME.key()));
     }
 
     @Override
@@ -91,7 +75,7 @@ public final class ReplayCommand implements Command {
         }
         Replay.Result result;
         try (ClickProducer producer = producers.apply(config)) {
-            ProgressLine progress = new ProgressLine("replay", err, System::nanoTime, terminal);
+            ProgressLine progress = progress("replay");
             Replay replay = new Replay(layout, producer, EventTimeSource.from(config, clock), Pacer.system(config.rate()), progress,
                     config.reasonsShown());
             result = replay.run(files);

@@ -1,8 +1,6 @@
 package dev.freshet.ingest;
 
-import dev.freshet.config.Command;
 import dev.freshet.config.CommandLine;
-import dev.freshet.config.CommonSettings;
 import dev.freshet.config.Setting;
 import dev.freshet.features.FeatureLayout;
 import dev.freshet.ingest.internal.Pacer;
@@ -30,26 +28,16 @@ import java.util.zip.GZIPOutputStream;
  * {@code freshet ingest synthetic}: produces a seeded synthetic click stream ({@link SyntheticClicks}) to the
  * clicks topic, or writes it as a click log, and prints the best AUC any model can reach on it.
  */
-public final class SyntheticCommand implements Command {
+public final class SyntheticCommand extends ClickSourceCommand {
     public static final Setting<String> OUTPUT = new Setting<>("synthetic.output", "path", "", "a file path, or empty",
             "Write the synthetic events to this TSV file (gzip if it ends in .gz) instead of Kafka.", s -> s, s -> true);
-
-    private final PrintStream out;
-    private final PrintStream err;
-    private final Clock clock;
-    private final Function<IngestConfig, ClickProducer> producers;
-    private final boolean terminal;
 
     public SyntheticCommand() {
         this(System.out, System.err, Clock.systemUTC(), ClickProducer::create, System.console() != null);
     }
 
     public SyntheticCommand(PrintStream out, PrintStream err, Clock clock, Function<IngestConfig, ClickProducer> producers, boolean terminal) {
-        this.out = out;
-        this.err = err;
-        this.clock = clock;
-        this.producers = producers;
-        this.terminal = terminal;
+        super(out, err, clock, producers, terminal);
     }
 
     @Override
@@ -75,18 +63,15 @@ public final class SyntheticCommand implements Command {
 
     @Override
     public List<Setting<?>> settings() {
-        List<Setting<?>> all = new ArrayList<>(SyntheticConfig.SETTINGS);
-        all.add(OUTPUT);
-        all.addAll(IngestConfig.SETTINGS);
-        all.addAll(FeatureLayout.SETTINGS);
-        return all;
+        List<Setting<?>> own = new ArrayList<>(SyntheticConfig.SETTINGS);
+        own.add(OUTPUT);
+        return settingsAfter(own);
     }
 
     @Override
     public Map<String, String> aliases() {
-        return Map.of("events", SyntheticConfig.EVENTS.key(), "seed", SyntheticConfig.SEED.key(),
-                "shift-after", SyntheticConfig.SHIFT_AFTER.key(), "output", OUTPUT.key(), "rate", IngestConfig.RATE.key(),
-                "bootstrap-servers", CommonSettings.BOOTSTRAP_SERVERS.key(), "columns", FeatureLayout.COLUMNS.key());
+        return aliasesWith(Map.of("events", SyntheticConfig.EVENTS.key(), "seed", SyntheticConfig.SEED.key(),
+                "shift-after", SyntheticConfig.SHIFT_AFTER.key(), "output", OUTPUT.key()));
     }
 
     @Override
@@ -100,7 +85,7 @@ public final class SyntheticCommand implements Command {
         FeatureLayout layout = FeatureLayout.from(line.config());
         String output = line.config().get(OUTPUT);
         SyntheticClicks clicks = new SyntheticClicks(config, layout, EventTimeSource.from(ingest, clock));
-        ProgressLine progress = new ProgressLine("synthetic", err, System::nanoTime, terminal);
+        ProgressLine progress = progress("synthetic");
         Pacer pacer = Pacer.system(ingest.rate());
         String target;
         long failed = 0;
