@@ -17,7 +17,7 @@ public class FeatureRow {
     public static final byte CLICK = 2;
 
     public String eventId;
-    /** 64-bit hash of eventId: the dedup key (cheaper to shuffle and hash than the string). */
+    /** 64-bit hash of eventId: what dedup remembers, and (top bits) its key; cheaper to hash and store than the string. */
     public long eventIdHash;
     public byte kind;
     /** CLICK only: the eventId of the impression clicked; null otherwise. */
