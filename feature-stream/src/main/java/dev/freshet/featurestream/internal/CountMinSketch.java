@@ -58,11 +58,12 @@ public final class CountMinSketch {
     public long add(long item) {
         long x = mix(item);
         int min = Integer.MAX_VALUE;
+        int[] c = counts;
         for (int i = 0, base = 0; i < depth; i++, base += width) {
             int j = base + (int) ((multipliers[i] * x) >>> shift);
-            int c = counts[j];
-            if (c != Integer.MAX_VALUE) counts[j] = ++c;
-            if (c < min) min = c;
+            int v = c[j] + 1;
+            if (v > 0) c[j] = v; else v = Integer.MAX_VALUE; // saturate instead of wrapping
+            if (v < min) min = v;
         }
         return min;
     }
