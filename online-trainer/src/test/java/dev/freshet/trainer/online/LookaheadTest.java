@@ -7,10 +7,12 @@ import dev.freshet.trainer.ModelConfig;
 import dev.freshet.trainer.ModelState;
 import dev.freshet.trainer.StepResult;
 import dev.freshet.trainer.TrainerBackend;
+import dev.freshet.trainer.TrainingProgress;
 import dev.freshet.trainer.checkpoint.CheckpointStore;
 import dev.freshet.trainer.cpu.CpuBackend;
 import dev.freshet.trainer.host.HostModelState;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -26,6 +28,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.concurrent.atomic.AtomicReference;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -266,6 +269,68 @@ class LookaheadTest {
         assertEquals("9:12", last.get(OnlineTrainer.META_POSITION + 0), "192 of partition 0's 200 examples trained");
         assertEquals("4:0", last.get(OnlineTrainer.META_POSITION + 1));
         assertEquals("6:8", last.get(OnlineTrainer.META_POSITION + 2), "128 of 140");
+    }
+
+    @Test
+    void aPromotionBetweenStepsDropsTheLookaheadAndTrainsFromThePromotedPositions(@TempDir Path tmp) throws IOException {
+        SyntheticFeatures data = new SyntheticFeatures(13);
+        ModelConfig model = data.model(32);
+        List<List<byte[]>> values = new ArrayList<>();
+        List<List<Long>> eventTimes = new ArrayList<>();
+        for (int p = 0; p < 2; p++) {
+            values.add(new ArrayList<>());
+            eventTimes.add(new ArrayList<>());
+        }
+        for (int i = 0; i < 12; i++) {
+            for (int p = 0; p < 2; p++) {
+                Examples e = data.next(24);
+                values.get(p).add(data.encode(e));
+                for (int k = 0; k < e.count; k++) eventTimes.get(p).add(e.eventTimes[k]);
+            }
+        }
+        kafka.createTopic("ahead-promote.features", 2);
+        SyntheticFeatures.produce(kafka.bootstrapServers(), "ahead-promote.features", 2, values);
+        TrainerConfig config = config("ahead-promote.", tmp, Map.of("trainer.stop-after-examples", "320"));
+
+        Trace trace = new Trace();
+        AtomicReference<OnlineTrainer> trainer = new AtomicReference<>();
+        Map<TopicPartition, Long> promotedAt = new HashMap<>();
+        boolean[] lookaheadPending = new boolean[1];
+        try (PrefetchCheckingBackend backend = new PrefetchCheckingBackend(CpuBackend.create(model, 1));
+             CpuBackend candidate = CpuBackend.create(model, 1)) {
+            TrainerListener promoteAfterStep4 = new TrainerListener() {
+                @Override
+                public void afterStep(long step, int partition, String from, String to, double loss) {
+                    trace.afterStep(step, partition, from, to, loss);
+                    if (step != 4) return;
+                    // On the training thread, between steps: the batch of step 5 is already named to the backend.
+                    lookaheadPending[0] = backend.pending() != null;
+                    OnlineTrainer t = trainer.get();
+                    promotedAt.putAll(t.position());
+                    Map<String, Long> offsets = new TreeMap<>();
+                    promotedAt.forEach((tp, o) -> offsets.put(tp.toString(), o));
+                    t.promote(candidate.state(), new TrainingProgress(offsets, t.trainedExamples(), Map.of(), 0));
+                }
+            };
+            try (OnlineTrainer t = OnlineTrainer.builder(config, model, data.layout.id())
+                    .backend(backend).sink(new RecordingSink()).clock(Clock.systemUTC()).listener(promoteAfterStep4)
+                    .consumer(new KafkaConsumer<>(OnlineTrainer.consumerProperties(config)))
+                    .stateAllocator(HostModelState::allocate)
+                    .build()) {
+                trainer.set(t);
+                t.run();
+            }
+
+            assertTrue(lookaheadPending[0], "a lookahead was pending when the promotion came");
+            assertEquals(List.of(), backend.violations);
+            assertEquals(backend.prefetches - 1, backend.honoured, "only the lookahead dropped by the promotion went untrained");
+            // Step 5 takes partition 1's turn (steps alternate 0, 1, ...), from the promoted offset's first example.
+            long offset = promotedAt.get(new TopicPartition("ahead-promote.features", 1));
+            assertTrue(trace.steps.get(5).startsWith("5 p1 " + offset + ":0.."), trace.steps.get(5));
+            Examples step5 = backend.trained.get(5);
+            int first = (int) offset * 24;
+            assertEquals(eventTimes.get(1).subList(first, first + 32), Arrays.stream(step5.eventTimes, 0, step5.count).boxed().toList());
+        }
     }
 
     private static TrainerConfig config(String prefix, Path dir, Map<String, String> extra) {
