@@ -1,13 +1,12 @@
 package dev.freshet.trainer.retrain;
 
 import dev.freshet.features.Examples;
-import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.kafka.junit.EmbeddedKafkaExtension;
 import dev.freshet.trainer.checkpoint.ModelFiles;
 import dev.freshet.trainer.checkpoint.ModelManifest;
 import dev.freshet.trainer.retrain.RetrainResult.Decision;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import dev.freshet.config.CommandLine;
@@ -52,17 +51,8 @@ class RetrainIntegrationTest {
     private static final long SHIFT = 20_000;
     /** The window is the 16,000 events before the retrain: on a shifting stream, exactly the new regime. */
     private static final String WINDOW = Rig.window(SHIFT, BEFORE);
-    private static EmbeddedKafka kafka;
-
-    @BeforeAll
-    static void startBroker() {
-        kafka = EmbeddedKafka.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        kafka.close();
-    }
+    @RegisterExtension
+    static final EmbeddedKafkaExtension kafka = new EmbeddedKafkaExtension();
 
     /** Records the event ids the candidate trains on, and produces events while it trains. */
     private static final class DuringRetrain implements RetrainJob.Listener {
@@ -114,7 +104,7 @@ class RetrainIntegrationTest {
 
     @Test
     void shiftedStreamPromotesTheRetrainAndTheOnlineModelIsAtLeastAsGoodAfter(@TempDir Path dir) throws Exception {
-        try (Rig rig = new Rig(kafka, "shift", dir, 11, SHIFT)) {
+        try (Rig rig = new Rig(kafka.broker(), "shift", dir, 11, SHIFT)) {
             rig.features.produce(BEFORE);
             rig.awaitCaughtUp();
             RetrainJob job = rig.job(Map.of("retrain.window", WINDOW, "retrain.min-auc-gain", "0.005"), BEFORE, Rig.cpu());
@@ -164,7 +154,7 @@ class RetrainIntegrationTest {
 
     @Test
     void stationaryStreamPromotesNothingWhenAskedByFreshetRetrain(@TempDir Path dir) throws Exception {
-        try (Rig rig = new Rig(kafka, "stationary", dir, 11, 0)) {
+        try (Rig rig = new Rig(kafka.broker(), "stationary", dir, 11, 0)) {
             rig.features.produce(BEFORE);
             rig.awaitCaughtUp();
             // The trainer process's retrain service, and `freshet retrain` asking it through retrain.dir.
@@ -204,7 +194,7 @@ class RetrainIntegrationTest {
 
     @Test
     void handOverLosesNoEventAndDoublesNone(@TempDir Path dir) throws Exception {
-        try (Rig rig = new Rig(kafka, "handover", dir, 11, SHIFT)) {
+        try (Rig rig = new Rig(kafka.broker(), "handover", dir, 11, SHIFT)) {
             rig.features.produce(BEFORE);
             rig.awaitCaughtUp();
             RetrainJob job = rig.job(Map.of("retrain.window", WINDOW, "retrain.min-auc-gain", "0.005"), BEFORE, Rig.cpu());
@@ -223,7 +213,7 @@ class RetrainIntegrationTest {
 
     @Test
     void killedRetrainLeavesTheOnlineTrainerAloneAndARestartPromotes(@TempDir Path dir) throws Exception {
-        try (Rig rig = new Rig(kafka, "killed", dir, 11, SHIFT)) {
+        try (Rig rig = new Rig(kafka.broker(), "killed", dir, 11, SHIFT)) {
             rig.features.produce(BEFORE);
             rig.awaitCaughtUp();
             Map<String, String> settings = Map.of("retrain.window", WINDOW, "retrain.min-auc-gain", "0.005");

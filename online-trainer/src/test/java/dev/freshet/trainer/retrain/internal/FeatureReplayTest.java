@@ -1,7 +1,7 @@
 package dev.freshet.trainer.retrain.internal;
 
 import dev.freshet.features.Examples;
-import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.kafka.junit.EmbeddedKafkaExtension;
 import dev.freshet.schemas.serde.AvroCodec;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -11,9 +11,8 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import dev.freshet.schemas.FeatureBatch;
 import dev.freshet.trainer.retrain.SyntheticFeatures;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.time.Duration;
 import java.util.ArrayList;
@@ -30,17 +29,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Reading {@code features} back from a real broker: window by timestamp, deterministic merge, held-out slice. */
 class FeatureReplayTest {
-    private static EmbeddedKafka kafka;
-
-    @BeforeAll
-    static void startBroker() {
-        kafka = EmbeddedKafka.start();
-    }
-
-    @AfterAll
-    static void stopBroker() {
-        kafka.close();
-    }
+    @RegisterExtension
+    static final EmbeddedKafkaExtension kafka = new EmbeddedKafkaExtension();
 
     private record Seen(TopicPartition tp, long offset, long firstTime, int count) {
     }
