@@ -118,52 +118,37 @@ public final class HostEmbeddingTable implements EmbeddingTable {
 
     @Override
     public void readRows(int firstRow, int count, FloatBuffer dst, int dstIndex) {
-        FloatBuffer[] w = open(weights);
-        checkRange(firstRow, count);
-        int done = 0;
-        while (done < count) {
-            int row = firstRow + done;
-            int n = Math.min(count - done, chunkMask + 1 - (row & chunkMask));
-            dst.put(dstIndex + done * dim, w[row >>> chunkShift], (row & chunkMask) * dim, n * dim);
-            done += n;
-        }
+        forEachRun(open(weights), firstRow, count, (chunk, at, done, n) -> dst.put(dstIndex + done * dim, chunk, at * dim, n * dim));
     }
 
     @Override
     public void writeRows(int firstRow, int count, FloatBuffer src, int srcIndex) {
-        FloatBuffer[] w = open(weights);
-        checkRange(firstRow, count);
-        int done = 0;
-        while (done < count) {
-            int row = firstRow + done;
-            int n = Math.min(count - done, chunkMask + 1 - (row & chunkMask));
-            w[row >>> chunkShift].put((row & chunkMask) * dim, src, srcIndex + done * dim, n * dim);
-            done += n;
-        }
+        forEachRun(open(weights), firstRow, count, (chunk, at, done, n) -> chunk.put(at * dim, src, srcIndex + done * dim, n * dim));
     }
 
     @Override
     public void readAccumulators(int firstRow, int count, FloatBuffer dst, int dstIndex) {
-        FloatBuffer[] a = open(accumulators);
-        checkRange(firstRow, count);
-        int done = 0;
-        while (done < count) {
-            int row = firstRow + done;
-            int n = Math.min(count - done, chunkMask + 1 - (row & chunkMask));
-            dst.put(dstIndex + done, a[row >>> chunkShift], row & chunkMask, n);
-            done += n;
-        }
+        forEachRun(open(accumulators), firstRow, count, (chunk, at, done, n) -> dst.put(dstIndex + done, chunk, at, n));
     }
 
     @Override
     public void writeAccumulators(int firstRow, int count, FloatBuffer src, int srcIndex) {
-        FloatBuffer[] a = open(accumulators);
+        forEachRun(open(accumulators), firstRow, count, (chunk, at, done, n) -> chunk.put(at, src, srcIndex + done, n));
+    }
+
+    /** Rows {@code [at, at + n)} of {@code chunk} are rows {@code [done, done + n)} of a range copy. */
+    private interface ChunkRun {
+        void copy(FloatBuffer chunk, int at, int done, int n);
+    }
+
+    /** Splits rows {@code [firstRow, firstRow + count)} at chunk boundaries and hands each run to {@code run}. */
+    private void forEachRun(FloatBuffer[] chunks, int firstRow, int count, ChunkRun run) {
         checkRange(firstRow, count);
         int done = 0;
         while (done < count) {
             int row = firstRow + done;
             int n = Math.min(count - done, chunkMask + 1 - (row & chunkMask));
-            a[row >>> chunkShift].put(row & chunkMask, src, srcIndex + done, n);
+            run.copy(chunks[row >>> chunkShift], row & chunkMask, done, n);
             done += n;
         }
     }
