@@ -45,27 +45,19 @@ public final class BinaryReader {
     }
 
     public int getInt() throws IOException {
-        require(4);
-        take(4);
-        return buffer.getInt();
+        return next(4).getInt();
     }
 
     public long getLong() throws IOException {
-        require(8);
-        take(8);
-        return buffer.getLong();
+        return next(8).getLong();
     }
 
     public float getFloat() throws IOException {
-        require(4);
-        take(4);
-        return buffer.getFloat();
+        return next(4).getFloat();
     }
 
     public double getDouble() throws IOException {
-        require(8);
-        take(8);
-        return buffer.getDouble();
+        return next(8).getDouble();
     }
 
     public String getString() throws IOException {
@@ -77,12 +69,8 @@ public final class BinaryReader {
     }
 
     public void getFloats(float[] dst, int offset, int length) throws IOException {
-        int at = offset;
-        int end = offset + length;
-        while (at < end) {
-            require(4);
-            int n = Math.min(buffer.remaining() / 4, end - at);
-            take(4 * n);
+        for (int at = offset, end = offset + length; at < end; ) {
+            int n = nextWords(end - at);
             buffer.asFloatBuffer().get(dst, at, n);
             buffer.position(buffer.position() + 4 * n);
             at += n;
@@ -90,12 +78,8 @@ public final class BinaryReader {
     }
 
     public void getInts(int[] dst, int offset, int length) throws IOException {
-        int at = offset;
-        int end = offset + length;
-        while (at < end) {
-            require(4);
-            int n = Math.min(buffer.remaining() / 4, end - at);
-            take(4 * n);
+        for (int at = offset, end = offset + length; at < end; ) {
+            int n = nextWords(end - at);
             buffer.asIntBuffer().get(dst, at, n);
             buffer.position(buffer.position() + 4 * n);
             at += n;
@@ -128,6 +112,24 @@ public final class BinaryReader {
 
     public long consumed() {
         return consumed;
+    }
+
+    /** The buffer, positioned at the next {@code bytes} bytes (already hashed) for one typed get. */
+    private ByteBuffer next(int bytes) throws IOException {
+        require(bytes);
+        take(bytes);
+        return buffer;
+    }
+
+    /**
+     * Hashes the next 4-byte words, as many as are buffered but at most {@code left} (at least one), and
+     * returns their count; the caller reads them and moves the position past them.
+     */
+    private int nextWords(int left) throws IOException {
+        require(4);
+        int n = Math.min(buffer.remaining() / 4, left);
+        take(4 * n);
+        return n;
     }
 
     private void take(int n) {
