@@ -16,7 +16,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 
 /**
  * Training throughput of the CPU backend ({@link CpuBackend}) on this machine, batch 2048, fp32, and
@@ -84,7 +83,7 @@ public final class TrainerCpuBench {
         long initStart = System.nanoTime();
         try (CpuBackend backend = CpuBackend.create(config, threads)) {
             double initSeconds = (System.nanoTime() - initStart) / 1e9;
-            Examples[] batches = batches(config, batch, 1);
+            Examples[] batches = PeerData.batches(config, batch, ROTATION, 1);
             float[] probabilities = new float[batch];
             for (int i = 0; i < warmup; i++) backend.train(batches[i % ROTATION], probabilities);
             long cpuStart = processCpuNanos();
@@ -116,29 +115,5 @@ public final class TrainerCpuBench {
             return os.getProcessCpuTime();
         }
         return -1;
-    }
-
-    /** The peer's synthetic data: 8 batches in rotation. */
-    static Examples[] batches(ModelConfig config, int batch, long seed) {
-        SplittableRandom r = new SplittableRandom(seed);
-        int tables = config.numTables();
-        Examples[] out = new Examples[ROTATION];
-        for (int k = 0; k < ROTATION; k++) {
-            Examples e = new Examples(batch, config.numDense(), tables);
-            for (int b = 0; b < batch; b++) {
-                for (int i = 0; i < config.numDense(); i++) e.dense[b * config.numDense() + i] = (float) Math.log1p(r.nextDouble() * 100);
-                for (int t = 0; t < tables; t++) e.sparse[b * tables + t] = zipfRow(r.nextDouble(), config.tables().get(t).rows());
-                e.labels[b] = (byte) (r.nextDouble() < 0.25 ? 1 : 0);
-            }
-            e.count = batch;
-            out[k] = e;
-        }
-        return out;
-    }
-
-    /** rank = floor(exp(u ln(rows + 1))) - 1, row = rank * 2654435761 mod rows (the peer's zipf_indices). */
-    static int zipfRow(double u, long rows) {
-        long rank = (long) Math.floor(Math.exp(u * Math.log(rows + 1.0))) - 1;
-        return (int) Math.floorMod(rank * 2654435761L, rows);
     }
 }

@@ -1,6 +1,7 @@
 package dev.freshet.bench.gpu;
 
 import dev.freshet.bench.BenchReport;
+import dev.freshet.bench.cpu.PeerData;
 import dev.freshet.features.Examples;
 import dev.freshet.trainer.ModelConfig;
 import dev.freshet.trainer.OptimizerKind;
@@ -17,7 +18,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.SplittableRandom;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.IntStream;
@@ -182,30 +182,9 @@ public final class TrainerGpuBench {
     }
 
     /** {@code count} batches generated exactly as torch_dlrm_peer.py does (its formulas; Java's random stream). */
+    /** The peer's data ({@link PeerData}) for the Kaggle model named {@code config}. */
     static Examples[] batches(String config, int batch, int count, long seed) {
-        long[] rows = ModelConfig.kaggle(config, batch, OptimizerKind.SGD, Precision.FP32).tables().stream()
-                .mapToLong(t -> t.rows()).toArray();
-        int tables = rows.length;
-        Examples[] out = new Examples[count];
-        IntStream.range(0, count).parallel().forEach(k -> {
-            SplittableRandom r = new SplittableRandom(seed * 1_000_003L + k);
-            Examples e = new Examples(batch, 13, tables);
-            for (int b = 0; b < batch; b++) {
-                for (int i = 0; i < 13; i++) e.dense[b * 13 + i] = (float) Math.log1p(r.nextDouble() * 100);
-                for (int t = 0; t < tables; t++) e.sparse[b * tables + t] = zipfRow(r.nextDouble(), rows[t]);
-                e.labels[b] = (byte) (r.nextDouble() < 0.25 ? 1 : 0);
-            }
-            e.count = batch;
-            out[k] = e;
-        });
-        return out;
-    }
-
-    /** rank = floor(exp(u ln(rows + 1))) - 1, row = rank * 2654435761 mod rows (as the peer's zipf_indices). */
-    static int zipfRow(double u, long rows) {
-        long rank = (long) Math.floor(Math.exp(u * Math.log(rows + 1.0))) - 1;
-        rank = Math.max(0, Math.min(rows - 1, rank));
-        return (int) ((rank * 2654435761L) % rows);
+        return PeerData.batches(ModelConfig.kaggle(config, batch, OptimizerKind.SGD, Precision.FP32), batch, count, seed);
     }
 
     private static Map<String, Double> readPeer(Path file) throws IOException {
