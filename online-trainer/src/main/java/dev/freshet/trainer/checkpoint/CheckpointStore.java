@@ -185,7 +185,8 @@ public final class CheckpointStore {
         return String.format("%s%020d", PREFIX, step);
     }
 
-    static void deleteRecursively(Path dir) throws IOException {
+    /** Deletes a file or a directory tree; a path that is already gone is fine. */
+    public static void deleteRecursively(Path dir) throws IOException {
         try {
             Files.walkFileTree(dir, new SimpleFileVisitor<>() {
                 @Override

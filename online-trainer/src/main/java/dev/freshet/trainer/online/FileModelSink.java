@@ -4,6 +4,7 @@ import dev.freshet.trainer.ModelDelta;
 import dev.freshet.trainer.ModelSink;
 import dev.freshet.trainer.ModelState;
 import dev.freshet.trainer.TrainingProgress;
+import dev.freshet.trainer.checkpoint.CheckpointStore;
 import dev.freshet.trainer.checkpoint.ModelFiles;
 
 import java.io.IOException;
@@ -11,13 +12,10 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.SimpleFileVisitor;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.BasicFileAttributes;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -80,7 +78,7 @@ public final class FileModelSink implements ModelSink {
             meta.put("max-event-time", Long.toString(progress.maxEventTime()));
             ModelFiles.write(state, temp, meta);
             Path target = dir.resolve(name);
-            if (Files.exists(target)) deleteRecursively(target);
+            if (Files.exists(target)) CheckpointStore.deleteRecursively(target);
             Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE);
             ModelFiles.fsyncDirectory(dir);
             prune("full-", keepFulls);
@@ -108,26 +106,6 @@ public final class FileModelSink implements ModelSink {
 
     private void prune(String prefix, int keep) throws IOException {
         List<Path> all = list(prefix);
-        for (int i = 0; i < all.size() - keep; i++) deleteRecursively(all.get(i));
-    }
-
-    private static void deleteRecursively(Path p) throws IOException {
-        if (!Files.isDirectory(p)) {
-            Files.deleteIfExists(p);
-            return;
-        }
-        Files.walkFileTree(p, new SimpleFileVisitor<>() {
-            @Override
-            public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) throws IOException {
-                Files.delete(file);
-                return FileVisitResult.CONTINUE;
-            }
-
-            @Override
-            public FileVisitResult postVisitDirectory(Path d, IOException exc) throws IOException {
-                Files.delete(d);
-                return FileVisitResult.CONTINUE;
-            }
-        });
+        for (int i = 0; i < all.size() - keep; i++) CheckpointStore.deleteRecursively(all.get(i));
     }
 }
