@@ -26,7 +26,22 @@ public final class Freshet {
     public static void main(String[] args) {
         int code = run(args, FreshetCommands.all(), System.out, System.err);
         System.out.flush();
-        System.exit(code);
+        // After Ctrl-C the JVM is already exiting, and a command's shutdown hook may be waiting for this
+        // thread to finish: System.exit would block until that hook gave up. Returning lets both end.
+        if (!shuttingDown()) {
+            System.exit(code);
+        }
+    }
+
+    private static boolean shuttingDown() {
+        Thread probe = new Thread(() -> { });
+        try {
+            Runtime.getRuntime().addShutdownHook(probe);
+            Runtime.getRuntime().removeShutdownHook(probe);
+            return false;
+        } catch (IllegalStateException e) {
+            return true;
+        }
     }
 
     /** Runs one command line; the return value is the process exit code. */

@@ -31,6 +31,7 @@ public final class FreshetCommands {
         commands.add(new dev.freshet.serving.ServeCommand());
         commands.add(new dev.freshet.publisher.RollbackCommand());
         commands.add(new TopicsCommand());
+        commands.add(new KafkaCommand());
         commands.add(new SettingsCommand());
         return List.copyOf(commands);
     }
