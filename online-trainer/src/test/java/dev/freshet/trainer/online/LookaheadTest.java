@@ -2,7 +2,7 @@ package dev.freshet.trainer.online;
 
 import dev.freshet.config.ConfigSource;
 import dev.freshet.features.Examples;
-import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.kafka.junit.EmbeddedKafkaExtension;
 import dev.freshet.trainer.ModelConfig;
 import dev.freshet.trainer.ModelState;
 import dev.freshet.trainer.StepResult;
@@ -13,9 +13,8 @@ import dev.freshet.trainer.cpu.CpuBackend;
 import dev.freshet.trainer.host.HostModelState;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -41,17 +40,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * those of a run without lookahead.
  */
 class LookaheadTest {
-    private static EmbeddedKafka kafka;
-
-    @BeforeAll
-    static void startKafka() {
-        kafka = EmbeddedKafka.start();
-    }
-
-    @AfterAll
-    static void stopKafka() {
-        kafka.close();
-    }
+    @RegisterExtension
+    static final EmbeddedKafkaExtension kafka = new EmbeddedKafkaExtension();
 
     /**
      * The CPU backend, checking the prefetch contract as a GPU cache relies on it: the batch named before

@@ -2,7 +2,7 @@ package dev.freshet.trainer.online;
 
 import dev.freshet.config.ConfigSource;
 import dev.freshet.features.Examples;
-import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.kafka.junit.EmbeddedKafkaExtension;
 import dev.freshet.schemas.FeatureBatch;
 import dev.freshet.schemas.serde.AvroCodec;
 import dev.freshet.trainer.ModelConfig;
@@ -17,9 +17,8 @@ import dev.freshet.trainer.cpu.CpuBackend;
 import dev.freshet.trainer.host.HostModelState;
 import dev.freshet.trainer.metrics.SlidingWindowMetrics;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
@@ -40,17 +39,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The online loop against a real in-process broker and the real CPU backend. */
 class OnlineTrainerTest {
-    private static EmbeddedKafka kafka;
-
-    @BeforeAll
-    static void startKafka() {
-        kafka = EmbeddedKafka.start();
-    }
-
-    @AfterAll
-    static void stopKafka() {
-        kafka.close();
-    }
+    @RegisterExtension
+    static final EmbeddedKafkaExtension kafka = new EmbeddedKafkaExtension();
 
     static TrainerConfig config(String prefix, Path dir, Map<String, String> extra) {
         Map<String, String> m = new HashMap<>();
