@@ -15,12 +15,12 @@ import dev.freshet.trainer.cpu.CpuBackend;
 import dev.freshet.trainer.cuda.CudaOptions;
 import dev.freshet.trainer.host.HostModelState;
 import dev.freshet.trainer.online.OnlineTrainer;
+import dev.freshet.trainer.online.TrainCommand;
 import dev.freshet.trainer.online.TrainerBackends;
 import dev.freshet.trainer.online.TrainerConfig;
 import dev.freshet.trainer.online.TrainerListener;
 import dev.freshet.trainer.online.TrainerStatus;
 import dev.freshet.trainer.retrain.RetrainConfig;
-import dev.freshet.trainer.retrain.RetrainScheduler;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 
 import java.time.Clock;
@@ -98,29 +98,11 @@ public final class PublishCommand implements Command {
             System.out.println("freshet publish: " + backend.description() + "; reading " + config.topics().features() + " at "
                     + config.bootstrapServers() + ", publishing " + publisherConfig.modelName() + " to " + config.topics().modelUpdates()
                     + " and " + publisherConfig.storeDir());
-            Thread main = Thread.currentThread();
-            Thread hook = new Thread(() -> {
-                trainer.stop();
-                try {
-                    main.join(60_000);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "freshet-publish-stop");
-            Runtime.getRuntime().addShutdownHook(hook);
-            try (RetrainScheduler retrain = RetrainScheduler.start(RetrainConfig.from(c), trainer,
-                    (m, threads) -> TrainerBackends.create(config.backend(), m, c.with(CpuBackend.THREADS, Integer.toString(threads))),
-                    OnlineTrainer.consumerProperties(config), config.topics().features(), Clock.systemUTC())) {
-                trainer.run();
+            try {
+                TrainCommand.runUntilStopped(trainer, config, c, "freshet-publish");
             } catch (ModelDivergedException e) {
                 System.err.println("freshet publish: " + e.getMessage() + " (nothing more was published)");
                 return 1;
-            } finally {
-                try {
-                    Runtime.getRuntime().removeShutdownHook(hook);
-                } catch (IllegalStateException e) {
-                    // shutting down: the hook is running and waits for us
-                }
             }
             System.out.println("freshet publish: stopped at step " + trainer.step() + "; newest published version v"
                     + publisher.metrics().lastVersion());

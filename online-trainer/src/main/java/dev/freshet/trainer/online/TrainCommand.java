@@ -15,6 +15,7 @@ import dev.freshet.trainer.retrain.RetrainConfig;
 import dev.freshet.trainer.retrain.RetrainScheduler;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 
+import java.io.IOException;
 import java.io.PrintStream;
 import java.time.Clock;
 import java.util.ArrayList;
@@ -110,36 +111,47 @@ public final class TrainCommand implements Command {
                      .build()) {
             out.println("freshet train: " + backend.description() + ", " + model.numTables() + " tables, " + model.totalRows()
                     + " rows, batch " + model.batchSize() + ", reading " + config.topics().features() + " at " + config.bootstrapServers());
-            // On SIGTERM: ask the loop to stop and wait for its final checkpoint. Waits on a latch, not on this
-            // thread, which may itself be blocked in System.exit once the command returns.
-            CountDownLatch stopped = new CountDownLatch(1);
-            Thread hook = new Thread(() -> {
-                trainer.stop();
-                try {
-                    stopped.await(60, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }, "freshet-train-shutdown");
-            Runtime.getRuntime().addShutdownHook(hook);
-            // The periodic full retrain runs beside the loop, on its own thread and backend (see RetrainJob).
-            try (RetrainScheduler retrain = RetrainScheduler.start(RetrainConfig.from(c), trainer,
-                    (m, threads) -> TrainerBackends.create(config.backend(), m, c.with(CpuBackend.THREADS, Integer.toString(threads))),
-                    OnlineTrainer.consumerProperties(config), config.topics().features(), Clock.systemUTC())) {
-                trainer.run();
+            try {
+                runUntilStopped(trainer, config, c, "freshet-train");
             } catch (ModelDivergedException e) {
                 err.println("freshet train: " + e.getMessage());
                 return 1;
-            } finally {
-                stopped.countDown();
-                try {
-                    Runtime.getRuntime().removeShutdownHook(hook);
-                } catch (IllegalStateException e) {
-                    // already shutting down: the hook is running
-                }
             }
             out.println("freshet train: stopped at step " + trainer.step() + " with " + trainer.trainedExamples() + " examples trained");
             return 0;
+        }
+    }
+
+    /**
+     * Runs {@code trainer} until its stream ends or the process is asked to stop, with the periodic retrain
+     * beside it on its own thread and backend (see RetrainJob). On SIGTERM the shutdown hook asks the loop to
+     * stop and waits for its final checkpoint on a latch, not on the calling thread, which may itself be
+     * blocked in System.exit once the command returns.
+     *
+     * @throws ModelDivergedException if training diverged; nothing after that point was handed to the sink
+     */
+    public static void runUntilStopped(OnlineTrainer trainer, TrainerConfig config, ConfigSource c, String name) throws IOException {
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            trainer.stop();
+            try {
+                stopped.await(60, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, name + "-shutdown");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try (RetrainScheduler retrain = RetrainScheduler.start(RetrainConfig.from(c), trainer,
+                (m, threads) -> TrainerBackends.create(config.backend(), m, c.with(CpuBackend.THREADS, Integer.toString(threads))),
+                OnlineTrainer.consumerProperties(config), config.topics().features(), Clock.systemUTC())) {
+            trainer.run();
+        } finally {
+            stopped.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException e) {
+                // already shutting down: the hook is running
+            }
         }
     }
 }
