@@ -54,6 +54,18 @@ __device__ __forceinline__ float loadB(const float* B, int ldb, int K, int N, in
     return TB ? B[(size_t)n * ldb + k] : B[(size_t)k * ldb + n];
 }
 
+// A tile may be loaded with 16-byte vector loads when the operand's rows are 16-byte aligned (leading
+// dimension a multiple of 4 floats, base aligned) and the tile lies wholly inside the matrix; edge tiles
+// and odd shapes (the top MLP's 479-wide input) take the element-wise path. Both paths store the same
+// shared-memory layout.
+__device__ __forceinline__ bool vectorizable(const float* p, int ld) {
+    return (ld & 3) == 0 && (reinterpret_cast<size_t>(p) & 15) == 0;
+}
+
+__device__ __forceinline__ float4 load4(const float* p) {
+    return __ldg(reinterpret_cast<const float4*>(p));
+}
+
 // fp32 SIMT GEMM: 64x64 tile, 16-deep K slices, 256 threads each owning a 4x4 block of C.
 #define SG_BM 64
 #define SG_BN 64
@@ -121,11 +133,12 @@ __device__ void sgemm(int M, int N, int K, const float* __restrict__ A, int lda,
 #define SL_BN 128
 #define SL_BK 8
 
-template <bool TA, bool TB>
-__device__ void sgemmLarge(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
-                           float* __restrict__ C, int ldc, Epilogue e, int kPerSplit) {
-    __shared__ __align__(16) float As[2][SL_BK][SL_BM + 4];
-    __shared__ __align__(16) float Bs[2][SL_BK][SL_BN + 4];
+typedef float SlTile[SL_BK][SL_BM + 4];
+
+template <bool TA, bool TB, bool FAST>
+__device__ __forceinline__ void sgemmLargeTile(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
+                                               int ldb, float* __restrict__ C, int ldc, Epilogue e, int kPerSplit,
+                                               SlTile* As, SlTile* Bs) {
     const int tid = threadIdx.x;
     const int tx = tid % 16, ty = tid / 16;
     const int m0 = blockIdx.y * SL_BM, n0 = blockIdx.x * SL_BN;
@@ -137,28 +150,51 @@ __device__ void sgemmLarge(int M, int N, int K, const float* __restrict__ A, int
 #pragma unroll
         for (int j = 0; j < 8; j++) acc[i][j] = 0.0f;
     float ra[4], rb[4];
+    // FAST: one float4 per operand per thread, along the operand's contiguous dimension
+    const int qa = TA ? (tid % 32) * 4 : (tid % 2) * 4, qb = TA ? tid / 32 : tid / 2;   // A: (m, k) or (k, m)
+    const int pa = TB ? (tid % 2) * 4 : (tid % 32) * 4, pb = TB ? tid / 2 : tid / 32;   // B: (k, n) or (n, k)
     auto loadTile = [&](int k0) {
+        if constexpr (FAST) {
+            float4 a = TA ? load4(A + (size_t)(k0 + qb) * lda + m0 + qa) : load4(A + (size_t)(m0 + qb) * lda + k0 + qa);
+            float4 b = TB ? load4(B + (size_t)(n0 + pb) * ldb + k0 + pa) : load4(B + (size_t)(k0 + pb) * ldb + n0 + pa);
+            ra[0] = a.x; ra[1] = a.y; ra[2] = a.z; ra[3] = a.w;
+            rb[0] = b.x; rb[1] = b.y; rb[2] = b.z; rb[3] = b.w;
+        } else {
 #pragma unroll
-        for (int r = 0; r < 4; r++) {
-            int idx = tid + r * 256;
-            int m = TA ? idx % SL_BM : idx / SL_BK;
-            int k = TA ? idx / SL_BM : idx % SL_BK;
-            ra[r] = (k0 + k < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m, k0 + k) : 0.0f;
-            int n = TB ? idx / SL_BK : idx % SL_BN;
-            int kb = TB ? idx % SL_BK : idx / SL_BN;
-            rb[r] = (k0 + kb < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + kb, n0 + n) : 0.0f;
+            for (int r = 0; r < 4; r++) {
+                int idx = tid + r * 256;
+                int m = TA ? idx % SL_BM : idx / SL_BK;
+                int k = TA ? idx / SL_BM : idx % SL_BK;
+                ra[r] = (k0 + k < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m, k0 + k) : 0.0f;
+                int n = TB ? idx / SL_BK : idx % SL_BN;
+                int kb = TB ? idx % SL_BK : idx / SL_BN;
+                rb[r] = (k0 + kb < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + kb, n0 + n) : 0.0f;
+            }
         }
     };
     auto storeTile = [&](int buf) {
+        if constexpr (FAST) {
+            if (TA) *reinterpret_cast<float4*>(&As[buf][qb][qa]) = make_float4(ra[0], ra[1], ra[2], ra[3]);
+            else {
 #pragma unroll
-        for (int r = 0; r < 4; r++) {
-            int idx = tid + r * 256;
-            int m = TA ? idx % SL_BM : idx / SL_BK;
-            int k = TA ? idx / SL_BM : idx % SL_BK;
-            As[buf][k][m] = ra[r];
-            int n = TB ? idx / SL_BK : idx % SL_BN;
-            int kb = TB ? idx % SL_BK : idx / SL_BN;
-            Bs[buf][kb][n] = rb[r];
+                for (int j = 0; j < 4; j++) As[buf][qa + j][qb] = ra[j];
+            }
+            if (!TB) *reinterpret_cast<float4*>(&Bs[buf][pb][pa]) = make_float4(rb[0], rb[1], rb[2], rb[3]);
+            else {
+#pragma unroll
+                for (int j = 0; j < 4; j++) Bs[buf][pa + j][pb] = rb[j];
+            }
+        } else {
+#pragma unroll
+            for (int r = 0; r < 4; r++) {
+                int idx = tid + r * 256;
+                int m = TA ? idx % SL_BM : idx / SL_BK;
+                int k = TA ? idx / SL_BM : idx % SL_BK;
+                As[buf][k][m] = ra[r];
+                int n = TB ? idx / SL_BK : idx % SL_BN;
+                int kb = TB ? idx % SL_BK : idx / SL_BN;
+                Bs[buf][kb][n] = rb[r];
+            }
         }
     };
     int buf = 0;
@@ -199,6 +235,19 @@ __device__ void sgemmLarge(int M, int N, int K, const float* __restrict__ A, int
     }
 }
 
+// Picks the vector path for blocks whose tiles are all whole and aligned (see vectorizable).
+template <bool TA, bool TB>
+__device__ void sgemmLarge(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
+                           float* __restrict__ C, int ldc, Epilogue e, int kPerSplit) {
+    __shared__ __align__(16) SlTile As[2];
+    __shared__ __align__(16) SlTile Bs[2];
+    int kBegin = blockIdx.z * kPerSplit, kEnd = min(K, kBegin + kPerSplit);
+    bool fast = vectorizable(A, lda) && vectorizable(B, ldb) && (blockIdx.y + 1) * SL_BM <= M && (blockIdx.x + 1) * SL_BN <= N
+            && (kEnd - kBegin) % SL_BK == 0;
+    if (fast) sgemmLargeTile<TA, TB, true>(M, N, K, A, lda, B, ldb, C, ldc, e, kPerSplit, As, Bs);
+    else sgemmLargeTile<TA, TB, false>(M, N, K, A, lda, B, ldb, C, ldc, e, kPerSplit, As, Bs);
+}
+
 // bf16 tensor-core GEMM (wmma 16x16x16, fp32 accumulate): 128x128 tile, 32-deep K slices, 8 warps of
 // 32x64 each. Operands are rounded to bf16 as they enter shared memory, as torch.autocast rounds a
 // Linear's inputs; accumulation and the epilogue stay fp32. Each operand keeps in shared memory the
@@ -215,14 +264,15 @@ template <bool T> struct Orient;
 template <> struct Orient<false> { typedef wmma::row_major type; };
 template <> struct Orient<true> { typedef wmma::col_major type; };
 
-template <bool TA, bool TB>
-__device__ void hgemm(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
-                      float* __restrict__ C, int ldc, Epilogue e, int kPerSplit) {
+typedef __nv_bfloat16 HgTile[HG_TILE_ELEMS];
+typedef float HgScratch[16 * 16];
+
+template <bool TA, bool TB, bool FAST>
+__device__ __forceinline__ void hgemmTile(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B,
+                                          int ldb, float* __restrict__ C, int ldc, Epilogue e, int kPerSplit, HgTile* As,
+                                          HgTile* Bs, HgScratch* scratch) {
     // A (m,k): !TA -> As[m][k] (ld HG_BK+PAD), TA -> As[k][m] (ld HG_BM+PAD)
     // B (k,n): !TB -> Bs[k][n] (ld HG_BN+PAD), TB -> Bs[n][k] (ld HG_BK+PAD)
-    __shared__ __align__(32) __nv_bfloat16 As[2][HG_TILE_ELEMS];
-    __shared__ __align__(32) __nv_bfloat16 Bs[2][HG_TILE_ELEMS];
-    __shared__ __align__(32) float scratch[8][16 * 16];
     const int ldA = TA ? HG_BM + HG_PAD : HG_BK + HG_PAD;
     const int ldB = TB ? HG_BK + HG_PAD : HG_BN + HG_PAD;
     const int tid = threadIdx.x;
@@ -240,35 +290,74 @@ __device__ void hgemm(int M, int N, int K, const float* __restrict__ A, int lda,
 
     // 4096 elements per operand tile = 2048 pairs = 8 per thread; a pair runs along the contiguous dimension
     float ra[16], rb[16];
+    // FAST: four float4 per operand per thread, quads along the operand's contiguous dimension
+    auto quadA = [&](int r, int& outer, int& inner) {  // TA: As[k][m], else As[m][k]
+        int q = tid + r * 256;
+        if (TA) { inner = (q % (HG_BM / 4)) * 4; outer = q / (HG_BM / 4); }
+        else { inner = (q % (HG_BK / 4)) * 4; outer = q / (HG_BK / 4); }
+    };
+    auto quadB = [&](int r, int& outer, int& inner) {  // TB: Bs[n][k], else Bs[k][n]
+        int q = tid + r * 256;
+        if (TB) { inner = (q % (HG_BK / 4)) * 4; outer = q / (HG_BK / 4); }
+        else { inner = (q % (HG_BN / 4)) * 4; outer = q / (HG_BN / 4); }
+    };
     auto loadTile = [&](int k0) {
+        if constexpr (FAST) {
 #pragma unroll
-        for (int r = 0; r < 8; r++) {
-            int pair = tid + r * 256;
-            int m, k;
-            if (TA) { m = (pair % (HG_BM / 2)) * 2; k = pair / (HG_BM / 2); }
-            else { k = (pair % (HG_BK / 2)) * 2; m = pair / (HG_BK / 2); }
-            int mi = TA ? 1 : 0, ki = TA ? 0 : 1;
-            ra[2 * r] = (k0 + k < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m, k0 + k) : 0.0f;
-            ra[2 * r + 1] = (k0 + k + ki < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m + mi, k0 + k + ki) : 0.0f;
-            int n, kb;
-            if (TB) { kb = (pair % (HG_BK / 2)) * 2; n = pair / (HG_BK / 2); }
-            else { n = (pair % (HG_BN / 2)) * 2; kb = pair / (HG_BN / 2); }
-            int ni = TB ? 0 : 1, kbi = TB ? 1 : 0;
-            rb[2 * r] = (k0 + kb < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + kb, n0 + n) : 0.0f;
-            rb[2 * r + 1] = (k0 + kb + kbi < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + kb + kbi, n0 + n + ni) : 0.0f;
+            for (int r = 0; r < 4; r++) {
+                int outer, inner;
+                quadA(r, outer, inner);
+                float4 v = TA ? load4(A + (size_t)(k0 + outer) * lda + m0 + inner) : load4(A + (size_t)(m0 + outer) * lda + k0 + inner);
+                ra[4 * r] = v.x; ra[4 * r + 1] = v.y; ra[4 * r + 2] = v.z; ra[4 * r + 3] = v.w;
+                quadB(r, outer, inner);
+                v = TB ? load4(B + (size_t)(n0 + outer) * ldb + k0 + inner) : load4(B + (size_t)(k0 + outer) * ldb + n0 + inner);
+                rb[4 * r] = v.x; rb[4 * r + 1] = v.y; rb[4 * r + 2] = v.z; rb[4 * r + 3] = v.w;
+            }
+        } else {
+#pragma unroll
+            for (int r = 0; r < 8; r++) {
+                int pair = tid + r * 256;
+                int m, k;
+                if (TA) { m = (pair % (HG_BM / 2)) * 2; k = pair / (HG_BM / 2); }
+                else { k = (pair % (HG_BK / 2)) * 2; m = pair / (HG_BK / 2); }
+                int mi = TA ? 1 : 0, ki = TA ? 0 : 1;
+                ra[2 * r] = (k0 + k < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m, k0 + k) : 0.0f;
+                ra[2 * r + 1] = (k0 + k + ki < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m + mi, k0 + k + ki) : 0.0f;
+                int n, kb;
+                if (TB) { kb = (pair % (HG_BK / 2)) * 2; n = pair / (HG_BK / 2); }
+                else { n = (pair % (HG_BN / 2)) * 2; kb = pair / (HG_BN / 2); }
+                int ni = TB ? 0 : 1, kbi = TB ? 1 : 0;
+                rb[2 * r] = (k0 + kb < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + kb, n0 + n) : 0.0f;
+                rb[2 * r + 1] = (k0 + kb + kbi < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + kb + kbi, n0 + n + ni) : 0.0f;
+            }
         }
     };
     auto storeTile = [&](int buf) {
+        if constexpr (FAST) {
 #pragma unroll
-        for (int r = 0; r < 8; r++) {
-            int pair = tid + r * 256;
-            int outer, inner;  // row and (even) column of the shared-memory layout
-            if (TA) { inner = (pair % (HG_BM / 2)) * 2; outer = pair / (HG_BM / 2); }
-            else { inner = (pair % (HG_BK / 2)) * 2; outer = pair / (HG_BK / 2); }
-            *reinterpret_cast<__nv_bfloat162*>(&As[buf][outer * ldA + inner]) = __floats2bfloat162_rn(ra[2 * r], ra[2 * r + 1]);
-            if (TB) { inner = (pair % (HG_BK / 2)) * 2; outer = pair / (HG_BK / 2); }
-            else { inner = (pair % (HG_BN / 2)) * 2; outer = pair / (HG_BN / 2); }
-            *reinterpret_cast<__nv_bfloat162*>(&Bs[buf][outer * ldB + inner]) = __floats2bfloat162_rn(rb[2 * r], rb[2 * r + 1]);
+            for (int r = 0; r < 4; r++) {
+                int outer, inner;
+                quadA(r, outer, inner);
+                __nv_bfloat162* p = reinterpret_cast<__nv_bfloat162*>(&As[buf][outer * ldA + inner]);
+                p[0] = __floats2bfloat162_rn(ra[4 * r], ra[4 * r + 1]);
+                p[1] = __floats2bfloat162_rn(ra[4 * r + 2], ra[4 * r + 3]);
+                quadB(r, outer, inner);
+                p = reinterpret_cast<__nv_bfloat162*>(&Bs[buf][outer * ldB + inner]);
+                p[0] = __floats2bfloat162_rn(rb[4 * r], rb[4 * r + 1]);
+                p[1] = __floats2bfloat162_rn(rb[4 * r + 2], rb[4 * r + 3]);
+            }
+        } else {
+#pragma unroll
+            for (int r = 0; r < 8; r++) {
+                int pair = tid + r * 256;
+                int outer, inner;  // row and (even) column of the shared-memory layout
+                if (TA) { inner = (pair % (HG_BM / 2)) * 2; outer = pair / (HG_BM / 2); }
+                else { inner = (pair % (HG_BK / 2)) * 2; outer = pair / (HG_BK / 2); }
+                *reinterpret_cast<__nv_bfloat162*>(&As[buf][outer * ldA + inner]) = __floats2bfloat162_rn(ra[2 * r], ra[2 * r + 1]);
+                if (TB) { inner = (pair % (HG_BK / 2)) * 2; outer = pair / (HG_BK / 2); }
+                else { inner = (pair % (HG_BN / 2)) * 2; outer = pair / (HG_BN / 2); }
+                *reinterpret_cast<__nv_bfloat162*>(&Bs[buf][outer * ldB + inner]) = __floats2bfloat162_rn(rb[2 * r], rb[2 * r + 1]);
+            }
         }
     };
     int buf = 0;
@@ -320,6 +409,19 @@ __device__ void hgemm(int M, int N, int K, const float* __restrict__ A, int lda,
             __syncwarp();
         }
     }
+}
+
+template <bool TA, bool TB>
+__device__ void hgemm(int M, int N, int K, const float* __restrict__ A, int lda, const float* __restrict__ B, int ldb,
+                      float* __restrict__ C, int ldc, Epilogue e, int kPerSplit) {
+    __shared__ __align__(32) HgTile As[2];
+    __shared__ __align__(32) HgTile Bs[2];
+    __shared__ __align__(32) HgScratch scratch[8];
+    int kBegin = blockIdx.z * kPerSplit, kEnd = min(K, kBegin + kPerSplit);
+    bool fast = vectorizable(A, lda) && vectorizable(B, ldb) && (blockIdx.y + 1) * HG_BM <= M && (blockIdx.x + 1) * HG_BN <= N
+            && (kEnd - kBegin) % HG_BK == 0;
+    if (fast) hgemmTile<TA, TB, true>(M, N, K, A, lda, B, ldb, C, ldc, e, kPerSplit, As, Bs, scratch);
+    else hgemmTile<TA, TB, false>(M, N, K, A, lda, B, ldb, C, ldc, e, kPerSplit, As, Bs, scratch);
 }
 
 // Entry points. The 128x128 kernels come twice: capped for two blocks per multiprocessor (128 registers,

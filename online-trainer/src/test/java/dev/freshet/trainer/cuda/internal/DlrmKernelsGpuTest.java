@@ -72,6 +72,13 @@ class DlrmKernelsGpuTest {
             "TN, true, 1, 256, 3000, false, false, true, AUTO",
             "NT, false, 1000, 300, 13, true, false, false, LARGE",
             "NT, true, 1000, 300, 13, true, false, false, AUTO",
+            // aligned shapes: whole 128x128 tiles take the vector-load path, the edge tiles the element-wise one
+            "NT, false, 300, 260, 96, true, false, false, LARGE",
+            "NT, true, 300, 260, 96, true, false, false, AUTO",
+            "NN, false, 260, 384, 64, false, true, false, LARGE",
+            "NN, true, 260, 384, 64, false, true, false, AUTO",
+            "TN, false, 256, 132, 5000, false, false, true, LARGE",
+            "TN, true, 256, 132, 5000, false, false, true, AUTO",
     })
     void gemmMatchesReference(DlrmKernels.GemmKind kind, boolean bf16, int m, int n, int k, boolean biasRelu, boolean mask,
                               boolean atomic, DlrmKernels.SimtTile simt) {
