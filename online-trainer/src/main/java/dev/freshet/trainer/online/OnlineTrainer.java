@@ -70,6 +70,13 @@ import java.util.function.Function;
  * and with a deterministic backend the weights, depend only on the data, never on how polls happened to
  * split it, and checkpoints are taken only between steps.
  *
+ * <p><b>Partial batches, where asked for.</b> With {@code trainer.batch-linger} above 0, a partition
+ * whose oldest untrained example was polled at least that long ago trains what it holds as a smaller
+ * batch: the last examples of a stream that stops, or of a quiet partition, reach the model within the
+ * linger instead of waiting for examples that may never come. Such a cut depends on timing, so the
+ * guarantee above then holds only up to the first partial batch; no example is skipped or trained twice
+ * either way, since positions count examples, not batches.
+ *
  * <p><b>Lookahead.</b> Where the following step's batch is already polled, each step copies it (without
  * consuming it) and names it to {@link TrainerBackend#prefetch} before training its own batch, so a GPU
  * embedding cache can fetch the rows it misses meanwhile. That step trains the copy only if it is still
@@ -376,12 +383,13 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
         runTasks();
         ConsumerRecords<byte[], byte[]> records;
         try {
-            records = consumer.poll(config.pollTimeout());
+            records = consumer.poll(pollWait());
         } catch (WakeupException e) {
             return; // stop() was called
         }
+        long polledAt = clock.millis();
         for (ConsumerRecord<byte[], byte[]> r : records) {
-            take(r);
+            take(r, polledAt);
         }
         pauseOrResume();
         while (!stopRequested && trainNextStep()) {
@@ -400,6 +408,22 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
         if (!Duration.between(lastStatusAt, now).minus(config.statusInterval()).isNegative()) {
             publishStatus(now, Duration.between(lastStatusAt, now));
         }
+    }
+
+    /** {@code trainer.poll-timeout}, or less where a partial batch's linger runs out sooner (no later than due). */
+    private Duration pollWait() {
+        Duration linger = config.batchLinger();
+        if (linger.isZero()) return config.pollTimeout();
+        long oldest = Long.MAX_VALUE;
+        if (config.stepOrder() == TrainerConfig.StepOrder.ROUND_ROBIN) {
+            // Only the partition with the turn may train; the others' lingering must not shorten the wait (a busy loop).
+            if (!cursors.isEmpty()) oldest = turn(nextPartition).oldestPolledAt();
+        } else {
+            for (PartitionCursor c : cursors.values()) oldest = Math.min(oldest, c.oldestPolledAt());
+        }
+        if (oldest == Long.MAX_VALUE) return config.pollTimeout();
+        long dueIn = Math.max(0, oldest + linger.toMillis() - clock.millis());
+        return dueIn < config.pollTimeout().toMillis() ? Duration.ofMillis(dueIn) : config.pollTimeout();
     }
 
     /** Asks the loop to stop after the current step (it writes a final checkpoint); callable from any thread. */
@@ -429,7 +453,7 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
 
     // ---------------------------------------------------------------- input
 
-    private void take(ConsumerRecord<byte[], byte[]> r) {
+    private void take(ConsumerRecord<byte[], byte[]> r, long polledAt) {
         PartitionCursor cursor = cursors.get(r.partition());
         if (cursor == null) return; // revoked meanwhile
         Examples examples;
@@ -439,7 +463,7 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
             if (cursor.skip(r.offset())) reject(r, e);
             return;
         }
-        cursor.offer(r.offset(), examples);
+        cursor.offer(r.offset(), examples, polledAt);
     }
 
     private void reject(ConsumerRecord<byte[], byte[]> r, RecordValidator.Rejected e) {
@@ -474,7 +498,7 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
     // ---------------------------------------------------------------- training
 
     private PartitionCursor nextCursor() {
-        PartitionCursor c = cursorFrom(nextPartition);
+        PartitionCursor c = cursorFrom(nextPartition, lingeredBefore());
         if (c == null && !cursors.isEmpty()) {
             waitingFor = config.stepOrder() == TrainerConfig.StepOrder.ROUND_ROBIN
                     ? "partition " + turn(nextPartition).partition().partition() : "a full batch";
@@ -482,20 +506,34 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
         return c;
     }
 
-    /** The cursor whose batch the step order takes next when partition {@code from} has the turn; null if none is full. */
-    private PartitionCursor cursorFrom(int from) {
+    /**
+     * The cursor whose batch the step order takes next when partition {@code from} has the turn; null if
+     * none is ready. {@code lingeredBefore}: a cursor whose oldest example was polled before this (epoch
+     * ms) is ready with a partial batch; {@link Long#MIN_VALUE} asks for full batches only.
+     */
+    private PartitionCursor cursorFrom(int from, long lingeredBefore) {
         if (cursors.isEmpty()) return null;
         PartitionCursor first = turn(from);
         if (config.stepOrder() == TrainerConfig.StepOrder.ROUND_ROBIN) {
-            return first.available() >= model.batchSize() ? first : null;
+            return ready(first, lingeredBefore) ? first : null;
         }
         Map.Entry<Integer, PartitionCursor> e = cursors.ceilingEntry(first.partition().partition());
         for (int i = 0; i < cursors.size(); i++) {
-            if (e.getValue().available() >= model.batchSize()) return e.getValue();
+            if (ready(e.getValue(), lingeredBefore)) return e.getValue();
             e = cursors.higherEntry(e.getKey());
             if (e == null) e = cursors.firstEntry();
         }
         return null;
+    }
+
+    private boolean ready(PartitionCursor c, long lingeredBefore) {
+        return c.available() >= model.batchSize() || c.available() > 0 && c.oldestPolledAt() < lingeredBefore;
+    }
+
+    /** See {@link #cursorFrom}: where a partial batch's examples must have been polled before, now; MIN_VALUE when lingering is off. */
+    private long lingeredBefore() {
+        Duration linger = config.batchLinger();
+        return linger.isZero() ? Long.MIN_VALUE : clock.millis() - linger.toMillis() + 1;
     }
 
     /** The first assigned partition at or after {@code from}, wrapping around. Requires assigned partitions. */
@@ -537,13 +575,16 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
      * same start), else a fresh copy. Either way the position advances by the same examples.
      */
     private PartitionCursor.Range takeBatch(PartitionCursor cursor) {
-        boolean due = peekedFrom == cursor && peekedEpoch == cursor.epoch() && peekedRange.from().equals(cursor.position());
+        // A full batch, or where the linger let the cursor through with fewer examples, all it holds.
+        int n = Math.min(model.batchSize(), cursor.available());
+        boolean due = peekedFrom == cursor && peekedEpoch == cursor.epoch() && peekedRange.from().equals(cursor.position())
+                && nextBatch.count == n;
         if (due) {
             Examples trained = batch;
             batch = nextBatch;
             nextBatch = trained;
             peekedFrom = null;
-            return cursor.advance(model.batchSize());
+            return cursor.advance(n);
         }
         if (peekedFrom != null) {
             // The backend was told that this buffer comes next and may still hold work keyed to it (a GPU
@@ -552,7 +593,7 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
             peekedFrom = null;
         }
         batch.clear();
-        return cursor.take(model.batchSize(), batch);
+        return cursor.take(n, batch);
     }
 
     /**
@@ -565,7 +606,8 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
         if (!lookaheadEnabled || stopRequested) return;
         long stopAfter = config.stopAfterExamples();
         if (stopAfter > 0 && trainedExamples + batch.count >= stopAfter) return; // the loop stops after this step
-        PartitionCursor next = cursorFrom(current.partition().partition() + 1);
+        // Full batches only: a partial one may still grow before its turn, and then it is not the batch due.
+        PartitionCursor next = cursorFrom(current.partition().partition() + 1, Long.MIN_VALUE);
         if (next == null) return;
         nextBatch.clear();
         peekedRange = next.peek(model.batchSize(), nextBatch);

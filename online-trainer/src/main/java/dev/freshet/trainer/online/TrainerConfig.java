@@ -17,11 +17,12 @@ import java.util.Objects;
  *
  * @param checkpointEvents  checkpoint after this many trained examples even if the interval has not passed; 0: by time only
  * @param stopAfterExamples stop (after a final checkpoint) once this many examples are in the model; 0: run until stopped
+ * @param batchLinger       longest a polled example waits for its batch to fill before a partial batch is trained; 0: never
  */
 public record TrainerConfig(String bootstrapServers, Topics topics, String groupId, Path checkpointDir, int checkpointsKept,
                             Duration checkpointInterval, long checkpointEvents, Duration deltaInterval, Path publishDir,
                             int metricWindow, Backend backend, StepOrder stepOrder, StartPosition startPosition,
-                            Duration statusInterval, Duration pollTimeout, long stopAfterExamples) {
+                            Duration statusInterval, Duration pollTimeout, long stopAfterExamples, Duration batchLinger) {
 
     /** Where the model math runs. */
     public enum Backend { AUTO, CPU, CUDA }
@@ -67,9 +68,19 @@ public record TrainerConfig(String bootstrapServers, Topics topics, String group
     public static final Setting<Long> STOP_AFTER_EXAMPLES = Setting.ofLong("trainer.stop-after-examples", 0, 0, Long.MAX_VALUE,
             "Stop with a final checkpoint once this many examples are in the model (replays, tests); 0 runs until stopped.");
 
+    /**
+     * Off by default because it trades the round_robin guarantee away: a partial batch is cut where the
+     * stream paused, which is timing, not data, so a resumed run may cut its steps elsewhere (still no
+     * example skipped or trained twice). On, the tail of a stream that stops, and a quiet partition's
+     * examples, are trained within about this long (plus one poll) instead of waiting for more data.
+     */
+    public static final Setting<Duration> BATCH_LINGER = Setting.ofDuration("trainer.batch-linger", "0s",
+            Duration.ZERO, Duration.ofMinutes(10), "Train a partial batch once its oldest example has waited this long since it was polled "
+                    + "(0: only full batches, cut at fixed points of the stream, so round_robin resumes are bit-identical).");
+
     public static final List<Setting<?>> SETTINGS = List.of(CommonSettings.BOOTSTRAP_SERVERS, Topics.PREFIX, GROUP_ID, CHECKPOINT_DIR,
             CHECKPOINTS_KEPT, CHECKPOINT_INTERVAL, CHECKPOINT_EVENTS, DELTA_INTERVAL, PUBLISH_DIR, METRIC_WINDOW, BACKEND, STEP_ORDER,
-            START_POSITION, STATUS_INTERVAL, POLL_TIMEOUT, STOP_AFTER_EXAMPLES);
+            START_POSITION, STATUS_INTERVAL, POLL_TIMEOUT, STOP_AFTER_EXAMPLES, BATCH_LINGER);
 
     public TrainerConfig {
         Objects.requireNonNull(bootstrapServers, "bootstrapServers");
@@ -84,6 +95,10 @@ public record TrainerConfig(String bootstrapServers, Topics topics, String group
         Objects.requireNonNull(startPosition, "startPosition");
         Objects.requireNonNull(statusInterval, "statusInterval");
         Objects.requireNonNull(pollTimeout, "pollTimeout");
+        Objects.requireNonNull(batchLinger, "batchLinger");
+        if (batchLinger.isNegative()) {
+            throw new ConfigException(BATCH_LINGER.key() + " = " + batchLinger + " must be >= 0 (0: only full batches)");
+        }
         if (checkpointsKept < 1) throw new ConfigException(CHECKPOINTS_KEPT.key() + " = " + checkpointsKept + " must be >= 1");
         if (checkpointEvents < 0) throw new ConfigException(CHECKPOINT_EVENTS.key() + " = " + checkpointEvents + " must be >= 0 (0: by time only)");
         if (metricWindow < 1) throw new ConfigException(METRIC_WINDOW.key() + " = " + metricWindow + " must be >= 1");
@@ -98,6 +113,6 @@ public record TrainerConfig(String bootstrapServers, Topics topics, String group
         return new TrainerConfig(c.get(CommonSettings.BOOTSTRAP_SERVERS), Topics.from(c), c.get(GROUP_ID), c.get(CHECKPOINT_DIR),
                 c.get(CHECKPOINTS_KEPT), c.get(CHECKPOINT_INTERVAL), c.get(CHECKPOINT_EVENTS), c.get(DELTA_INTERVAL), c.get(PUBLISH_DIR),
                 c.get(METRIC_WINDOW), c.get(BACKEND), c.get(STEP_ORDER), c.get(START_POSITION), c.get(STATUS_INTERVAL), c.get(POLL_TIMEOUT),
-                c.get(STOP_AFTER_EXAMPLES));
+                c.get(STOP_AFTER_EXAMPLES), c.get(BATCH_LINGER));
     }
 }

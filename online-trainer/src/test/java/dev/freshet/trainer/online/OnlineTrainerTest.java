@@ -17,6 +17,7 @@ import dev.freshet.trainer.cpu.CpuBackend;
 import dev.freshet.trainer.host.HostModelState;
 import dev.freshet.trainer.metrics.SlidingWindowMetrics;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -342,6 +343,41 @@ class OnlineTrainerTest {
             assertEquals(8, t.step());
             assertEquals(6, partitions.stream().filter(p -> p == 0).count());
             assertEquals(2, partitions.stream().filter(p -> p == 1).count());
+        }
+    }
+
+    @Test
+    void partialBatchesAreTrainedOnceTheirOldestExampleHasLingered(@TempDir Path tmp) throws IOException {
+        // 72 examples on partition 0 and 48 on partition 1, batches of 32: three full steps, then 8 and 16 left over.
+        SyntheticFeatures data = new SyntheticFeatures(9);
+        List<List<byte[]>> records = stream(data, 2, 3, 24);
+        records.set(1, records.get(1).subList(0, 2));
+        kafka.createTopic("linger.features", 2);
+        SyntheticFeatures.produce(kafka.bootstrapServers(), "linger.features", 2, records);
+        MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+        List<String> steps = new ArrayList<>();
+        TrainerListener record = new TrainerListener() {
+            @Override
+            public void afterStep(long step, int partition, String from, String to, double loss) {
+                steps.add(partition + ":" + from + "-" + to);
+            }
+        };
+        try (CpuBackend backend = CpuBackend.create(data.model(32), 1);
+             OnlineTrainer t = trainer(config("linger.", tmp, Map.of("trainer.batch-linger", "1s")), data, backend, new RecordingSink(),
+                     clock, record)) {
+            for (int i = 0; i < 300 && t.step() < 3; i++) t.runOnce();
+            for (int i = 0; i < 5; i++) t.runOnce(); // everything is polled by now, but the clock has not moved
+            assertEquals(3, t.step(), "no partial batch before the linger has passed");
+            assertEquals(96, t.trainedExamples());
+            clock.advance(Duration.ofMillis(999));
+            t.runOnce();
+            assertEquals(3, t.step(), "1 ms short of the linger");
+            clock.advance(Duration.ofMillis(1));
+            t.runOnce();
+            assertEquals(120, t.trainedExamples(), "every example trained, though 120 is no multiple of 32");
+            // Round robin still: partition 1 had the turn, then partition 0's tail; positions end past the last records.
+            assertEquals(List.of("0:0:0-1:8", "1:0:0-1:8", "0:1:8-2:16", "1:1:8-2:0", "0:2:16-3:0"), steps);
+            assertEquals(Map.of(new TopicPartition("linger.features", 0), 3L, new TopicPartition("linger.features", 1), 2L), t.position());
         }
     }
 

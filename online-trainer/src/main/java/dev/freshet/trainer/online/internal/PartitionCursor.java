@@ -53,11 +53,14 @@ public final class PartitionCursor {
     private static final class Chunk {
         final long offset;
         final Examples examples;
+        /** When the record was polled (epoch ms, the trainer's clock): how long its examples have waited for a batch. */
+        final long polledAt;
         int used;
 
-        Chunk(long offset, Examples examples, int used) {
+        Chunk(long offset, Examples examples, long polledAt, int used) {
             this.offset = offset;
             this.examples = examples;
+            this.polledAt = polledAt;
             this.used = used;
         }
     }
@@ -82,15 +85,22 @@ public final class PartitionCursor {
         return pendingExamples;
     }
 
+    /** When the record holding the first untrained example was polled (epoch ms); {@link Long#MAX_VALUE} when none is held. */
+    public long oldestPolledAt() {
+        Chunk head = pending.peekFirst();
+        return head == null ? Long.MAX_VALUE : head.polledAt;
+    }
+
     /**
-     * Takes a polled record's examples. Records before the position (re-delivered after a seek) are dropped;
-     * the record at the position loses the examples already trained. Returns whether anything was kept.
+     * Takes a polled record's examples, polled at {@code polledAtMillis}. Records before the position
+     * (re-delivered after a seek) are dropped; the record at the position loses the examples already
+     * trained. Returns whether anything was kept.
      */
-    public boolean offer(long offset, Examples examples) {
+    public boolean offer(long offset, Examples examples, long polledAtMillis) {
         if (!accept(offset)) return false;
         int used = offset == trainedOffset ? Math.min(trainedSkip, examples.count) : 0;
         if (used == examples.count) return false;
-        pending.addLast(new Chunk(offset, examples, used));
+        pending.addLast(new Chunk(offset, examples, polledAtMillis, used));
         pendingExamples += examples.count - used;
         return true;
     }

@@ -29,10 +29,25 @@ class PartitionCursorTest {
     }
 
     @Test
+    void theOldestPolledTimeIsTheRecordHoldingTheFirstUntrainedExample() {
+        PartitionCursor c = new PartitionCursor(TP, new PartitionCursor.Position(10, 0));
+        assertEquals(Long.MAX_VALUE, c.oldestPolledAt(), "nothing held");
+        c.offer(10, record(10, 5), 1_000);
+        c.offer(11, record(11, 5), 2_000);
+        assertEquals(1_000, c.oldestPolledAt());
+        c.take(4, new Examples(4, 1, 1));
+        assertEquals(1_000, c.oldestPolledAt(), "record 10 still holds an untrained example");
+        c.take(1, new Examples(1, 1, 1));
+        assertEquals(2_000, c.oldestPolledAt());
+        c.take(5, new Examples(5, 1, 1));
+        assertEquals(Long.MAX_VALUE, c.oldestPolledAt());
+    }
+
+    @Test
     void batchesCutAcrossRecordsAndPositionsPointInsideThem() {
         PartitionCursor c = new PartitionCursor(TP, new PartitionCursor.Position(10, 0));
-        assertTrue(c.offer(10, record(10, 5)));
-        assertTrue(c.offer(12, record(12, 5))); // offset 11 was a transaction marker or a refused record
+        assertTrue(c.offer(10, record(10, 5), 0));
+        assertTrue(c.offer(12, record(12, 5), 0)); // offset 11 was a transaction marker or a refused record
         assertEquals(10, c.available());
         Examples batch = new Examples(7, 1, 1);
         PartitionCursor.Range r = c.take(7, batch);
@@ -50,9 +65,9 @@ class PartitionCursorTest {
     @Test
     void resumingInsideARecordSkipsItsTrainedExamplesAndDropsRedeliveries() {
         PartitionCursor c = new PartitionCursor(TP, PartitionCursor.Position.parse("12:2"));
-        assertFalse(c.offer(11, record(11, 5)), "before the position");
-        assertTrue(c.offer(12, record(12, 5)));
-        assertFalse(c.offer(12, record(12, 5)), "delivered twice");
+        assertFalse(c.offer(11, record(11, 5), 0), "before the position");
+        assertTrue(c.offer(12, record(12, 5), 0));
+        assertFalse(c.offer(12, record(12, 5), 0), "delivered twice");
         assertEquals(3, c.available());
         Examples batch = new Examples(3, 1, 1);
         c.take(3, batch);
@@ -61,17 +76,17 @@ class PartitionCursorTest {
         assertEquals(12_002L, batch.eventTimes[0]);
 
         c.reset(new PartitionCursor.Position(12, 4));
-        assertTrue(c.offer(12, record(12, 5)));
+        assertTrue(c.offer(12, record(12, 5), 0));
         assertEquals(1, c.available());
-        assertFalse(new PartitionCursor(TP, new PartitionCursor.Position(12, 5)).offer(12, record(12, 5)), "nothing left of that record");
+        assertFalse(new PartitionCursor(TP, new PartitionCursor.Position(12, 5)).offer(12, record(12, 5), 0), "nothing left of that record");
     }
 
     @Test
     void peekCopiesTheNextBatchWithoutConsumingItAndAdvanceThenConsumesExactlyIt() {
         PartitionCursor c = new PartitionCursor(TP, PartitionCursor.Position.parse("10:3"));
-        c.offer(10, record(10, 5));
-        c.offer(11, record(11, 4));
-        c.offer(13, record(13, 6));
+        c.offer(10, record(10, 5), 0);
+        c.offer(11, record(11, 4), 0);
+        c.offer(13, record(13, 6), 0);
         Examples peeked = new Examples(6, 1, 1);
         PartitionCursor.Range ahead = c.peek(6, peeked);
         assertArrayEquals(new int[]{1003, 1004, 1100, 1101, 1102, 1103}, ids(peeked));
@@ -82,9 +97,9 @@ class PartitionCursorTest {
 
         Examples taken = new Examples(6, 1, 1);
         PartitionCursor copy = new PartitionCursor(TP, PartitionCursor.Position.parse("10:3"));
-        copy.offer(10, record(10, 5));
-        copy.offer(11, record(11, 4));
-        copy.offer(13, record(13, 6));
+        copy.offer(10, record(10, 5), 0);
+        copy.offer(11, record(11, 4), 0);
+        copy.offer(13, record(13, 6), 0);
         assertEquals(ahead, copy.take(6, taken), "take gives the same range");
         assertArrayEquals(ids(taken), ids(peeked));
 
@@ -103,7 +118,7 @@ class PartitionCursorTest {
     @Test
     void resetChangesTheEpochSoThatAnOldPeekIsNotMistakenForTheBatchDue() {
         PartitionCursor c = new PartitionCursor(TP, new PartitionCursor.Position(0, 0));
-        c.offer(0, record(0, 4));
+        c.offer(0, record(0, 4), 0);
         long before = c.epoch();
         c.peek(4, new Examples(4, 1, 1));
         c.reset(new PartitionCursor.Position(0, 0));
