@@ -56,13 +56,25 @@ public final class CountMinSketch {
 
     /** Adds one occurrence of {@code item} and returns its new estimate. */
     public long add(long item) {
+        return add(item, 1);
+    }
+
+    /**
+     * Adds {@code count} occurrences of {@code item} at once and returns its new estimate. Counters only
+     * add up, so the sketch ends exactly as after {@code count} single adds, in any order.
+     */
+    public long add(long item, int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("count-min sketch counts only grow; got count " + count + " for item " + item);
+        }
         long x = mix(item);
         int min = Integer.MAX_VALUE;
         int[] c = counts;
         for (int i = 0, base = 0; i < depth; i++, base += width) {
             int j = base + (int) ((multipliers[i] * x) >>> shift);
-            int v = c[j] + 1;
-            if (v > 0) c[j] = v; else v = Integer.MAX_VALUE; // saturate instead of wrapping
+            int v = c[j] + count;
+            if (v < 0) v = Integer.MAX_VALUE; // saturate instead of wrapping (both terms are non-negative)
+            c[j] = v;
             if (v < min) min = v;
         }
         return min;

@@ -25,7 +25,11 @@ import java.util.TreeMap;
  *
  * <p>Rows are sketched in blocks of {@value #BLOCK}, table by table: one table's sketch (32 KiB) then
  * stays in cache for a whole block, where sketching each row across all tables would touch every
- * table's sketch (26 x 32 KiB for Criteo) for every example.
+ * table's sketch (26 x 32 KiB for Criteo) for every example. Within a block each table's lookups are
+ * first counted per distinct row ({@link RowCounts}) and the sketch takes each distinct row once with
+ * its count: the counters end exactly as with one update per lookup, and on Criteo's columns a block
+ * holds about 300 distinct rows per table, so this does a third of the sketch updates and offers a
+ * frequent row to the top-k once per block instead of on every lookup.
  */
 public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialIdStats>
         implements OneInputStreamOperator<FeatureRow, PartialIdStats> {
@@ -36,11 +40,17 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
     private transient TreeMap<Long, TableFrequencies[]> open;
     private transient ListState<PartialIdStats> checkpointed;
     private transient long watermark;
-    static final int BLOCK = 256;
+    static final int BLOCK = 1024;
+    /**
+     * Distance between two tables' rows in {@link #pending}: a block plus one cache line, so that the
+     * 26 writes of one example do not all fall into the same L1 set (a stride of exactly 4 KiB does).
+     */
+    private static final int STRIDE = BLOCK + 16;
 
     private transient StreamRecord<PartialIdStats> outRecord;
-    /** Rows waiting to be sketched, transposed: [numTables, BLOCK]; all in window {@code pendingStart}. */
+    /** Rows waiting to be sketched, transposed: [numTables, STRIDE], the first pendingCount of each used; all in window {@code pendingStart}. */
     private transient int[] pending;
+    private transient RowCounts blockCounts;
     private transient int pendingCount;
     private transient long pendingStart;
 
@@ -55,8 +65,9 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
         super.initializeState(context);
         open = new TreeMap<>();
         watermark = Long.MIN_VALUE;
-        pending = new int[numTables * BLOCK];
+        pending = new int[numTables * STRIDE];
         pendingCount = 0;
+        blockCounts = new RowCounts(BLOCK);
         checkpointed = context.getOperatorStateStore().getListState(new ListStateDescriptor<>("open-windows", RecordTypes.PARTIAL_STATS));
         if (context.isRestored()) {
             for (PartialIdStats p : checkpointed.get()) {
@@ -86,7 +97,7 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
         int[] sparse = row.sparse;
         int i = pendingCount;
         for (int t = 0; t < numTables; t++) {
-            pending[t * BLOCK + i] = sparse[t];
+            pending[t * STRIDE + i] = sparse[t];
         }
         if (++pendingCount == BLOCK) {
             sketchPending();
@@ -96,11 +107,13 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
     private void sketchPending() {
         if (pendingCount == 0) return;
         TableFrequencies[] tables = window(pendingStart);
+        RowCounts counts = blockCounts;
         for (int t = 0; t < numTables; t++) {
-            TableFrequencies f = tables[t];
-            for (int i = 0, at = t * BLOCK; i < pendingCount; i++, at++) {
-                f.add(pending[at]);
+            for (int i = 0, at = t * STRIDE; i < pendingCount; i++, at++) {
+                counts.add(pending[at]);
             }
+            tables[t].addAll(counts);
+            counts.clear();
         }
         pendingCount = 0;
     }

@@ -24,20 +24,35 @@ public final class TableFrequencies {
         this.top = new HeavyHitters(k);
     }
 
+    /** Adds one lookup of {@code row}. */
+    public void add(long row) {
+        add(row, 1);
+    }
+
     /**
-     * Only rows whose estimate exceeds the sketch's error bound e * N / width can be told from hash
+     * Adds {@code count} lookups of {@code row} at once (a block's lookups of one row, pre-aggregated
+     * by {@link RowCounts}). The sketch and the total end exactly as after {@code count} single adds; the
+     * row is offered to the top-k once, with its estimate after all of them.
+     *
+     * <p>Only rows whose estimate exceeds the sketch's error bound e * N / width can be told from hash
      * collisions (Cormode and Muthukrishnan admit heavy hitters by such a threshold, section 5.1); the
      * long tail below it would otherwise churn through the top-k heap on every lookup, since a fresh
      * row's estimate is mostly other rows' counts.
      */
-    public void add(long row) {
-        total++;
-        long estimate = sketch.add(row);
+    public void add(long row, int count) {
+        total += count;
+        long estimate = sketch.add(row, count);
         if (estimate > total * NOISE_PER_LOOKUP) {
             top.offer(row, estimate);
         }
     }
 
+    /** Adds every row of {@code block} with its count, in the order the rows first appeared there. */
+    void addAll(RowCounts block) {
+        for (int i = 0, n = block.size(); i < n; i++) {
+            add(block.row(i), block.count(i));
+        }
+    }
 
     /** Adds another subtask's partial result for the same table and window. */
     public void merge(PartialIdStats partial) {

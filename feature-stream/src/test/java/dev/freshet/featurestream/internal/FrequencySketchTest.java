@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class FrequencySketchTest {
 
     /** 200,000 draws from a Zipf(1.1) over 100,000 ids: heavy head, long tail, like Criteo's categorical columns. */
-    private static long[] zipfStream(long seed) {
+    static long[] zipfStream(long seed) {
         int n = 100_000;
         double[] cdf = new double[n];
         double sum = 0;
@@ -107,6 +107,17 @@ class FrequencySketchTest {
         assertArrayEquals(new long[]{4, 3, 1}, hh.items());
         for (int i = 100; i < 5_000; i++) hh.offer(i, i); // many evictions exercise the index's deletions
         assertArrayEquals(new long[]{4999, 4998, 4997}, hh.items());
+    }
+
+    @Test
+    void addingACountAtOnceSaturatesAndRefusesCountsThatDoNotGrow() {
+        CountMinSketch s = new CountMinSketch(2, 8, 1);
+        assertEquals(5, s.add(42, 5));
+        assertEquals(6, s.add(42));
+        assertEquals(Integer.MAX_VALUE, s.add(42, Integer.MAX_VALUE - 1), "saturates instead of wrapping");
+        assertEquals(Integer.MAX_VALUE, s.estimate(42));
+        var e = assertThrows(IllegalArgumentException.class, () -> s.add(7, 0));
+        assertTrue(e.getMessage().contains("got count 0 for item 7"), e.getMessage());
     }
 
     @Test
