@@ -26,7 +26,16 @@ final class FastClickReader {
     private static final float[] NO_DENSE = new float[0];
     private static final int[] NO_SPARSE = new int[0];
 
+    /** Whole numbers below this have their dense values looked up (about 89% of Criteo's non-missing dense values). */
+    static final int SMALL = 256;
+    private static final long NEGATIVE_ZERO = Double.doubleToRawLongBits(-0.0);
+
     private final FeatureTransform transform;
+    /**
+     * transform.dense(n, v) for v = 0, 1, ..., SMALL - 1, [numDense, SMALL]: computed by the transform itself,
+     * so a lookup gives exactly its result, without the native log1p call (the largest cost of a dense value).
+     */
+    private final float[] smallDense;
     private final long layoutId;
     private final int numDense;
     private final int numSparse;
@@ -40,6 +49,21 @@ final class FastClickReader {
         this.layoutId = layoutId;
         this.numDense = numDense;
         this.numSparse = numSparse;
+        this.smallDense = new float[numDense * SMALL];
+        for (int n = 0; n < numDense; n++) {
+            for (int v = 0; v < SMALL; v++) {
+                smallDense[n * SMALL + v] = transform.dense(n, v);
+            }
+        }
+    }
+
+    /** {@code transform.dense(n, v)}, from the table where v is a small whole number (not -0.0: a NUMERIC column keeps its sign). */
+    private float dense(int n, double v) {
+        int whole = (int) v;
+        if (whole == v && whole >= 0 && whole < SMALL && Double.doubleToRawLongBits(v) != NEGATIVE_ZERO) {
+            return smallDense[n * SMALL + whole];
+        }
+        return transform.dense(n, v);
     }
 
     /** The row, or null where the generic path must decide. */
@@ -108,7 +132,7 @@ final class FastClickReader {
                 } else if (branch == 1) {
                     double v = readDouble();
                     if (!Double.isFinite(v)) return null;
-                    dense[n] = transform.dense(n, v);
+                    dense[n] = dense(n, v);
                 } else {
                     return null;
                 }

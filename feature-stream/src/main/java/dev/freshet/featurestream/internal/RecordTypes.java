@@ -6,7 +6,8 @@ import org.apache.flink.types.Either;
 
 /** Flink type information of the job's internal records, in one place. */
 public final class RecordTypes {
-    public static final TypeInformation<FeatureRow> ROW = TypeInformation.of(FeatureRow.class);
+    /** Rows in flight use their own serializer ({@link FeatureRowSerializer}); rows inside state keep Flink's POJO serializer. */
+    public static final TypeInformation<FeatureRow> ROW = new FeatureRowSerializer.TypeInfo();
     public static final TypeInformation<DeadLetter> DEAD_LETTER = TypeInformation.of(DeadLetter.class);
     public static final TypeInformation<Either<FeatureRow, DeadLetter>> DECODED = new EitherTypeInfo<>(ROW, DEAD_LETTER);
     public static final TypeInformation<PartialIdStats> PARTIAL_STATS = TypeInformation.of(PartialIdStats.class);

@@ -121,6 +121,25 @@ class ClickDecoderTest {
         assertEquals(null, fast.read(Arrays.copyOf(good, good.length + 1)), "trailing byte");
     }
 
+    /** The fast path looks small whole dense values up in a table; at the table's edges it must give the transform's own bits. */
+    @Test
+    void theFastPathsDenseLookupGivesExactlyTheTransformsValues() {
+        FeatureLayout layout = FeatureLayout.parse("n:numeric,c:count,k:categorical:100", 1);
+        dev.freshet.features.FeatureTransform transform = new dev.freshet.features.FeatureTransform(layout);
+        FastClickReader fast = new FastClickReader(transform, layout.id(), 2, 1);
+        double[] values = {-0.0, 0.0, 1.0, 7.0, FastClickReader.SMALL - 1, FastClickReader.SMALL - 0.5, FastClickReader.SMALL,
+                -1.0, 0.5, 25.0, 1e9, -3e9};
+        for (double v : values) {
+            ClickEvent e = ClickEvent.newBuilder().setEventId("d" + v).setEventTime(Instant.ofEpochMilli(5)).setKind(EventKind.LABELED)
+                    .setLabel(0).setLayoutId(layout.id()).setDense(Arrays.asList(v, v)).setCategorical(Arrays.asList("x")).build();
+            FeatureRow row = fast.read(codec.encode(e));
+            assertNotNull(row, "value " + v);
+            assertEquals(Float.floatToRawIntBits(transform.dense(0, v)), Float.floatToRawIntBits(row.dense[0]), "numeric " + v);
+            assertEquals(Float.floatToRawIntBits(transform.dense(1, v)), Float.floatToRawIntBits(row.dense[1]), "count " + v);
+        }
+        assertEquals(Float.floatToRawIntBits(-0.0f), Float.floatToRawIntBits(transform.dense(0, -0.0)), "a numeric -0.0 keeps its sign");
+    }
+
     private static void assertSameRow(FeatureRow want, FeatureRow got, String what) {
         assertNotNull(got, what);
         assertEquals(want.eventId, got.eventId, what);
