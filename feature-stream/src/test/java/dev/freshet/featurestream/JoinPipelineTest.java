@@ -34,6 +34,7 @@ import java.util.Map;
 import java.util.function.UnaryOperator;
 import java.util.stream.Collectors;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -77,26 +78,38 @@ class JoinPipelineTest {
                 events.impression("E", 16_000, "u6", "i2"),
                 events.click("cE", 17_000, "E"),               // -> 1
                 events.click("cF", 18_500, "F"),               // click overtakes its impression
-                events.impression("F", 18_000, "u7", "i2"));   // -> 1 at once
+                events.impression("F", 18_000, "u7", "i2"),    // -> 1 at once
+                events.click("cG", 30_000, "G"),               // overtakes its impression, but 11.5 s after it: late
+                events.impression("G", 18_500, "u8", "i2"));   // -> 0
 
         Run run = run(input, 1);
 
         Map<String, Integer> labels = TestEvents.labels(TestEvents.decodeBatches(run.batches, config.layout()));
-        assertEquals(Map.of("L1", 1, "A", 1, "B", 0, "C", 0, "X", 0, "D", 0, "E", 1, "F", 1), labels);
+        assertEquals(Map.of("L1", 1, "A", 1, "B", 0, "C", 0, "X", 0, "D", 0, "E", 1, "F", 1, "G", 0), labels);
 
         assertEquals(3, counters.get(run.job.getJobID(), FeatureJobMetrics.DUPLICATES), "A, L1 and cA repeated");
         assertEquals(3, counters.get(run.job.getJobID(), FeatureJobMetrics.IMPRESSIONS_CLICKED), "A, E, F");
-        assertEquals(3, counters.get(run.job.getJobID(), FeatureJobMetrics.IMPRESSIONS_UNCLICKED), "B, C, D");
-        assertEquals(1, counters.get(run.job.getJobID(), FeatureJobMetrics.LATE_CLICKS), "cC");
+        assertEquals(4, counters.get(run.job.getJobID(), FeatureJobMetrics.IMPRESSIONS_UNCLICKED), "B, C, D, G");
+        assertEquals(2, counters.get(run.job.getJobID(), FeatureJobMetrics.LATE_CLICKS), "cC, cG");
         assertEquals(1, counters.get(run.job.getJobID(), FeatureJobMetrics.ORPHAN_CLICKS), "cZ");
         assertEquals(1, counters.get(run.job.getJobID(), FeatureJobMetrics.REPEAT_CLICKS), "cA2");
-        assertEquals(8, counters.get(run.job.getJobID(), FeatureJobMetrics.EXAMPLES));
-        assertEquals(2, counters.get(run.job.getJobID(), FeatureJobMetrics.DEAD_LETTERS));
+        assertEquals(9, counters.get(run.job.getJobID(), FeatureJobMetrics.EXAMPLES));
+        assertEquals(3, counters.get(run.job.getJobID(), FeatureJobMetrics.DEAD_LETTERS));
 
-        Map<String, String> letters = run.deadLetters.stream().collect(Collectors.toMap(d -> new String(d.key), d -> d.category));
-        assertEquals(Map.of("cC", ImpressionClickJoin.LATE_CLICK, "cZ", ImpressionClickJoin.ORPHAN_CLICK), letters);
-        DeadLetter late = run.deadLetters.stream().filter(d -> d.category.equals(ImpressionClickJoin.LATE_CLICK)).findFirst().orElseThrow();
-        assertTrue(late.reason.contains("impression C") && late.reason.contains("feature-stream.label-window"), late.reason);
+        // Each letter carries the click's original record (bytes and position), as the decoder's letters do:
+        // the in-memory source numbers records from 0 in input order.
+        Map<Long, String> letters = run.deadLetters.stream().collect(Collectors.toMap(d -> d.sourceOffset, d -> d.category));
+        assertEquals(Map.of(10L, ImpressionClickJoin.LATE_CLICK, 11L, ImpressionClickJoin.ORPHAN_CLICK, 17L, ImpressionClickJoin.LATE_CLICK),
+                letters, "cC late after its window closed, cZ orphan, cG late while waiting for its impression");
+        for (DeadLetter letter : run.deadLetters) {
+            int at = (int) letter.sourceOffset;
+            assertArrayEquals(events.encode(input.get(at)), letter.value, "original bytes of " + input.get(at).getEventId());
+            assertEquals("memory", letter.sourceTopic);
+            assertEquals(0, letter.sourcePartition);
+        }
+        DeadLetter late = run.deadLetters.stream().filter(d -> d.sourceOffset == 10).findFirst().orElseThrow();
+        assertTrue(late.reason.contains("click cC") && late.reason.contains("impression C") && late.reason.contains("feature-stream.label-window"),
+                late.reason);
     }
 
     @Test

@@ -54,9 +54,17 @@ public final class ClickDecoder {
     public Either<FeatureRow, DeadLetter> decode(byte[] key, byte[] value, String topic, int partition, long offset) {
         FeatureRow quick = fast.read(value);
         if (quick != null) {
-            return Either.Left(quick);
+            return Either.Left(withSource(quick, key, value, topic, partition, offset));
         }
         return decodeGeneric(key, value, topic, partition, offset);
+    }
+
+    /** A click keeps its record: whether it is late is decided later, in the join, which then needs the original bytes. */
+    private static FeatureRow withSource(FeatureRow row, byte[] key, byte[] value, String topic, int partition, long offset) {
+        if (row.kind == FeatureRow.CLICK) {
+            row.source = new SourceRecord(topic, partition, offset, key, value);
+        }
+        return row;
     }
 
     /** The generic Avro path: any known writer schema, and the words for every rejection. */
@@ -83,7 +91,7 @@ public final class ClickDecoder {
         if (problem != null) {
             return Either.Right(new DeadLetter(category, problem, topic, partition, offset, key, value));
         }
-        return Either.Left(row);
+        return Either.Left(withSource(row, key, value, topic, partition, offset));
     }
 
     /** Validates and transforms a decoded event; throws {@link Rejected} naming the offending value. */

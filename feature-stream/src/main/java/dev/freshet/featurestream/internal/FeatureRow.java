@@ -9,7 +9,8 @@ package dev.freshet.featurestream.internal;
  * dense  [numDense]  normalised (FeatureTransform.dense)
  * sparse [numSparse] embedding row per table (FeatureTransform.row)
  * </pre>
- * CLICK rows carry no features (empty arrays): only their impressionId and time matter.
+ * CLICK rows carry no features (empty arrays): only their impressionId and time matter, and the record
+ * they came from ({@link #source}), for the dead-letter topic should the click be late or orphaned.
  */
 public class FeatureRow {
     public static final byte LABELED = 0;
@@ -27,6 +28,8 @@ public class FeatureRow {
     public byte label;
     public float[] dense;
     public int[] sparse;
+    /** CLICK only: the record it was decoded from (null where unknown, and for other kinds: they never reach a dead letter after decoding). */
+    public SourceRecord source;
 
     public FeatureRow() {
     }
@@ -49,7 +52,9 @@ public class FeatureRow {
     }
 
     public FeatureRow withLabel(byte newLabel) {
-        return new FeatureRow(eventId, eventIdHash, kind, impressionId, eventTime, newLabel, dense, sparse);
+        FeatureRow row = new FeatureRow(eventId, eventIdHash, kind, impressionId, eventTime, newLabel, dense, sparse);
+        row.source = source;
+        return row;
     }
 
     @Override

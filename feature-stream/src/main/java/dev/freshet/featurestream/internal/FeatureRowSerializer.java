@@ -19,6 +19,7 @@ import java.io.IOException;
  * <pre>
  * kind byte | eventIdHash long | eventTime long | label byte | eventId, impressionId (StringValue, null marked)
  * | dense: int n (-1 = null), n floats | sparse: int n (-1 = null), n ints
+ * | source: byte 0 (null) or 1, then topic (StringValue), partition int, offset long, key and value (int n (-1 = null), n bytes)
  * </pre>
  * Every example crosses the network at least once (the keyBy before dedup), serialized by the sending
  * subtask and deserialized by the receiving one; Flink's POJO serializer reads each field by
@@ -46,8 +47,14 @@ public final class FeatureRowSerializer extends TypeSerializerSingleton<FeatureR
 
     @Override
     public FeatureRow copy(FeatureRow from) {
-        return new FeatureRow(from.eventId, from.eventIdHash, from.kind, from.impressionId, from.eventTime, from.label,
+        FeatureRow row = new FeatureRow(from.eventId, from.eventIdHash, from.kind, from.impressionId, from.eventTime, from.label,
                 from.dense == null ? null : from.dense.clone(), from.sparse == null ? null : from.sparse.clone());
+        SourceRecord s = from.source;
+        if (s != null) {
+            row.source = new SourceRecord(s.topic, s.partition, s.offset, s.key == null ? null : s.key.clone(),
+                    s.value == null ? null : s.value.clone());
+        }
+        return row;
     }
 
     @Override
@@ -82,6 +89,34 @@ public final class FeatureRowSerializer extends TypeSerializerSingleton<FeatureR
             out.writeInt(sparse.length);
             for (int v : sparse) out.writeInt(v);
         }
+        SourceRecord source = row.source;
+        if (source == null) {
+            out.writeByte(0);
+        } else {
+            out.writeByte(1);
+            StringValue.writeString(source.topic, out);
+            out.writeInt(source.partition);
+            out.writeLong(source.offset);
+            writeBytes(source.key, out);
+            writeBytes(source.value, out);
+        }
+    }
+
+    private static void writeBytes(byte[] bytes, DataOutputView out) throws IOException {
+        if (bytes == null) {
+            out.writeInt(-1);
+        } else {
+            out.writeInt(bytes.length);
+            out.write(bytes);
+        }
+    }
+
+    private static byte[] readBytes(DataInputView in) throws IOException {
+        int n = in.readInt();
+        if (n < 0) return null;
+        byte[] bytes = new byte[n];
+        in.readFully(bytes);
+        return bytes;
     }
 
     @Override
@@ -104,6 +139,12 @@ public final class FeatureRowSerializer extends TypeSerializerSingleton<FeatureR
             int[] sparse = new int[n];
             for (int i = 0; i < n; i++) sparse[i] = in.readInt();
             row.sparse = sparse;
+        }
+        if (in.readByte() != 0) {
+            String topic = StringValue.readString(in);
+            int partition = in.readInt();
+            long offset = in.readLong();
+            row.source = new SourceRecord(topic, partition, offset, readBytes(in), readBytes(in));
         }
         return row;
     }

@@ -26,7 +26,8 @@ import java.nio.charset.StandardCharsets;
  * </pre>
  * CLICKED and UNCLICKED are kept for another W after t + W as tombstones, so that a click arriving
  * after the window closed is recognised as late (counted and sent to the dead-letter output with the
- * reason) rather than mistaken for a click on an unknown impression. A click whose event time is past
+ * reason and the click's original record, key and value bytes and source position, as decoding
+ * failures are) rather than mistaken for a click on an unknown impression. A click whose event time is past
  * its impression's window is late too, even if it arrives early. Nothing is dropped silently: every
  * click ends up in a label, a counter, or both.
  */
@@ -60,6 +61,8 @@ public final class ImpressionClickJoin extends KeyedProcessFunction<String, Feat
         public long deadline;
         /** CLICK_WAITING: the waiting click's id. */
         public String clickId;
+        /** CLICK_WAITING: the record the waiting click came from, for the dead letter if it turns out late or orphaned. */
+        public SourceRecord clickSource;
 
         public JoinState() {
         }
@@ -112,7 +115,7 @@ public final class ImpressionClickJoin extends KeyedProcessFunction<String, Feat
                 emit(imp, (byte) 1, out);
                 close(s, CLICKED, imp.eventTime, ctx);
             } else {
-                lateClick(s.clickId, s.time, imp.eventTime, ctx);
+                lateClick(s.clickId, s.clickSource, s.time, imp.eventTime, ctx);
                 state.update(new JoinState(PENDING, imp, imp.eventTime, closes));
                 ctx.timerService().registerEventTimeTimer(closes);
             }
@@ -129,6 +132,7 @@ public final class ImpressionClickJoin extends KeyedProcessFunction<String, Feat
             long deadline = Math.max(click.eventTime, ctx.timerService().currentWatermark() + 1);
             JoinState waiting = new JoinState(CLICK_WAITING, null, click.eventTime, deadline);
             waiting.clickId = click.eventId;
+            waiting.clickSource = click.source;
             state.update(waiting);
             ctx.timerService().registerEventTimeTimer(deadline);
             return;
@@ -140,10 +144,10 @@ public final class ImpressionClickJoin extends KeyedProcessFunction<String, Feat
                     emit(s.impression, (byte) 1, out);
                     close(s, CLICKED, s.time, ctx);
                 } else {
-                    lateClick(click.eventId, click.eventTime, s.time, ctx);
+                    lateClick(click.eventId, click.source, click.eventTime, s.time, ctx);
                 }
             }
-            case UNCLICKED -> lateClick(click.eventId, click.eventTime, s.time, ctx);
+            case UNCLICKED -> lateClick(click.eventId, click.source, click.eventTime, s.time, ctx);
             default -> repeat.inc(); // CLICKED or CLICK_WAITING: this impression already has a click
         }
     }
@@ -163,7 +167,7 @@ public final class ImpressionClickJoin extends KeyedProcessFunction<String, Feat
                 orphan.inc();
                 ctx.output(deadLetters, letter(ORPHAN_CLICK, "click " + s.clickId + " at " + s.time + " on impression " + ctx.getCurrentKey()
                         + ", which did not arrive before the watermark passed the click. Fix: produce the impression before (or with) "
-                        + "its click, or raise feature-stream.allowed-lateness if impressions arrive late.", s.clickId));
+                        + "its click, or raise feature-stream.allowed-lateness if impressions arrive late.", s.clickId, s.clickSource));
                 state.clear();
             }
             default -> state.clear(); // tombstone expired
@@ -182,14 +186,21 @@ public final class ImpressionClickJoin extends KeyedProcessFunction<String, Feat
         ctx.timerService().registerEventTimeTimer(expires);
     }
 
-    private void lateClick(String clickId, long clickTime, long impressionTime, Context ctx) {
+    private void lateClick(String clickId, SourceRecord source, long clickTime, long impressionTime, Context ctx) {
         late.inc();
         ctx.output(deadLetters, letter(LATE_CLICK, "click " + clickId + " at " + clickTime + " on impression " + ctx.getCurrentKey()
                 + " at " + impressionTime + " came after the impression's label window (" + windowMs + " ms) closed; the impression "
-                + "keeps label 0. Fix: raise feature-stream.label-window if clicks this late should count.", clickId));
+                + "keeps label 0. Fix: raise feature-stream.label-window if clicks this late should count.", clickId, source));
     }
 
-    private static DeadLetter letter(String category, String reason, String key) {
-        return new DeadLetter(category, reason, null, -1, -1, key == null ? null : key.getBytes(StandardCharsets.UTF_8), null);
+    /**
+     * A dead letter for a click, with the record it was decoded from (key, value, topic, partition, offset)
+     * as the decoder's letters have; a click row made without one (not from the source) gets its id as key.
+     */
+    private static DeadLetter letter(String category, String reason, String clickId, SourceRecord source) {
+        if (source == null) {
+            return new DeadLetter(category, reason, null, -1, -1, clickId == null ? null : clickId.getBytes(StandardCharsets.UTF_8), null);
+        }
+        return new DeadLetter(category, reason, source.topic, source.partition, source.offset, source.key, source.value);
     }
 }

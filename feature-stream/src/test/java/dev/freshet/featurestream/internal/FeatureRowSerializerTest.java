@@ -9,6 +9,7 @@ import org.apache.flink.core.memory.DataOutputSerializer;
 import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -37,8 +38,11 @@ class FeatureRowSerializerTest {
         FeatureRow labeled = new FeatureRow("criteo:17", 0x8000_0000_0000_0001L, FeatureRow.LABELED, null, 1_700_000_000_017L, (byte) 1,
                 dense, sparse);
         FeatureRow click = new FeatureRow("c-\u00e9\u4e2d", -5, FeatureRow.CLICK, "imp-\ud83d\ude00", 0, (byte) 1, new float[0], new int[0]);
+        click.source = new SourceRecord("clicks", 3, 1L << 40, "c-key".getBytes(StandardCharsets.UTF_8), new byte[]{(byte) 0xC3, 1, 0, -1});
+        FeatureRow keyless = new FeatureRow("c2", 6, FeatureRow.CLICK, "imp", 1, (byte) 1, new float[0], new int[0]);
+        keyless.source = new SourceRecord(null, 0, 0, null, new byte[0]);
         FeatureRow empty = new FeatureRow();
-        return List.of(labeled, click, empty);
+        return List.of(labeled, click, keyless, empty);
     }
 
     @Test
@@ -59,8 +63,8 @@ class FeatureRowSerializerTest {
         FeatureRow row = new FeatureRow("ab", 7, FeatureRow.IMPRESSION, null, 9, (byte) 0, new float[]{1.5f}, new int[]{3, 4});
         DataOutputSerializer out = new DataOutputSerializer(64);
         SERIALIZER.serialize(row, out);
-        // 1 kind + 8 hash + 8 time + 1 label + "ab" (length 3 = 2 + 1, then 2 chars) + null (0) + 4 + 4 + 4 + 2 * 4
-        assertEquals(1 + 8 + 8 + 1 + 3 + 1 + 4 + 4 + 4 + 8, out.length());
+        // 1 kind + 8 hash + 8 time + 1 label + "ab" (length 3 = 2 + 1, then 2 chars) + null (0) + 4 + 4 + 4 + 2 * 4 + no source (1)
+        assertEquals(1 + 8 + 8 + 1 + 3 + 1 + 4 + 4 + 4 + 8 + 1, out.length());
         DataInputDeserializer in = new DataInputDeserializer(out.getSharedBuffer(), 0, out.length());
         assertEquals(FeatureRow.IMPRESSION, in.readByte());
         assertEquals(7, in.readLong());
@@ -74,6 +78,10 @@ class FeatureRowSerializerTest {
         assertSameRow(original, copy);
         assertNotSame(original.dense, copy.dense);
         assertNotSame(original.sparse, copy.sparse);
+        FeatureRow click = rows().get(1);
+        FeatureRow clickCopy = SERIALIZER.copy(click);
+        assertSameRow(click, clickCopy);
+        assertNotSame(click.source.value, clickCopy.source.value);
 
         DataOutputSerializer out = new DataOutputSerializer(64);
         SERIALIZER.serialize(original, out);
@@ -107,5 +115,14 @@ class FeatureRowSerializerTest {
         assertEquals(want.label, got.label, what);
         assertTrue(Arrays.equals(want.dense, got.dense), what + ": dense " + Arrays.toString(got.dense));
         assertArrayEquals(want.sparse, got.sparse, what);
+        if (want.source == null) {
+            assertNull(got.source, what);
+        } else {
+            assertEquals(want.source.topic, got.source.topic, what);
+            assertEquals(want.source.partition, got.source.partition, what);
+            assertEquals(want.source.offset, got.source.offset, what);
+            assertArrayEquals(want.source.key, got.source.key, what);
+            assertArrayEquals(want.source.value, got.source.value, what);
+        }
     }
 }
