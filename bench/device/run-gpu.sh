@@ -12,7 +12,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm --
 cp=".device/lib/*"
 rc=0
 if [ "$mode" = tests ] || [ "$mode" = all ]; then
-  tests="dev.freshet.trainer.cuda.internal.DlrmKernelsGpuTest dev.freshet.trainer.cuda.CudaVersusCpuGpuTest dev.freshet.trainer.cuda.internal.CachePlannerTest dev.freshet.trainer.cuda.internal.CacheSwapGpuTest dev.freshet.trainer.cuda.CudaOptionsTest"
+  tests="dev.freshet.trainer.cuda.internal.DlrmKernelsGpuTest dev.freshet.trainer.cuda.CudaVersusCpuGpuTest dev.freshet.trainer.cuda.internal.GpuCacheDirectoryGpuTest dev.freshet.trainer.cuda.internal.CacheSwapGpuTest dev.freshet.trainer.cuda.CudaOptionsTest"
   echo "== CUDA tests: java GpuTestMain $tests"
   java -Xmx8g -cp "$cp" GpuTestMain $tests 2>&1 | tee "$out/tests.log" || rc=1
 fi
@@ -29,8 +29,8 @@ if [ "$mode" = bench ] || [ "$mode" = all ]; then
     echo "== GEMM kernels: GemmBench"
     java -cp "$cp" dev.freshet.bench.gpu.GemmBench 2>&1 | tee "$out/gemm.log"
   fi
-  echo "== GPU cache planning alone: CachePlanBench"
-  java -Xmx8g -XX:+UseTransparentHugePages -cp "$cp" dev.freshet.bench.gpu.CachePlanBench 2>&1 | tee "$out/plan.log"
+  echo "== GPU cache diagnostics: GpuCacheBench"
+  java -Xmx40g -XX:+UseTransparentHugePages -cp "$cp" dev.freshet.bench.gpu.GpuCacheBench 2>&1 | tee "$out/cache.log"
   echo "== Freshet CUDA backend: TrainerGpuBench $*"
   java -Xmx24g -XX:+UseTransparentHugePages -cp "$cp" dev.freshet.bench.gpu.TrainerGpuBench --peer "$out/peer.log" --out "$out/trainer-gpu.json" \
     --command "bench/device/build-device.sh, then on the GPU machine: bench/device/run-gpu.sh $mode $* (peer: python3 torch_dlrm_peer.py $peer_args${PEER_LOG:+, figures from $PEER_LOG})" "$@" 2>&1 | tee "$out/bench.log" || rc=1

@@ -10,7 +10,6 @@ import dev.freshet.trainer.OptimizerKind;
 import dev.freshet.trainer.StepResult;
 import dev.freshet.trainer.TableSpec;
 import dev.freshet.trainer.TrainerBackend;
-import dev.freshet.trainer.cuda.internal.CachePlanner;
 import dev.freshet.trainer.cuda.internal.CudaContext;
 import dev.freshet.trainer.cuda.internal.CudaEvent;
 import dev.freshet.trainer.cuda.internal.CudaGraph;
@@ -36,8 +35,8 @@ import java.util.Objects;
  * <p>Embedding rows either all live on the GPU, or (with {@link CudaOptions#cached()}) the tables stay
  * in pinned host memory and a frequency-aware GPU cache holds the hot rows. With the cache, {@link
  * #prefetch(Examples)} names the next batch (already polled from Kafka): while the GPU trains the
- * current batch, the host plans which rows the next one misses and a kernel on a second stream swaps
- * them in, writing evicted rows back.
+ * current batch, the cache's directory kernels plan, on a second stream, which rows the next one
+ * misses, write the evicted rows back and load the missing ones.
  *
  * <p>Not thread-safe: one trainer thread calls it. The host {@link ModelState} given at creation is
  * the one {@link #state()} brings up to date.
@@ -51,8 +50,6 @@ public final class CudaBackend implements TrainerBackend {
     private final DeviceModel model;
     private final GpuEmbeddingCache cache;
     private final CudaStream compute;
-    /** Recorded on the compute stream once the current batch's cache swaps are queued. */
-    private final CudaEvent swapsQueued;
     private final PinnedHostBuffer hostIo;
     private final long ioDense, ioIds, ioLabels, ioProbs, ioLoss, ioScalars;
     private final BitSet[] dirtyRows;
@@ -61,59 +58,40 @@ public final class CudaBackend implements TrainerBackend {
     /** The batch named by the last {@link #prefetch}, already validated (its arrays must not change). */
     private Examples validated;
     private CudaGraph stepGraph;
-    /*
-     * Lookahead. prefetch(next) starts planning `next` on a background thread at once; the plan's swaps
-     * are queued later, on the prefetch stream while the batch before it trains, or on the compute stream
-     * when they are needed sooner. Invariant: swaps are queued in the order the plans were made (a plan
-     * assumes the directory the plans before it left), so every pending plan is queued before a new
-     * synchronous plan is made.
+    /**
+     * A batch named by prefetch() and its cache plan, queued on the cache's stream: by train() right after
+     * it queued its own step (the host's share of planning overlaps that step), or when the batch trains.
      */
-    private final java.util.concurrent.ExecutorService planning;
-
-    /** A batch named by prefetch(): its plan (being made, or made) and whether its swaps are queued. */
     private static final class Lookahead {
         final Examples batch;
-        final long ticket;
-        final java.util.concurrent.Future<CachePlanner.Plan> future;
-        CachePlanner.Plan plan;
-        boolean swapsQueued;
+        GpuEmbeddingCache.Plan plan;
 
-        Lookahead(Examples batch, long ticket, java.util.concurrent.Future<CachePlanner.Plan> future) {
+        Lookahead(Examples batch) {
             this.batch = batch;
-            this.ticket = ticket;
-            this.future = future;
         }
 
-        CachePlanner.Plan plan(long[] waitNanos) {
-            if (plan == null) {
-                long t0 = System.nanoTime();
-                try {
-                    plan = future.get();
-                    waitNanos[0] += System.nanoTime() - t0;
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new IllegalStateException("interrupted while planning the GPU cache", e);
-                } catch (java.util.concurrent.ExecutionException e) {
-                    if (e.getCause() instanceof RuntimeException re) throw re;
-                    throw new IllegalStateException(e.getCause());
-                }
-            }
-            return plan;
+        Examples batch() {
+            return batch;
         }
     }
 
+    /** At most two batches ahead: the cache has three plan workspaces (two lookaheads, one on demand). */
+    private static final int MAX_LOOKAHEAD = 2;
     private final java.util.ArrayDeque<Lookahead> lookaheads = new java.util.ArrayDeque<>();
+    /** The plan of the inputs staged last, finished once their step synchronised. */
+    private GpuEmbeddingCache.Plan staged;
     /**
      * Every plan takes the next ticket and pins its rows with it; a plan may evict only rows pinned by
      * tickets older than the oldest batch still to train (training synchronises, so a trained batch's
      * rows are free).
      */
     private long tickets;
-    /** Time the trainer thread spent waiting for lookahead plans (the host planning did not keep up). */
-    private final long[] planWaitNanos = new long[1];
+    /** Set when a step's result is void (the cache could not hold its batch); every later call fails. */
+    private String failure;
 
     private long oldestLiveTicket(long fresh) {
-        return lookaheads.isEmpty() ? fresh : lookaheads.peekFirst().ticket;
+        for (Lookahead l : lookaheads) if (l.plan != null) return l.plan.ticket();
+        return fresh;
     }
     private long steps;
     private boolean closed;
@@ -125,11 +103,6 @@ public final class CudaBackend implements TrainerBackend {
         if (hostState != null && !hostState.config().equals(config)) {
             throw new IllegalArgumentException("the host model state has config " + hostState.config() + ", the backend " + config);
         }
-        this.planning = options.cached() ? java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-            Thread t = new Thread(r, "freshet-cache-lookahead");
-            t.setDaemon(true);
-            return t;
-        }) : null;
         this.tables = config.numTables();
         this.tableRows = config.tables().stream().mapToInt(t -> (int) t.rows()).toArray();
         CudaContext ctx = new CudaContext(options.device());
@@ -137,7 +110,6 @@ public final class CudaBackend implements TrainerBackend {
         DeviceModel m = null;
         GpuEmbeddingCache c = null;
         CudaStream s = null;
-        CudaEvent q = null;
         PinnedHostBuffer io = null;
         try {
             k = new DlrmKernels();
@@ -146,16 +118,14 @@ public final class CudaBackend implements TrainerBackend {
             boolean rowwise = config.embeddingOptimizer().kind() == OptimizerKind.ROWWISE_ADAGRAD;
             if (options.cached()) {
                 long[] rows = config.tables().stream().mapToLong(TableSpec::rows).toArray();
-                c = new GpuEmbeddingCache(k, m, new CachePlanner(rows, (int) physical, options.plannerThreadsOrCores(),
-                        options.agingSteps()), rowwise);
+                c = new GpuEmbeddingCache(k, m, rows, (int) physical, options.agingSteps(), rowwise);
             }
             s = new CudaStream("compute");
-            q = new CudaEvent("cache swaps queued", false);
             int b = config.batchSize();
             long dense = (long) b * config.numDense() * 4, ids = (long) b * tables * 4, labels = b, probs = (long) b * 4;
             io = new PinnedHostBuffer("step input/output staging", dense + ids + align(labels) + probs + 8 + 16, false);
         } catch (RuntimeException ex) {
-            for (AutoCloseable r : new AutoCloseable[]{io, q, s, c, m, k}) closeQuietly(r);
+            for (AutoCloseable r : new AutoCloseable[]{io, s, c, m, k}) closeQuietly(r);
             ctx.close();
             throw ex;
         }
@@ -164,7 +134,6 @@ public final class CudaBackend implements TrainerBackend {
         this.model = m;
         this.cache = c;
         this.compute = s;
-        this.swapsQueued = q;
         this.hostIo = io;
         int b = config.batchSize();
         ioDense = 0;
@@ -232,7 +201,7 @@ public final class CudaBackend implements TrainerBackend {
 
     /** Bytes of GPU memory this backend allocated for the model, its workspace and the cache. */
     public long deviceBytes() {
-        return model.allocatedBytes();
+        return model.allocatedBytes() + (cache == null ? 0 : cache.deviceBytes());
     }
 
     /** Bytes of pinned host memory holding the tables (cache mode), else 0. */
@@ -253,45 +222,43 @@ public final class CudaBackend implements TrainerBackend {
 
     /** The cache's hit rate so far (1 - rows loaded / lookups), or NaN without a cache. */
     public double cacheHitRate() {
-        return cache == null ? Double.NaN : cache.planner().hitRate();
+        return cache == null ? Double.NaN : cache.hitRate();
     }
 
     public void resetCacheStats() {
-        if (cache != null) cache.planner().resetStats();
-        planWaitNanos[0] = 0;
+        if (cache != null) cache.resetStats();
     }
 
-    /** Cache diagnostics: mean host planning time per batch and total time train() waited for a plan, in ms. */
+    /** Cache diagnostics: plans made and rows looked up and loaded since the last reset. */
     public String cacheTimings() {
         if (cache == null) return "no cache";
-        return String.format(java.util.Locale.ROOT, "plan %.2f ms/batch, waited for plans %.1f ms in all",
-                cache.planner().meanPlanMillis(), planWaitNanos[0] / 1e6);
+        return String.format(java.util.Locale.ROOT, "%d plans on the GPU, %d lookups, %d rows loaded", cache.plans(),
+                cache.lookups(), cache.misses());
     }
 
     /**
      * Names the batch that the next {@link #train} after the current one will receive (lookahead): its
      * missing rows are fetched to the GPU cache while the current batch trains. The array contents must
-     * not change until that batch has trained. Without a cache this does nothing.
+     * not change until that batch has trained. Without a cache (or with trainer.cuda.cache-overlap off)
+     * this does nothing; beyond two batches ahead it does nothing either (the batch is planned when it trains).
      */
     @Override
     public void prefetch(Examples next) {
         checkOpen();
-        if (cache == null) return;
+        if (cache == null || !options.overlapSwaps()) return;
         validate(next);
         validated = next;
-        for (Lookahead l : lookaheads) if (l.batch == next) return;
-        long ticket = ++tickets, oldestLive = oldestLiveTicket(ticket);
-        lookaheads.addLast(new Lookahead(next, ticket,
-                planning.submit(() -> cache.planner().plan(next.sparse, next.count, ticket, oldestLive))));
+        for (Lookahead l : lookaheads) if (l.batch() == next) return;
+        if (lookaheads.size() >= MAX_LOOKAHEAD) return;
+        lookaheads.addLast(new Lookahead(next));
     }
 
-    /** Queues, on the compute stream and in plan order, the swaps of every lookahead plan not queued yet. */
-    private void queuePendingSwapsNow() {
+    /** Queues the plans of the batches named ahead that have none yet, in order. */
+    private void planLookaheads() {
         for (Lookahead l : lookaheads) {
-            if (!l.swapsQueued) {
-                cache.queueSwapsNow(l.plan(planWaitNanos), compute);
-                l.swapsQueued = true;
-            }
+            if (l.plan != null) continue;
+            long ticket = ++tickets;
+            l.plan = cache.plan(l.batch.sparse, l.batch.count, ticket, oldestLiveTicket(ticket));
         }
     }
 
@@ -308,6 +275,7 @@ public final class CudaBackend implements TrainerBackend {
             model.queueForward(len, false, compute);
             model.deviceProbs().download(hostIo.hostAt(ioProbs), (long) len * 4, compute);
             compute.synchronize();
+            finishStagedPlan();
             hostIo.view(ioProbs, len * 4).asFloatBuffer().get(out, start, len);
         }
     }
@@ -326,22 +294,12 @@ public final class CudaBackend implements TrainerBackend {
         context.makeCurrent();
         stageInputs(batch, 0, n, true);
         queueTrainingStep(n);
-        if (cache != null && options.overlapSwaps()) {
-            // the next batches were planned on the host while this one was staged; their swaps run on the
-            // prefetch stream while the GPU trains this batch, after this batch's own swaps
-            // A plan not finished yet is not waited for: its swaps are then queued at the start of its own
-            // step (on the training stream), and the host planning still overlapped this step.
-            for (Lookahead l : lookaheads) {
-                if (l.swapsQueued) continue;
-                if (!l.future.isDone()) break; // plan order: later plans wait for this one's swaps
-                cache.queuePrefetch(l.plan(planWaitNanos), swapsQueued);
-                l.swapsQueued = true;
-            }
-        }
+        if (cache != null) planLookaheads(); // host staging and GPU planning overlap the step just queued
         model.deviceProbs().download(hostIo.hostAt(ioProbs), (long) n * 4, compute);
         model.deviceLoss().download(hostIo.hostAt(ioLoss), 8, compute);
         model.deviceScalars().download(hostIo.hostAt(ioScalars), 16, compute);
         compute.synchronize();
+        finishStagedPlan();
         steps++;
         hostIo.view(ioProbs, n * 4).asFloatBuffer().get(outProbabilities, 0, n);
         double loss = hostIo.view(ioLoss, 8).getDouble(0) / n;
@@ -362,30 +320,45 @@ public final class CudaBackend implements TrainerBackend {
         int[] ids = batch.sparse;
         int idStart = start * tables;
         if (cache != null) {
-            CachePlanner.Plan plan;
+            // the ids become cache slots on the GPU: a lookahead plan made while the previous batch trained, or
+            // one made now; the step waits for it on the compute stream
             Lookahead first = lookaheads.peekFirst();
-            if (training && first != null && first.batch == batch && start == 0) {
-                lookaheads.removeFirst(); // a plan serves one step
-                plan = first.plan(planWaitNanos);
-                if (first.swapsQueued) cache.awaitPrefetch(compute);
-                else cache.queueSwapsNow(plan, compute);
+            if (training && first != null && first.batch() == batch && start == 0) {
+                if (first.plan == null) planLookaheads();
+                lookaheads.removeFirst();
+                staged = first.plan;
             } else {
-                queuePendingSwapsNow();
+                if (training) {
+                    // batches named ahead but trained out of order: their plans are dropped (rows they loaded stay)
+                    for (Lookahead l : lookaheads) if (l.plan != null) cache.release(l.plan);
+                    lookaheads.clear();
+                }
                 int[] slice = start == 0 ? ids : java.util.Arrays.copyOfRange(ids, idStart, idStart + len * tables);
                 long ticket = ++tickets;
-                plan = cache.planner().plan(slice, len, ticket, oldestLiveTicket(ticket));
-                cache.queueSwapsNow(plan, compute);
+                staged = cache.plan(slice, len, ticket, oldestLiveTicket(ticket));
             }
-            swapsQueued.record(compute);
-            ids = plan.slots();
-            idStart = 0;
+            cache.use(staged, model.deviceIds(), compute);
+        } else {
+            hostIo.view(ioIds, len * tables * 4).asIntBuffer().put(ids, idStart, len * tables);
+            model.deviceIds().upload(hostIo.hostAt(ioIds), (long) len * tables * 4, compute);
         }
-        hostIo.view(ioIds, len * tables * 4).asIntBuffer().put(ids, idStart, len * tables);
         ByteBuffer labels = hostIo.view(ioLabels, len);
         labels.put(batch.labels, start, len);
         model.deviceDenseIn().upload(hostIo.hostAt(ioDense), (long) len * nd * 4, compute);
-        model.deviceIds().upload(hostIo.hostAt(ioIds), (long) len * tables * 4, compute);
         model.deviceLabels().upload(hostIo.hostAt(ioLabels), len, compute);
+    }
+
+    /** After the step that used the staged plan synchronised: frees it; a cache too small voids the backend. */
+    private void finishStagedPlan() {
+        if (staged == null) return;
+        GpuEmbeddingCache.Plan p = staged;
+        staged = null;
+        try {
+            cache.finish(p);
+        } catch (IllegalStateException e) {
+            failure = e.getMessage();
+            throw e;
+        }
     }
 
     private void queueTrainingStep(int n) {
@@ -406,6 +379,7 @@ public final class CudaBackend implements TrainerBackend {
                     + " categorical features; the model expects " + config.numDense() + " and " + tables);
         }
         if (batch == validated) return;
+        for (Lookahead l : lookaheads) if (l.batch() == batch) return; // validated when it was named
         int[] s = batch.sparse;
         int[] rows = tableRows;
         for (int b = 0, i = 0; b < batch.count; b++) {
@@ -562,7 +536,6 @@ public final class CudaBackend implements TrainerBackend {
         // the device counts every step; the host state counts Adam's steps only (its bias correction)
         if (config.denseOptimizer().kind() == OptimizerKind.ADAM) d.setStep(hostIo.view(ioScalars, 16).getInt(4));
         if (cache != null) {
-            queuePendingSwapsNow();
             cache.flushAll(compute);
             copyDirtyRowsFromPinned();
         } else {
@@ -615,7 +588,7 @@ public final class CudaBackend implements TrainerBackend {
             EmbeddingTable table = hostState.tables().get(t);
             BitSet dirty = dirtyRows[t];
             for (int r = dirty.nextSetBit(0); r >= 0; r = dirty.nextSetBit(r + 1)) {
-                long g = cache.planner().globalRow(t, r);
+                long g = cache.globalRow(t, r);
                 hostTable.row(g).get(row, 0, dim);
                 table.writeRow(r, row, 0);
                 if (hostAccum != null) table.setAccumulator(r, hostAccum.row(g).get(0));
@@ -645,13 +618,12 @@ public final class CudaBackend implements TrainerBackend {
         int dim = config.embeddingDim();
         float[] row = new float[dim];
         if (cache != null) {
-            for (Lookahead l : lookaheads) l.plan(planWaitNanos); // let running plans finish before the directory is reset
             lookaheads.clear();
-            cache.planner().invalidate();
+            cache.invalidate(); // waits for the plans still running
             for (int t = 0; t < tables; t++) {
                 EmbeddingTable table = source.tables().get(t);
                 for (int r = 0; r < table.spec().rows(); r++) {
-                    long g = cache.planner().globalRow(t, r);
+                    long g = cache.globalRow(t, r);
                     table.readRow(r, row, 0);
                     cache.hostTable().row(g).put(row, 0, dim);
                     if (cache.hostAccum() != null) cache.hostAccum().row(g).put(0, table.accumulator(r));
@@ -753,6 +725,7 @@ public final class CudaBackend implements TrainerBackend {
 
     private void checkOpen() {
         if (closed) throw new IllegalStateException("the CUDA backend is closed; it cannot be used after close()");
+        if (failure != null) throw new IllegalStateException("the CUDA backend cannot continue after a void step: " + failure);
     }
 
     private static long align(long bytes) {
@@ -772,14 +745,13 @@ public final class CudaBackend implements TrainerBackend {
     public void close() {
         if (closed) return;
         closed = true;
-        if (planning != null) planning.shutdownNow();
         try {
             context.makeCurrent();
             compute.synchronize();
         } catch (RuntimeException ignored) {
             // a failed device still has its handles released below
         }
-        for (AutoCloseable r : new AutoCloseable[]{stepGraph, hostIo, swapsQueued, compute, cache, model, kernels}) closeQuietly(r);
+        for (AutoCloseable r : new AutoCloseable[]{stepGraph, hostIo, compute, cache, model, kernels}) closeQuietly(r);
         context.close();
         closeQuietly(hostState);
     }

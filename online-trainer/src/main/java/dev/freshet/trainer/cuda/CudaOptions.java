@@ -14,13 +14,12 @@ import java.util.List;
  *                      (no cache), otherwise the tables stay in host memory
  * @param cacheRows     GPU cache size in rows; when above 0 it overrides cacheFraction
  * @param graphs        replay each full-size training step as one CUDA graph
- * @param plannerThreads threads that plan the cache's swaps for the next batch (0: one per core)
  * @param agingSteps    the cache halves its access counts every this many steps (0: never)
- * @param overlapSwaps  run the cache's swaps for the next batch on a second stream while the current batch
- *                      trains (false: at the start of the next step, on the training stream)
+ * @param overlapSwaps  plan the next batch and copy its missing rows on a second stream while the current
+ *                      batch trains (false: when the next batch trains)
  */
-public record CudaOptions(int device, double cacheFraction, long cacheRows, boolean graphs, int plannerThreads,
-                          int agingSteps, boolean overlapSwaps) {
+public record CudaOptions(int device, double cacheFraction, long cacheRows, boolean graphs, int agingSteps,
+                          boolean overlapSwaps) {
 
     public static final Setting<Integer> DEVICE = Setting.ofInt("trainer.cuda.device", 0, 0, 63,
             "CUDA device ordinal the trainer uses.");
@@ -30,14 +29,12 @@ public record CudaOptions(int device, double cacheFraction, long cacheRows, bool
             "GPU embedding cache size in rows; above 0 it overrides trainer.cuda.cache-fraction.");
     public static final Setting<Boolean> GRAPHS = Setting.ofBoolean("trainer.cuda.graphs", true,
             "Replay each full-size training step as one CUDA graph (fewer launches).");
-    public static final Setting<Integer> PLANNER_THREADS = Setting.ofInt("trainer.cuda.cache-planner-threads", 0, 0, 256,
-            "Threads planning the GPU cache's swaps for the next batch; 0 means one per core.");
     public static final Setting<Integer> AGING_STEPS = Setting.ofInt("trainer.cuda.cache-aging-steps", 200, 0, 1 << 30,
             "The GPU cache halves its row access counts every this many steps, so a moving hot set is followed; 0 never.");
     public static final Setting<Boolean> OVERLAP_SWAPS = Setting.ofBoolean("trainer.cuda.cache-overlap", true,
             "Copy the next batch's missing rows into the GPU cache on a second stream while the current batch trains.");
-    public static final List<Setting<?>> SETTINGS = List.of(DEVICE, CACHE_FRACTION, CACHE_ROWS, GRAPHS, PLANNER_THREADS,
-            AGING_STEPS, OVERLAP_SWAPS);
+    public static final List<Setting<?>> SETTINGS = List.of(DEVICE, CACHE_FRACTION, CACHE_ROWS, GRAPHS, AGING_STEPS,
+            OVERLAP_SWAPS);
 
     public CudaOptions {
         if (device < 0) throw new ConfigException(DEVICE.key() + " = " + device + " must be >= 0");
@@ -45,34 +42,33 @@ public record CudaOptions(int device, double cacheFraction, long cacheRows, bool
             throw new ConfigException(CACHE_FRACTION.key() + " = " + cacheFraction + " must lie in [0, 1]; 0 keeps all rows on the GPU");
         }
         if (cacheRows < 0) throw new ConfigException(CACHE_ROWS.key() + " = " + cacheRows + " must be >= 0");
-        if (plannerThreads < 0) throw new ConfigException(PLANNER_THREADS.key() + " = " + plannerThreads + " must be >= 0");
         if (agingSteps < 0) throw new ConfigException(AGING_STEPS.key() + " = " + agingSteps + " must be >= 0");
     }
 
     public static CudaOptions from(ConfigSource config) {
         return new CudaOptions(config.get(DEVICE), config.get(CACHE_FRACTION), config.get(CACHE_ROWS), config.get(GRAPHS),
-                config.get(PLANNER_THREADS), config.get(AGING_STEPS), config.get(OVERLAP_SWAPS));
+                config.get(AGING_STEPS), config.get(OVERLAP_SWAPS));
     }
 
     /** All rows on the GPU, graphs on, device 0. */
     public static CudaOptions defaults() {
-        return new CudaOptions(0, 0.0, 0, true, 0, 200, true);
+        return new CudaOptions(0, 0.0, 0, true, 200, true);
     }
 
     public CudaOptions withCacheFraction(double fraction) {
-        return new CudaOptions(device, fraction, 0, graphs, plannerThreads, agingSteps, overlapSwaps);
+        return new CudaOptions(device, fraction, 0, graphs, agingSteps, overlapSwaps);
     }
 
     public CudaOptions withCacheRows(long rows) {
-        return new CudaOptions(device, cacheFraction, rows, graphs, plannerThreads, agingSteps, overlapSwaps);
+        return new CudaOptions(device, cacheFraction, rows, graphs, agingSteps, overlapSwaps);
     }
 
     public CudaOptions withGraphs(boolean on) {
-        return new CudaOptions(device, cacheFraction, cacheRows, on, plannerThreads, agingSteps, overlapSwaps);
+        return new CudaOptions(device, cacheFraction, cacheRows, on, agingSteps, overlapSwaps);
     }
 
     public CudaOptions withOverlapSwaps(boolean on) {
-        return new CudaOptions(device, cacheFraction, cacheRows, graphs, plannerThreads, agingSteps, on);
+        return new CudaOptions(device, cacheFraction, cacheRows, graphs, agingSteps, on);
     }
 
     public boolean cached() {
@@ -83,9 +79,5 @@ public record CudaOptions(int device, double cacheFraction, long cacheRows, bool
     public int cacheSlots(long totalRows) {
         long rows = cacheRows > 0 ? cacheRows : (long) Math.ceil(cacheFraction * totalRows);
         return (int) Math.max(1, Math.min(rows, totalRows));
-    }
-
-    public int plannerThreadsOrCores() {
-        return plannerThreads > 0 ? plannerThreads : Runtime.getRuntime().availableProcessors();
     }
 }

@@ -22,6 +22,7 @@ public final class DlrmKernels extends CudaResource {
     /** Two blocks on each of an H200's 132 multiprocessors: the grid size worth filling. */
     private static final int TARGET_BLOCKS = 264;
     private static final int MULTIPROCESSORS = 132;
+    private static final int SWAP_BLOCKS = 64;
     private static final CUdeviceptr NULL = new CUdeviceptr();
 
     private final CUmodule module = new CUmodule();
@@ -30,6 +31,8 @@ public final class DlrmKernels extends CudaResource {
     private final boolean twoBlocksPerSm;
     private final CUfunction colSum, dedupRows, interactFwd, interactBwd, bceLoss, embUpdate, denseUpdate;
     private final CUfunction cacheSwap, cacheFlush, fillUniform;
+    private final CUfunction cacheLookup, cacheHistogram, cacheThreshold, cacheSelect, cacheInstall, cacheAssign, cacheAge,
+            cacheAddCounts;
 
     /** Operand order of a GEMM, see DlrmKernels.cu. */
     public enum GemmKind { NT, NN, TN }
@@ -64,6 +67,14 @@ public final class DlrmKernels extends CudaResource {
         cacheSwap = function("cache_swap");
         cacheFlush = function("cache_flush");
         fillUniform = function("fill_uniform");
+        cacheLookup = function("cache_lookup");
+        cacheHistogram = function("cache_histogram");
+        cacheThreshold = function("cache_threshold");
+        cacheSelect = function("cache_select");
+        cacheInstall = function("cache_install");
+        cacheAssign = function("cache_assign");
+        cacheAge = function("cache_age");
+        cacheAddCounts = function("cache_add_counts");
     }
 
     private static byte[] readPtx() {
@@ -215,11 +226,62 @@ public final class DlrmKernels extends CudaResource {
                 nonFinite);
     }
 
-    public void cacheSwap(int n, CUdeviceptr slots, CUdeviceptr evictRows, CUdeviceptr loadRows, CUdeviceptr cacheTable,
-                          CUdeviceptr cacheAccum, HostRowStore hostTable, HostRowStore hostAccum, int dim, CudaStream stream) {
-        launch(cacheSwap, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, slots, evictRows, loadRows, cacheTable, cacheAccum,
+    /**
+     * Swaps up to {@code n} entries: {@code *count} entries when {@code count} is given (a plan made on the GPU),
+     * else exactly {@code n}.
+     */
+    public void cacheSwap(int n, CUdeviceptr count, CUdeviceptr slots, CUdeviceptr evictRows, CUdeviceptr loadRows,
+                          CUdeviceptr cacheTable, CUdeviceptr cacheAccum, HostRowStore hostTable, HostRowStore hostAccum, int dim,
+                          CudaStream stream) {
+        // eight warps a block; with a count on the device the warps stride: 64 blocks keep 256 KB in flight over
+        // the bus (it saturates there on the H200, notes/run14-cache.log) and leave the multiprocessors to the
+        // training step running beside
+        int blocks = count == null ? ceilDiv(n, 8) : Math.min(ceilDiv(n, 8), SWAP_BLOCKS);
+        launch(cacheSwap, blocks, 1, 1, 256, 0, stream, n, count, slots, evictRows, loadRows, cacheTable, cacheAccum,
                 hostTable.chunkAddresses(), hostTable.rowsPerChunk(), hostAccum == null ? null : hostAccum.chunkAddresses(),
                 hostAccum == null ? 1L : hostAccum.rowsPerChunk(), dim);
+    }
+
+    /** Directory arrays of the GPU cache (see DlrmKernels.cu, "GPU embedding cache directory"). */
+    public record CacheDirectory(int capacity, CUdeviceptr rowSlot, CUdeviceptr rowCount, CUdeviceptr slotRow,
+                                 CUdeviceptr slotEpoch) {
+    }
+
+    /** A plan's workspace: its counters, miss list, victims and swap lists, each of maxMisses entries. */
+    public record CachePlanSpace(int maxMisses, CUdeviceptr counters, CUdeviceptr missRows, CUdeviceptr victims,
+                                 CUdeviceptr swapSlot, CUdeviceptr swapEvict, CUdeviceptr swapLoad) {
+    }
+
+    public void cacheLookup(int n, int tables, CUdeviceptr ids, CUdeviceptr tableOffset, CacheDirectory d, int epoch,
+                            CachePlanSpace p, CudaStream stream) {
+        launch(cacheLookup, ceilDiv(n, 256), 1, 1, 256, 0, stream, n, tables, ids, tableOffset, d.rowSlot(), d.rowCount(),
+                d.slotEpoch(), epoch, p.missRows(), p.counters());
+    }
+
+    /** Chooses the plan's victims among the slots not pinned by tickets {@code >= oldestLive}. */
+    public void cacheChooseVictims(CacheDirectory d, int oldestLive, int epoch, CachePlanSpace p, CUdeviceptr totalMisses,
+                                   CudaStream stream) {
+        int cap = d.capacity();
+        launch(cacheHistogram, (int) Math.min(ceilDiv(cap, 256), MULTIPROCESSORS * 8L), 1, 1, 256, 0, stream, cap, d.slotRow(),
+                d.slotEpoch(), d.rowCount(), oldestLive, p.counters());
+        launch(cacheThreshold, 1, 1, 1, 1, 0, stream, p.counters(), totalMisses);
+        launch(cacheSelect, ceilDiv(cap, 256), 1, 1, 256, 0, stream, cap, d.slotRow(), d.slotEpoch(), d.rowCount(), oldestLive,
+                epoch, p.counters(), p.victims());
+        launch(cacheInstall, Math.min(ceilDiv(p.maxMisses(), 256), MULTIPROCESSORS * 8), 1, 1, 256, 0, stream, p.maxMisses(),
+                p.counters(), p.missRows(), p.victims(), d.rowSlot(), d.slotRow(), p.swapSlot(), p.swapEvict(), p.swapLoad());
+    }
+
+    public void cacheAssign(int n, int tables, CUdeviceptr ids, CUdeviceptr tableOffset, CacheDirectory d, CUdeviceptr slots,
+                            CudaStream stream) {
+        launch(cacheAssign, ceilDiv(n, 256), 1, 1, 256, 0, stream, n, tables, ids, tableOffset, d.rowSlot(), slots);
+    }
+
+    public void cacheAge(CacheDirectory d, CudaStream stream) {
+        launch(cacheAge, ceilDiv(d.capacity(), 256), 1, 1, 256, 0, stream, d.capacity(), d.slotRow(), d.rowCount());
+    }
+
+    public void cacheAddCounts(int n, CUdeviceptr rows, CUdeviceptr counts, CacheDirectory d, CudaStream stream) {
+        launch(cacheAddCounts, ceilDiv(n, 256), 1, 1, 256, 0, stream, n, rows, counts, d.rowCount());
     }
 
     public void cacheFlush(int n, CUdeviceptr slots, CUdeviceptr rows, CUdeviceptr cacheTable, CUdeviceptr cacheAccum,

@@ -1,162 +1,382 @@
 package dev.freshet.trainer.cuda.internal;
 
-import java.nio.IntBuffer;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 
 /**
- * The GPU side of the embedding cache: the full tables (weights and row-wise accumulators) in pinned,
- * mapped host memory, the swap lists of {@link CachePlanner} on the device, and the prefetch stream on
- * which one kernel writes evicted rows back and loads admitted rows while the compute stream trains
- * the current batch. The cache's slots are the {@link DeviceModel}'s physical rows.
+ * The frequency-aware GPU embedding cache: the full tables (weights and row-wise accumulators) in
+ * pinned, mapped host memory, the hot rows in the {@link DeviceModel}'s physical rows (the cache's
+ * slots), and the directory that maps one to the other on the GPU (DlrmKernels.cu, "GPU embedding
+ * cache directory"). After Colossal-AI's frequency-aware CachedEmbeddingBag (2022: "keeping 1.5% of
+ * embedding parameters on the GPU still gives decent end-to-end speed"), with the planning moved to the
+ * GPU: the host only forwards a batch's ids.
+ *
+ * <p>{@link #plan} queues, on the cache's own stream, everything that makes one batch's rows resident:
+ * count and pin the batch's cached rows, choose the least-counted unpinned slots as victims, write the
+ * victims back and load the misses (one kernel reading and writing host memory over the bus), and turn
+ * the batch's ids into slots. Plans run in ticket order on that stream, so a row written back by one
+ * plan is loaded again only after its write-back (a row evicted and re-read carries every update made
+ * to it). A plan may evict only slots last used by tickets older than {@code oldestLive}, the oldest
+ * batch not yet trained: a lookahead plan runs while the batch before it trains and never touches its
+ * rows. {@link #use} makes the compute stream wait for the plan and copies its slots into the step's
+ * inputs; {@link #finish} (after the step synchronised) reports a cache too small for the batches in
+ * flight and frees the plan's buffers.
+ *
+ * <p>GPU memory beyond the cached rows: 8 bytes per table row for the directory (slot and access
+ * count), and three plan workspaces of about 28 bytes per lookup of a full batch.
  */
 public final class GpuEmbeddingCache extends CudaResource {
+    /** Plan workspaces: two lookaheads and one plan made on demand. */
+    private static final int PLAN_BUFFERS = 3;
+    private static final int COUNTER_WORDS = 48;
+
     private final DlrmKernels kernels;
     private final DeviceModel model;
-    private final CachePlanner planner;
     private final int dim;
+    private final int tables;
+    private final int capacity;
+    private final long[] tableOffset;
+    private final int agingSteps;
     private final HostRowStore hostTable;
     private final HostRowStore hostAccum;
-    /** Two plan buffers, used in turn: the plan of the batch training now and the lookahead plan. */
-    private final PinnedHostBuffer[] hostPlan = new PinnedHostBuffer[2];
-    private final DeviceBuffer[] devicePlan = new DeviceBuffer[2];
-    private int nextPlan;
-    private final int maxSwaps;
-    private final CudaStream prefetch;
-    private final CudaEvent swapsDone;
+    private final CudaStream stream;
+    private final DlrmKernels.CacheDirectory directory;
+    private final DeviceBuffer offsets, rowSlot, rowCount, slotRow, slotEpoch, totalMisses;
+    private final PinnedHostBuffer statsStaging;
+    private final PlanBuffer[] buffers = new PlanBuffer[PLAN_BUFFERS];
+    private final List<CudaResource> owned = new ArrayList<>();
+    private long plans;
+    private long lookups;
 
-    public GpuEmbeddingCache(DlrmKernels kernels, DeviceModel model, CachePlanner planner, boolean rowwiseAccum) {
+    /** One batch's plan: the workspace that holds its slots until the step that uses them has run. */
+    public static final class Plan {
+        final PlanBuffer buffer;
+        final long ticket;
+        final int lookups;
+
+        private Plan(PlanBuffer buffer, long ticket, int lookups) {
+            this.buffer = buffer;
+            this.ticket = ticket;
+            this.lookups = lookups;
+        }
+
+        public long ticket() {
+            return ticket;
+        }
+    }
+
+    static final class PlanBuffer {
+        final PinnedHostBuffer stagingIds;
+        final PinnedHostBuffer result;
+        final DeviceBuffer ids, slots, space;
+        final DlrmKernels.CachePlanSpace workspace;
+        final CudaEvent done;
+        boolean held;
+        boolean used;
+
+        PlanBuffer(int index, int maxLookups, int maxMisses, List<CudaResource> owned) {
+            stagingIds = add(owned, new PinnedHostBuffer("cache plan ids staging " + index, (long) maxLookups * 4, false));
+            result = add(owned, new PinnedHostBuffer("cache plan result " + index, 4L * COUNTER_WORDS, false));
+            ids = add(owned, DeviceBuffer.ints("cache plan ids " + index, maxLookups));
+            slots = add(owned, DeviceBuffer.ints("cache plan slots " + index, maxLookups));
+            space = add(owned, DeviceBuffer.ints("cache plan workspace " + index, COUNTER_WORDS + 5L * maxMisses));
+            long m = 4L * maxMisses;
+            long c = 4L * COUNTER_WORDS;
+            workspace = new DlrmKernels.CachePlanSpace(maxMisses, space.at(0), space.at(c), space.at(c + m), space.at(c + 2 * m),
+                    space.at(c + 3 * m), space.at(c + 4 * m));
+            done = add(owned, new CudaEvent("cache plan done " + index, false));
+        }
+    }
+
+    private static <T extends CudaResource> T add(List<CudaResource> owned, T r) {
+        owned.add(r);
+        return r;
+    }
+
+    /**
+     * @param tableRows  rows of each table (the host tables hold them all)
+     * @param capacity   cache slots (the device model's physical rows)
+     * @param agingSteps halve the cached rows' access counts every this many plans (0: never)
+     */
+    public GpuEmbeddingCache(DlrmKernels kernels, DeviceModel model, long[] tableRows, int capacity, int agingSteps,
+                             boolean rowwiseAccum) {
         super("GPU embedding cache");
         this.kernels = kernels;
         this.model = model;
-        this.planner = planner;
         this.dim = model.config().embeddingDim();
-        long rows = planner.totalRows();
-        HostRowStore table = null, accum = null;
-        CudaStream stream = null;
+        this.tables = tableRows.length;
+        this.tableOffset = new long[tables + 1];
+        for (int t = 0; t < tables; t++) tableOffset[t + 1] = tableOffset[t] + tableRows[t];
+        long total = tableOffset[tables];
+        if (total > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("the GPU cache addresses at most " + Integer.MAX_VALUE + " rows in all; the tables have " + total);
+        }
+        if (capacity < 1 || capacity > total) {
+            throw new IllegalArgumentException("GPU cache capacity " + capacity + " rows outside 1.." + total + " (the rows of all tables)");
+        }
+        this.capacity = capacity;
+        this.agingSteps = agingSteps;
+        int maxLookups = model.maxBatch() * tables;
+        int maxMisses = maxLookups; // a batch misses at most as many distinct rows as it looks up
         try {
-            table = new HostRowStore("host embedding tables", rows, dim);
-            accum = rowwiseAccum ? new HostRowStore("host row accumulators", rows, 1) : null;
-            this.maxSwaps = Math.min(planner.capacity(), model.maxBatch() * model.config().numTables());
-            for (int i = 0; i < 2; i++) {
-                hostPlan[i] = new PinnedHostBuffer("cache swap plan staging " + i, 3L * maxSwaps * Integer.BYTES, false);
-                devicePlan[i] = DeviceBuffer.ints("cache swap plan " + i, 3L * maxSwaps);
-            }
-            stream = new CudaStream("cache prefetch");
-            this.swapsDone = new CudaEvent("cache swaps done", false);
+            hostTable = add(owned, new HostRowStore("host embedding tables", total, dim));
+            hostAccum = rowwiseAccum ? add(owned, new HostRowStore("host row accumulators", total, 1)) : null;
+            // high priority: the plan's small kernels and the bus-bound swap get multiprocessors as soon as a
+            // block of the training step's GEMMs retires, instead of queueing behind the whole GEMM grid
+            stream = add(owned, new CudaStream("cache plans", true));
+            offsets = add(owned, DeviceBuffer.ints("cache table offsets", tables));
+            rowSlot = add(owned, DeviceBuffer.ints("cache directory: slot of each row", total));
+            rowCount = add(owned, DeviceBuffer.ints("cache directory: access count of each row", total));
+            slotRow = add(owned, DeviceBuffer.ints("cache directory: row of each slot", capacity));
+            slotEpoch = add(owned, DeviceBuffer.ints("cache directory: last ticket of each slot", capacity));
+            totalMisses = add(owned, new DeviceBuffer("cache misses", 8));
+            statsStaging = add(owned, new PinnedHostBuffer("cache statistics staging", 8 + 4L * tables, false));
+            for (int i = 0; i < PLAN_BUFFERS; i++) buffers[i] = new PlanBuffer(i, maxLookups, maxMisses, owned);
         } catch (RuntimeException e) {
-            for (CudaResource r : new CudaResource[]{table, accum, hostPlan[0], hostPlan[1], devicePlan[0], devicePlan[1], stream}) {
-                if (r != null) r.close();
-            }
-            planner.close();
+            closeOwned();
             throw e;
         }
-        this.hostTable = table;
-        this.hostAccum = accum;
-        this.prefetch = stream;
+        directory = new DlrmKernels.CacheDirectory(capacity, rowSlot.ptr(), rowCount.ptr(), slotRow.ptr(), slotEpoch.ptr());
+        ByteBuffer o = statsStaging.view(8, 4 * tables);
+        for (int t = 0; t < tables; t++) o.putInt((int) tableOffset[t]);
+        offsets.upload(statsStaging.hostAt(8), 4L * tables, stream);
+        rowCount.fill32(0, total, stream);
+        totalMisses.fill32(0, 2, stream);
+        clearDirectory();
     }
 
-    public CachePlanner planner() {
-        return planner;
+    public int capacity() {
+        return capacity;
+    }
+
+    public long totalRows() {
+        return tableOffset[tables];
+    }
+
+    /** Global row number of {@code row} of table {@code table} (the host tables' row index). */
+    public long globalRow(int table, int row) {
+        return tableOffset[table] + row;
     }
 
     public HostRowStore hostTable() {
         return hostTable;
     }
 
-    /** Null under SGD. */
+    /** Null unless the embeddings use row-wise Adagrad. */
     public HostRowStore hostAccum() {
         return hostAccum;
     }
 
-    /**
-     * Queues the swaps of the batch about to train on the compute stream, after any prefetch swaps still
-     * running (a row the prefetch wrote back may be loaded again here).
-     */
-    public void queueSwapsNow(CachePlanner.Plan plan, CudaStream compute) {
-        compute.waitFor(swapsDone);
-        queueSwaps(plan, compute);
+    /** Bytes of GPU memory of the directory and the plan workspaces (the cached rows are the model's). */
+    public long deviceBytes() {
+        long b = offsets.bytes() + rowSlot.bytes() + rowCount.bytes() + slotRow.bytes() + slotEpoch.bytes() + totalMisses.bytes();
+        for (PlanBuffer p : buffers) b += p.ids.bytes() + p.slots.bytes() + p.space.bytes();
+        return b;
     }
 
     /**
-     * Queues the lookahead plan's swaps on the prefetch stream, after {@code computeReady} (recorded on the
-     * compute stream once the current batch's own swaps were queued, so that write-backs stay in order),
-     * and marks their end with the event that {@link #awaitPrefetch} makes the compute stream wait for.
+     * Queues the plan of one batch ({@code ids[b * T + t]}: example b's row of table t, validated by the
+     * caller) on the cache's stream and returns at once. Tickets increase from plan to plan; slots used
+     * by tickets {@code >= oldestLive} are never evicted.
      */
-    public void queuePrefetch(CachePlanner.Plan plan, CudaEvent computeReady) {
-        prefetch.waitFor(computeReady);
-        queueSwaps(plan, prefetch);
-        swapsDone.record(prefetch);
+    public Plan plan(int[] ids, int examples, long ticket, long oldestLive) {
+        return plan(ids, examples, ticket, oldestLive, null);
     }
 
-    /** Makes the compute stream wait for the prefetched swaps. */
-    public void awaitPrefetch(CudaStream compute) {
-        compute.waitFor(swapsDone);
-    }
+    /** Stages of a plan, as {@link #profile} times them. */
+    public static final List<String> STAGES = List.of("ids upload", "lookup", "victims", "swap", "assign");
 
     /**
-     * Plans alternate between two staging buffers: at most two plans are in flight (the one of the batch
-     * training and the lookahead), and every training step synchronises before the next plan is staged.
+     * Makes one plan with timing events between its stages and waits for it: milliseconds per stage of
+     * {@link #STAGES}. For benchmarks; the plan is released at once.
      */
-    private void queueSwaps(CachePlanner.Plan plan, CudaStream stream) {
-        checkOpen();
-        int n = plan.swaps();
-        if (n == 0) return;
-        if (n > maxSwaps) {
-            throw new IllegalStateException("cache plan of " + n + " swaps exceeds the " + maxSwaps + " the workspace holds");
+    public double[] profile(int[] ids, int examples, long ticket, long oldestLive) {
+        CudaEvent[] marks = new CudaEvent[STAGES.size() + 1];
+        try {
+            for (int i = 0; i < marks.length; i++) marks[i] = new CudaEvent("cache plan stage " + i, true);
+            Plan p = plan(ids, examples, ticket, oldestLive, marks);
+            stream.synchronize();
+            release(p);
+            double[] ms = new double[STAGES.size()];
+            for (int i = 0; i < ms.length; i++) ms[i] = marks[i + 1].millisSince(marks[i]);
+            return ms;
+        } finally {
+            for (CudaEvent e : marks) if (e != null) e.close();
         }
-        PinnedHostBuffer host = hostPlan[nextPlan];
-        DeviceBuffer device = devicePlan[nextPlan];
-        nextPlan ^= 1;
-        IntBuffer ints = host.view(0, 3 * n * Integer.BYTES).asIntBuffer();
-        ints.put(plan.swapSlots(), 0, n).put(plan.evictRows(), 0, n).put(plan.loadRows(), 0, n);
-        device.upload(host.host(), 3L * n * Integer.BYTES, stream);
-        kernels.cacheSwap(n, device.at(0), device.at(4L * n), device.at(8L * n), model.deviceTable().ptr(),
+    }
+
+    private Plan plan(int[] ids, int examples, long ticket, long oldestLive, CudaEvent[] marks) {
+        checkOpen();
+        int n = examples * tables;
+        PlanBuffer b = freeBuffer();
+        b.done.synchronize(); // its last plan's upload has read the staging memory
+        b.held = true;
+        b.used = false;
+        b.stagingIds.view(0, n * 4).asIntBuffer().put(ids, 0, n);
+        mark(marks, 0);
+        b.ids.upload(b.stagingIds.host(), 4L * n, stream);
+        DlrmKernels.CachePlanSpace w = b.workspace;
+        b.space.fill32(0, COUNTER_WORDS, stream);
+        mark(marks, 1);
+        if (agingSteps > 0 && plans > 0 && plans % agingSteps == 0) kernels.cacheAge(directory, stream);
+        int epoch = (int) ticket, live = (int) oldestLive;
+        kernels.cacheLookup(n, tables, b.ids.ptr(), offsets.ptr(), directory, epoch, w, stream);
+        mark(marks, 2);
+        kernels.cacheChooseVictims(directory, live, epoch, w, totalMisses.ptr(), stream);
+        mark(marks, 3);
+        kernels.cacheSwap(w.maxMisses(), w.counters(), w.swapSlot(), w.swapEvict(), w.swapLoad(), model.deviceTable().ptr(),
                 model.deviceAccum() == null ? null : model.deviceAccum().ptr(), hostTable, hostAccum, dim, stream);
+        mark(marks, 4);
+        kernels.cacheAssign(n, tables, b.ids.ptr(), offsets.ptr(), directory, b.slots.ptr(), stream);
+        mark(marks, 5);
+        b.done.record(stream);
+        plans++;
+        lookups += n;
+        return new Plan(b, ticket, n);
+    }
+
+    private void mark(CudaEvent[] marks, int i) {
+        if (marks != null) marks[i].record(stream);
+    }
+
+    private PlanBuffer freeBuffer() {
+        for (PlanBuffer b : buffers) if (!b.held) return b;
+        throw new IllegalStateException("all " + PLAN_BUFFERS + " GPU cache plan workspaces are held by batches not trained yet;"
+                + " a plan must be used and finished (or released) before more than " + PLAN_BUFFERS + " are made");
     }
 
     /**
-     * Writes every cached row back to the host tables (weights and accumulators), keeping it cached; used
-     * before the host tables are read. Synchronous.
+     * Makes {@code compute} wait for the plan, then copies its slots into {@code stepIds} (the step's id
+     * input) and fetches the plan's outcome for {@link #finish}.
      */
-    public void flushAll(CudaStream stream) {
+    public void use(Plan plan, DeviceBuffer stepIds, CudaStream compute) {
         checkOpen();
-        int cap = planner.capacity();
-        int chunk = Math.min(cap, maxSwaps);
-        int[] slots = new int[chunk];
-        int[] rows = new int[chunk];
-        int n = 0;
-        for (int s = 0; s < cap; s++) {
-            int r = planner.rowIn(s);
-            if (r < 0) continue;
-            slots[n] = s;
-            rows[n] = r;
-            if (++n == chunk) {
-                flush(slots, rows, n, stream);
-                n = 0;
+        PlanBuffer b = plan.buffer;
+        compute.waitFor(b.done);
+        cuMemcpyDtoDAsync(stepIds.ptr(), b.slots.ptr(), 4L * plan.lookups, compute.handle());
+        b.space.download(b.result.host(), 4L * 5, compute);
+        b.used = true;
+    }
+
+    /**
+     * After the step that used the plan synchronised: frees its workspace, and fails when the cache could not
+     * hold the batch (fewer evictable slots than missing rows; that step then read wrong rows).
+     */
+    public void finish(Plan plan) {
+        PlanBuffer b = plan.buffer;
+        b.held = false;
+        if (!b.used) return;
+        ByteBuffer r = b.result.view(0, 20);
+        if (r.getInt(12) != 0) {
+            throw new IllegalStateException("GPU embedding cache too small: batch " + plan.ticket + " misses " + r.getInt(0)
+                    + " rows but only " + r.getInt(16) + " of the " + capacity + " slots are not held by batches in flight;"
+                    + " the step that used it read wrong rows and its result is void. Fix: raise trainer.cuda.cache-fraction"
+                    + " (or trainer.cuda.cache-rows), or lower model.batch-size, then restart from the last checkpoint");
+        }
+    }
+
+    /** Frees a plan that will not be used (its batch will be planned again); the rows it loaded stay cached. */
+    public void release(Plan plan) {
+        plan.buffer.held = false;
+    }
+
+    /** Writes every cached row back to the host tables (weights and accumulators), keeping it cached. Synchronous. */
+    public void flushAll(CudaStream compute) {
+        checkOpen();
+        stream.synchronize();
+        compute.synchronize();
+        kernels.cacheFlush(capacity, null, slotRow.ptr(), model.deviceTable().ptr(),
+                model.deviceAccum() == null ? null : model.deviceAccum().ptr(), hostTable, hostAccum, dim, compute);
+        compute.synchronize();
+    }
+
+    /** Forgets every cached row (after the host tables were replaced); access counts are kept. Synchronous. */
+    public void invalidate() {
+        checkOpen();
+        for (PlanBuffer b : buffers) b.held = false;
+        clearDirectory();
+    }
+
+    private void clearDirectory() {
+        rowSlot.fill32(-1, totalRows(), stream);
+        slotRow.fill32(-1, capacity, stream);
+        slotEpoch.fill32(-1, capacity, stream);
+        stream.synchronize();
+    }
+
+    public long lookups() {
+        return lookups;
+    }
+
+    /** Rows loaded into the cache so far (a row looked up twice by one batch is loaded at most once). Synchronous. */
+    public long misses() {
+        checkOpen();
+        totalMisses.download(statsStaging.host(), 8, stream);
+        stream.synchronize();
+        return statsStaging.view(0, 8).getLong(0);
+    }
+
+    /** 1 - rows loaded / lookups. Synchronous. */
+    public double hitRate() {
+        return lookups == 0 ? 0 : 1.0 - (double) misses() / lookups;
+    }
+
+    public long plans() {
+        return plans;
+    }
+
+    public void resetStats() {
+        checkOpen();
+        totalMisses.fill32(0, 2, stream);
+        stream.synchronize();
+        lookups = 0;
+    }
+
+    // Directory snapshots, synchronous: for tests and diagnostics.
+
+    /** The slot of each lookup of a plan (after it ran). */
+    int[] slotsOf(Plan plan) {
+        stream.synchronize();
+        return download(plan.buffer.slots, plan.lookups);
+    }
+
+    /** The row in each slot, -1 when empty. */
+    int[] slotRows() {
+        stream.synchronize();
+        return download(slotRow, capacity);
+    }
+
+    /** The slot of each global row, -1 when not cached. */
+    int[] rowSlots() {
+        stream.synchronize();
+        return download(rowSlot, (int) totalRows());
+    }
+
+    private static int[] download(DeviceBuffer b, int n) {
+        int[] out = new int[n];
+        jcuda.driver.JCudaDriver.cuMemcpyDtoH(jcuda.Pointer.to(out), b.ptr(), 4L * n);
+        return out;
+    }
+
+    private void closeOwned() {
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (RuntimeException ignored) {
+                // closing the rest matters more
             }
         }
-        if (n > 0) flush(slots, rows, n, stream);
-    }
-
-    private void flush(int[] slots, int[] rows, int n, CudaStream stream) {
-        stream.waitFor(swapsDone);
-        IntBuffer ints = hostPlan[0].view(0, 2 * n * Integer.BYTES).asIntBuffer();
-        ints.put(slots, 0, n).put(rows, 0, n);
-        devicePlan[0].upload(hostPlan[0].host(), 2L * n * Integer.BYTES, stream);
-        kernels.cacheFlush(n, devicePlan[0].at(0), devicePlan[0].at(4L * n), model.deviceTable().ptr(),
-                model.deviceAccum() == null ? null : model.deviceAccum().ptr(), hostTable, hostAccum, dim, stream);
-        stream.synchronize();
     }
 
     @Override
     void release() {
-        swapsDone.close();
-        prefetch.close();
-        for (int i = 0; i < 2; i++) {
-            devicePlan[i].close();
-            hostPlan[i].close();
+        try {
+            stream.synchronize();
+        } finally {
+            closeOwned();
         }
-        if (hostAccum != null) hostAccum.close();
-        hostTable.close();
-        planner.close();
     }
 }

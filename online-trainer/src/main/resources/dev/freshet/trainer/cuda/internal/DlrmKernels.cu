@@ -812,54 +812,57 @@ __device__ __forceinline__ float* hostRow(const unsigned long long* chunks, long
     return reinterpret_cast<float*>(chunks[row / rowsPerChunk]) + (row % rowsPerChunk) * (long long)D;
 }
 
-extern "C" __global__ void cache_swap(int n, const int* __restrict__ slots, const int* __restrict__ evictRows,
-                                      const int* __restrict__ loadRows, float* __restrict__ cacheTable,
-                                      float* __restrict__ cacheAccum, const unsigned long long* __restrict__ tableChunks,
-                                      long long tableRowsPerChunk, const unsigned long long* __restrict__ accumChunks,
-                                      long long accumRowsPerChunk, int D) {
-    int e = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
+// The entry count is n, or *count when count is given (a plan made on the GPU): warps stride over the entries.
+extern "C" __global__ void cache_swap(int n, const int* __restrict__ count, const int* __restrict__ slots,
+                                      const int* __restrict__ evictRows, const int* __restrict__ loadRows,
+                                      float* __restrict__ cacheTable, float* __restrict__ cacheAccum,
+                                      const unsigned long long* __restrict__ tableChunks, long long tableRowsPerChunk,
+                                      const unsigned long long* __restrict__ accumChunks, long long accumRowsPerChunk, int D) {
+    if (count) n = min(n, *count);
     int lane = threadIdx.x % 32;
-    if (e >= n) return;
-    size_t slot = (size_t)slots[e];
-    int ev = evictRows[e], ld = loadRows[e];
-    float* c = cacheTable + slot * D;
-    float* hEv = ev >= 0 ? hostRow(tableChunks, tableRowsPerChunk, ev, D) : nullptr;
-    const float* hLd = ld >= 0 ? hostRow(tableChunks, tableRowsPerChunk, ld, D) : nullptr;
-    // four loads in flight per lane before the first store: the host side is a bus round trip away
-    for (int d0 = 0; d0 < D; d0 += 128) {
-        float v[4];
-        if (hEv) {
+    for (int e = (blockIdx.x * blockDim.x + threadIdx.x) / 32; e < n; e += gridDim.x * blockDim.x / 32) {
+        size_t slot = (size_t)slots[e];
+        int ev = evictRows[e], ld = loadRows[e];
+        float* c = cacheTable + slot * D;
+        float* hEv = ev >= 0 ? hostRow(tableChunks, tableRowsPerChunk, ev, D) : nullptr;
+        const float* hLd = ld >= 0 ? hostRow(tableChunks, tableRowsPerChunk, ld, D) : nullptr;
+        // four loads in flight per lane before the first store: the host side is a bus round trip away
+        for (int d0 = 0; d0 < D; d0 += 128) {
+            float v[4];
+            if (hEv) {
 #pragma unroll
-            for (int q = 0; q < 4; q++) {
-                int d = d0 + q * 32 + lane;
-                if (d < D) v[q] = c[d];
+                for (int q = 0; q < 4; q++) {
+                    int d = d0 + q * 32 + lane;
+                    if (d < D) v[q] = c[d];
+                }
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    int d = d0 + q * 32 + lane;
+                    if (d < D) hEv[d] = v[q];
+                }
             }
+            if (hLd) {
 #pragma unroll
-            for (int q = 0; q < 4; q++) {
-                int d = d0 + q * 32 + lane;
-                if (d < D) hEv[d] = v[q];
+                for (int q = 0; q < 4; q++) {
+                    int d = d0 + q * 32 + lane;
+                    if (d < D) v[q] = hLd[d];
+                }
+#pragma unroll
+                for (int q = 0; q < 4; q++) {
+                    int d = d0 + q * 32 + lane;
+                    if (d < D) c[d] = v[q];
+                }
             }
         }
-        if (hLd) {
-#pragma unroll
-            for (int q = 0; q < 4; q++) {
-                int d = d0 + q * 32 + lane;
-                if (d < D) v[q] = hLd[d];
-            }
-#pragma unroll
-            for (int q = 0; q < 4; q++) {
-                int d = d0 + q * 32 + lane;
-                if (d < D) c[d] = v[q];
-            }
+        if (cacheAccum && lane == 0) {
+            if (ev >= 0) *hostRow(accumChunks, accumRowsPerChunk, ev, 1) = cacheAccum[slot];
+            if (ld >= 0) cacheAccum[slot] = *hostRow(accumChunks, accumRowsPerChunk, ld, 1);
         }
-    }
-    if (cacheAccum && lane == 0) {
-        if (ev >= 0) *hostRow(accumChunks, accumRowsPerChunk, ev, 1) = cacheAccum[slot];
-        if (ld >= 0) cacheAccum[slot] = *hostRow(accumChunks, accumRowsPerChunk, ld, 1);
     }
 }
 
 // Copies the listed rows (cache slots) back to the host tables without evicting them (state() flush).
+// Without a slot list, entry e is slot e and rows is the directory's slot -> row map (-1: empty slot).
 extern "C" __global__ void cache_flush(int n, const int* __restrict__ slots, const int* __restrict__ rows,
                                        const float* cacheTable, const float* cacheAccum,
                                        const unsigned long long* __restrict__ tableChunks, long long tableRowsPerChunk,
@@ -867,11 +870,143 @@ extern "C" __global__ void cache_flush(int n, const int* __restrict__ slots, con
                                        int D) {
     int e = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
     int lane = threadIdx.x % 32;
-    if (e >= n) return;
-    size_t slot = (size_t)slots[e];
+    if (e >= n || rows[e] < 0) return;
+    size_t slot = slots ? (size_t)slots[e] : (size_t)e;
     float* h = hostRow(tableChunks, tableRowsPerChunk, rows[e], D);
     for (int d = lane; d < D; d += 32) h[d] = cacheTable[slot * D + d];
     if (cacheAccum && lane == 0) *hostRow(accumChunks, accumRowsPerChunk, rows[e], 1) = cacheAccum[slot];
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPU embedding cache directory: which cache slot holds which row, planned on the GPU so that the
+// host only forwards a batch's ids (planning 1.7 M lookups on the host took longer than a step).
+//   rowSlot[row]    slot of a global row, -1 when not cached (-2 while a plan is loading it)
+//   rowCount[row]   accesses of the row (halved every few hundred plans, so a moved hot set ages out)
+//   slotRow[slot]   row in a slot, -1 when empty;  slotEpoch[slot] ticket of the last plan that used it
+// A plan (ticket `epoch`) runs on one stream: lookup pins the batch's cached rows and lists its misses;
+// victims are the least-counted slots not pinned by a batch still to train (epoch < oldestLive): a
+// log2 histogram of the candidates' counts gives the threshold, select claims that many slots;
+// install rewires the directory and cache_swap writes the victims back and loads the misses; assign
+// turns the batch's ids into slots. Sampled-LFU at log2 granularity, as Colossal-AI's frequency-aware
+// cache (2022), without the host in the loop.
+//   counters: [0] misses, [1] victims claimed, [2] threshold bin, [3] shortfall (candidates < misses),
+//             [4] candidates, [8..40] histogram; totalMisses accumulates over plans.
+// ---------------------------------------------------------------------------------------------
+#define DIR_HIST 8
+#define DIR_BINS 33
+
+__device__ __forceinline__ int countBin(unsigned c) { return 32 - __clz(c); }
+
+extern "C" __global__ void cache_lookup(int n, int T, const int* __restrict__ ids, const int* __restrict__ tableOffset,
+                                        int* rowSlot, unsigned* rowCount, int* slotEpoch, int epoch,
+                                        int* __restrict__ missRows, int* counters) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    int row = tableOffset[i % T] + ids[i];
+    if (rowCount[row] < 0x7fffffffu) atomicAdd(&rowCount[row], 1u);
+    int s = rowSlot[row];
+    if (s >= 0) {
+        slotEpoch[s] = epoch;  // pinned: every thread of the row writes the same value
+    } else if (s == -1 && atomicCAS(&rowSlot[row], -1, -2) == -1) {
+        missRows[atomicAdd(&counters[0], 1)] = row;  // the first lookup of a missing row lists it once
+    }
+}
+
+extern "C" __global__ void cache_histogram(int cap, const int* __restrict__ slotRow, const int* __restrict__ slotEpoch,
+                                           const unsigned* __restrict__ rowCount, int oldestLive, int* counters) {
+    __shared__ int h[DIR_BINS];
+    for (int b = threadIdx.x; b < DIR_BINS; b += blockDim.x) h[b] = 0;
+    __syncthreads();
+    for (int s = blockIdx.x * blockDim.x + threadIdx.x; s < cap; s += gridDim.x * blockDim.x) {
+        if (slotEpoch[s] < oldestLive) {
+            int r = slotRow[s];
+            atomicAdd(&h[r < 0 ? 0 : countBin(rowCount[r])], 1);
+        }
+    }
+    __syncthreads();
+    for (int b = threadIdx.x; b < DIR_BINS; b += blockDim.x) {
+        if (h[b]) atomicAdd(&counters[DIR_HIST + b], h[b]);
+    }
+}
+
+extern "C" __global__ void cache_threshold(int* counters, unsigned long long* totalMisses) {
+    int need = counters[0], have = 0, b = -1;
+    while (have < need && b + 1 < DIR_BINS) have += counters[DIR_HIST + ++b];
+    counters[2] = b;
+    counters[4] = have;
+    counters[3] = have < need ? 1 : 0;
+    *totalMisses += need;
+}
+
+extern "C" __global__ void cache_select(int cap, const int* __restrict__ slotRow, int* slotEpoch,
+                                        const unsigned* __restrict__ rowCount, int oldestLive, int epoch,
+                                        int* counters, int* __restrict__ victims) {
+    int s = blockIdx.x * blockDim.x + threadIdx.x;
+    bool candidate = false;
+    if (s < cap && slotEpoch[s] < oldestLive) {
+        int r = slotRow[s];
+        candidate = (r < 0 ? 0 : countBin(rowCount[r])) <= counters[2];
+    }
+    // one atomic per warp (most slots are candidates when the threshold is high): the warp's candidates
+    // take consecutive victim positions
+    unsigned mask = __ballot_sync(0xffffffffu, candidate);
+    if (!mask) return;
+    int lane = threadIdx.x % 32, leader = __ffs(mask) - 1;
+    int base = 0;
+    if (lane == leader) base = atomicAdd(&counters[1], __popc(mask));
+    base = __shfl_sync(0xffffffffu, base, leader);
+    int v = base + __popc(mask & ((1u << lane) - 1));
+    if (candidate && v < counters[0]) {
+        victims[v] = s;
+        slotEpoch[s] = epoch;
+    }
+}
+
+// One thread per miss: the victim's old row leaves the directory, the missing row takes its slot, and
+// the swap lists for cache_swap are written (evicted row, or -1 for an empty slot). A miss without a
+// victim (shortfall) is left uncached and flagged; the host refuses the step's result.
+extern "C" __global__ void cache_install(int maxMisses, const int* counters, const int* __restrict__ missRows,
+                                         const int* __restrict__ victims, int* rowSlot, int* slotRow,
+                                         int* __restrict__ swapSlot, int* __restrict__ swapEvict, int* __restrict__ swapLoad) {
+    int n = min(maxMisses, counters[0]), claimed = min(n, counters[1]);
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int row = missRows[i];
+        if (i >= claimed) {
+            rowSlot[row] = -1;
+            swapSlot[i] = 0; swapEvict[i] = -1; swapLoad[i] = -1;
+            continue;
+        }
+        int s = victims[i], old = slotRow[s];
+        if (old >= 0) rowSlot[old] = -1;
+        slotRow[s] = row;
+        rowSlot[row] = s;
+        swapSlot[i] = s; swapEvict[i] = old; swapLoad[i] = row;
+    }
+}
+
+extern "C" __global__ void cache_assign(int n, int T, const int* __restrict__ ids, const int* __restrict__ tableOffset,
+                                        const int* __restrict__ rowSlot, int* __restrict__ slots) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    int s = rowSlot[tableOffset[i % T] + ids[i]];
+    slots[i] = s < 0 ? 0 : s;  // only after a shortfall, which the host reports
+}
+
+// Halves the access counts of the cached rows (the host planner's aging, on the GPU).
+extern "C" __global__ void cache_age(int cap, const int* __restrict__ slotRow, unsigned* rowCount) {
+    int s = blockIdx.x * blockDim.x + threadIdx.x;
+    if (s >= cap) return;
+    int r = slotRow[s];
+    if (r >= 0) rowCount[r] >>= 1;
+}
+
+// Adds heavy-hitter counts (feature-stats) to rows' access counts.
+extern "C" __global__ void cache_add_counts(int n, const int* __restrict__ rows, const unsigned* __restrict__ counts,
+                                            unsigned* rowCount) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    unsigned c = rowCount[rows[i]];
+    rowCount[rows[i]] = c + min(counts[i], 0x7fffffffu - min(c, 0x7fffffffu));
 }
 
 // Deterministic initialisation for benchmarks that need no host copy of a model: uniform in [-scale, scale)

@@ -92,6 +92,6 @@ class CacheSwapGpuTest {
         System.arraycopy(evict, 0, all, n, n);
         System.arraycopy(load, 0, all, 2 * n, n);
         jcuda.driver.JCudaDriver.cuMemcpyHtoD(plan.ptr(), Pointer.to(all), 12L * n);
-        k.cacheSwap(n, plan.at(0), plan.at(4L * n), plan.at(8L * n), cache.ptr(), cacheAccum.ptr(), table, accum, dim, s);
+        k.cacheSwap(n, null, plan.at(0), plan.at(4L * n), plan.at(8L * n), cache.ptr(), cacheAccum.ptr(), table, accum, dim, s);
     }
 }

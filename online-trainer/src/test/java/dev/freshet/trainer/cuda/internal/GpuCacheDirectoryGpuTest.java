@@ -1,0 +1,149 @@
+package dev.freshet.trainer.cuda.internal;
+
+import dev.freshet.trainer.ModelConfig;
+import dev.freshet.trainer.OptimizerKind;
+import dev.freshet.trainer.OptimizerSpec;
+import dev.freshet.trainer.Precision;
+import dev.freshet.trainer.TableSpec;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.Test;
+
+import java.util.HashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.SplittableRandom;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The GPU-resident cache directory on its own: every lookup is given the slot that holds its row, the
+ * directory stays a bijection between cached rows and slots, a lookahead plan never evicts the rows of
+ * the batch in flight, frequently used rows stay cached while cold rows stream through, and a cache too
+ * small for the batches in flight is reported. Fresh random ids on every run (the seed is printed).
+ */
+@Tag("gpu")
+class GpuCacheDirectoryGpuTest {
+    private static final long[] ROWS = {5000, 300, 20000};
+    private static CudaContext.Probe probe;
+    private static CudaContext context;
+
+    @BeforeAll
+    static void open() {
+        probe = CudaContext.probe(0);
+        if (probe.available()) context = new CudaContext(0);
+    }
+
+    @BeforeEach
+    void requireGpu() {
+        Assumptions.assumeTrue(probe.available(), "skipped: no CUDA GPU here (" + probe.reason() + ")");
+        context.makeCurrent();
+    }
+
+    @AfterAll
+    static void close() {
+        if (context != null) context.close();
+    }
+
+    private static ModelConfig config(int batch) {
+        return new ModelConfig(List.of(new TableSpec("A", ROWS[0], 8), new TableSpec("B", ROWS[1], 8), new TableSpec("C", ROWS[2], 8)),
+                2, 8, List.of(8), List.of(8, 1), OptimizerSpec.of(OptimizerKind.ROWWISE_ADAGRAD, 0.05f),
+                OptimizerSpec.of(OptimizerKind.SGD, 0.01f), batch, 1, Precision.FP32);
+    }
+
+    /** Ids of one batch: a hot set of 20 rows per table in every example half the time, else uniform. */
+    private static int[] batch(SplittableRandom r, int examples) {
+        int[] ids = new int[examples * ROWS.length];
+        for (int i = 0; i < ids.length; i++) {
+            long rows = ROWS[i % ROWS.length];
+            ids[i] = r.nextBoolean() ? r.nextInt((int) Math.min(20, rows)) : r.nextInt((int) rows);
+        }
+        return ids;
+    }
+
+    @Test
+    void lookupsGetTheirRowsAndLookaheadNeverEvictsTheBatchInFlight() {
+        long seed = System.nanoTime();
+        System.out.println("GpuCacheDirectoryGpuTest seed " + seed);
+        SplittableRandom r = new SplittableRandom(seed);
+        int batch = 64, capacity = 600;
+        ModelConfig config = config(batch);
+        try (DlrmKernels k = new DlrmKernels(); DeviceModel model = new DeviceModel(config, k, capacity, batch);
+             GpuEmbeddingCache cache = new GpuEmbeddingCache(k, model, ROWS, capacity, 7, true)) {
+            int[] ids = batch(r, batch);
+            GpuEmbeddingCache.Plan inFlight = cache.plan(ids, batch, 1, 1);
+            int[] inFlightIds = ids;
+            int[] inFlightSlots = cache.slotsOf(inFlight);
+            Set<Integer> hot = new HashSet<>();
+            for (int t = 0; t < ROWS.length; t++) for (int h = 0; h < 20; h++) hot.add((int) cache.globalRow(t, h));
+            for (long ticket = 2; ticket <= 60; ticket++) {
+                int[] nextIds = batch(r, batch);
+                // the lookahead: planned while `inFlight` (ticket - 1) is still to train
+                GpuEmbeddingCache.Plan next = cache.plan(nextIds, batch, ticket, ticket - 1);
+                int[] nextSlots = cache.slotsOf(next);
+                int[] slotRows = cache.slotRows();
+                checkLookups(cache, inFlightIds, inFlightSlots, slotRows, "batch " + (ticket - 1) + " (in flight) after plan " + ticket);
+                checkLookups(cache, nextIds, nextSlots, slotRows, "batch " + ticket);
+                checkBijection(cache.rowSlots(), slotRows);
+                cache.release(inFlight);
+                inFlight = next;
+                inFlightIds = nextIds;
+                inFlightSlots = nextSlots;
+            }
+            // the hot rows are looked up in half of all lookups: they must all be cached at the end
+            int[] rowSlots = cache.rowSlots();
+            for (int row : hot) assertTrue(rowSlots[row] >= 0, "hot row " + row + " is not cached");
+            double hitRate = cache.hitRate();
+            System.out.printf("GpuCacheDirectoryGpuTest: %d lookups, hit rate %.3f%n", cache.lookups(), hitRate);
+            assertTrue(hitRate > 0.4 && hitRate < 1, "hit rate " + hitRate);
+        }
+    }
+
+    private static void checkLookups(GpuEmbeddingCache cache, int[] ids, int[] slots, int[] slotRows, String what) {
+        for (int i = 0; i < ids.length; i++) {
+            long row = cache.globalRow(i % ROWS.length, ids[i]);
+            assertTrue(slots[i] >= 0 && slots[i] < cache.capacity(), what + ": lookup " + i + " has slot " + slots[i]);
+            assertEquals(row, slotRows[slots[i]], what + ": lookup " + i + " (row " + row + ") is given slot " + slots[i]
+                    + ", which holds row " + slotRows[slots[i]]);
+        }
+    }
+
+    private static void checkBijection(int[] rowSlots, int[] slotRows) {
+        int cachedRows = 0, fullSlots = 0;
+        for (int row = 0; row < rowSlots.length; row++) {
+            if (rowSlots[row] == -1) continue;
+            cachedRows++;
+            assertTrue(rowSlots[row] >= 0, "row " + row + " left in state " + rowSlots[row]);
+            assertEquals(row, slotRows[rowSlots[row]], "row " + row + " -> slot " + rowSlots[row] + " -> row " + slotRows[rowSlots[row]]);
+        }
+        for (int s = 0; s < slotRows.length; s++) {
+            if (slotRows[s] < 0) continue;
+            fullSlots++;
+            assertEquals(s, rowSlots[slotRows[s]], "slot " + s + " -> row " + slotRows[s] + " -> slot " + rowSlots[slotRows[s]]);
+        }
+        assertEquals(fullSlots, cachedRows, "cached rows and full slots");
+    }
+
+    @Test
+    void aCacheTooSmallForTheBatchesInFlightIsReported() {
+        int batch = 64, capacity = 40;
+        ModelConfig config = config(batch);
+        try (DlrmKernels k = new DlrmKernels(); DeviceModel model = new DeviceModel(config, k, capacity, batch);
+             GpuEmbeddingCache cache = new GpuEmbeddingCache(k, model, ROWS, capacity, 0, true);
+             CudaStream compute = new CudaStream("test compute")) {
+            int[] ids = new int[batch * ROWS.length];
+            for (int i = 0; i < ids.length; i++) ids[i] = (i / ROWS.length) % (int) ROWS[i % ROWS.length]; // 64 + 64 + 64 rows
+            GpuEmbeddingCache.Plan plan = cache.plan(ids, batch, 1, 1);
+            cache.use(plan, model.deviceIds(), compute);
+            compute.synchronize();
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> cache.finish(plan));
+            assertTrue(e.getMessage().contains("GPU embedding cache too small") && e.getMessage().contains("trainer.cuda.cache-fraction"),
+                    e.getMessage());
+        }
+    }
+}
