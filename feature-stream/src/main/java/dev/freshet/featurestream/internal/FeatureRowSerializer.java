@@ -8,18 +8,18 @@ import org.apache.flink.api.common.typeutils.TypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.base.TypeSerializerSingleton;
 import org.apache.flink.core.memory.DataInputView;
 import org.apache.flink.core.memory.DataOutputView;
-import org.apache.flink.types.StringValue;
 
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 
 /**
  * Flink serializer of {@link FeatureRow} for the job's network exchanges (decoded rows to dedup, to the
  * join, ...): the fields in a fixed order, written and read directly.
  *
  * <pre>
- * kind byte | eventIdHash long | eventTime long | label byte | eventId, impressionId (StringValue, null marked)
+ * kind byte | eventIdHash long | eventTime long | label byte | eventId, impressionId (UTF-8: int n (-1 = null), n bytes)
  * | dense: int n (-1 = null), n floats | sparse: int n (-1 = null), n ints
- * | source: byte 0 (null) or 1, then topic (StringValue), partition int, offset long, key and value (int n (-1 = null), n bytes)
+ * | source: byte 0 (null) or 1, then topic (UTF-8), partition int, offset long, key and value (int n (-1 = null), n bytes)
  * </pre>
  * Every example crosses the network at least once (the keyBy before dedup), serialized by the sending
  * subtask and deserialized by the receiving one; Flink's POJO serializer reads each field by
@@ -73,8 +73,8 @@ public final class FeatureRowSerializer extends TypeSerializerSingleton<FeatureR
         out.writeLong(row.eventIdHash);
         out.writeLong(row.eventTime);
         out.writeByte(row.label);
-        StringValue.writeString(row.eventId, out);
-        StringValue.writeString(row.impressionId, out);
+        writeString(row.eventId, out);
+        writeString(row.impressionId, out);
         float[] dense = row.dense;
         if (dense == null) {
             out.writeInt(-1);
@@ -94,12 +94,22 @@ public final class FeatureRowSerializer extends TypeSerializerSingleton<FeatureR
             out.writeByte(0);
         } else {
             out.writeByte(1);
-            StringValue.writeString(source.topic, out);
+            writeString(source.topic, out);
             out.writeInt(source.partition);
             out.writeLong(source.offset);
             writeBytes(source.key, out);
             writeBytes(source.value, out);
         }
+    }
+
+    /** UTF-8 rather than Flink's StringValue, which encodes char by char through a thread-local buffer. */
+    private static void writeString(String s, DataOutputView out) throws IOException {
+        writeBytes(s == null ? null : s.getBytes(StandardCharsets.UTF_8), out);
+    }
+
+    private static String readString(DataInputView in) throws IOException {
+        byte[] bytes = readBytes(in);
+        return bytes == null ? null : new String(bytes, StandardCharsets.UTF_8);
     }
 
     private static void writeBytes(byte[] bytes, DataOutputView out) throws IOException {
@@ -126,8 +136,8 @@ public final class FeatureRowSerializer extends TypeSerializerSingleton<FeatureR
         row.eventIdHash = in.readLong();
         row.eventTime = in.readLong();
         row.label = in.readByte();
-        row.eventId = StringValue.readString(in);
-        row.impressionId = StringValue.readString(in);
+        row.eventId = readString(in);
+        row.impressionId = readString(in);
         int n = in.readInt();
         if (n >= 0) {
             float[] dense = new float[n];
@@ -141,7 +151,7 @@ public final class FeatureRowSerializer extends TypeSerializerSingleton<FeatureR
             row.sparse = sparse;
         }
         if (in.readByte() != 0) {
-            String topic = StringValue.readString(in);
+            String topic = readString(in);
             int partition = in.readInt();
             long offset = in.readLong();
             row.source = new SourceRecord(topic, partition, offset, readBytes(in), readBytes(in));

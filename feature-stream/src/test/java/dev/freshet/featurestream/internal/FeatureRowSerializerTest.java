@@ -63,12 +63,19 @@ class FeatureRowSerializerTest {
         FeatureRow row = new FeatureRow("ab", 7, FeatureRow.IMPRESSION, null, 9, (byte) 0, new float[]{1.5f}, new int[]{3, 4});
         DataOutputSerializer out = new DataOutputSerializer(64);
         SERIALIZER.serialize(row, out);
-        // 1 kind + 8 hash + 8 time + 1 label + "ab" (length 3 = 2 + 1, then 2 chars) + null (0) + 4 + 4 + 4 + 2 * 4 + no source (1)
-        assertEquals(1 + 8 + 8 + 1 + 3 + 1 + 4 + 4 + 4 + 8 + 1, out.length());
+        // 1 kind + 8 hash + 8 time + 1 label + "ab" (4 + 2) + null (4) + 4 + 4 + 4 + 2 * 4 + no source (1)
+        assertEquals(1 + 8 + 8 + 1 + 6 + 4 + 4 + 4 + 4 + 8 + 1, out.length());
         DataInputDeserializer in = new DataInputDeserializer(out.getSharedBuffer(), 0, out.length());
         assertEquals(FeatureRow.IMPRESSION, in.readByte());
         assertEquals(7, in.readLong());
         assertEquals(9, in.readLong());
+        assertEquals(0, in.readByte());
+        assertEquals(2, in.readInt());
+        assertEquals('a', in.readByte());
+        assertEquals('b', in.readByte());
+        assertEquals(-1, in.readInt(), "no impression id");
+        assertEquals(1, in.readInt());
+        assertEquals(1.5f, in.readFloat());
     }
 
     @Test
