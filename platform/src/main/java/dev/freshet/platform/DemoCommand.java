@@ -183,8 +183,8 @@ public final class DemoCommand implements Command {
         }
         if (last != null) {
             long waiting = last.featurised() - last.trained();
-            String partial = waiting > 0 && waiting < f.batchSize()
-                    ? String.format(" (%,d wait for a full batch of %,d: the trainer cuts batches at fixed points)", waiting, f.batchSize())
+            String partial = waiting > 0 && waiting < f.batchSize() && !f.trainsPartialBatches()
+                    ? String.format(" (%,d wait for a full batch of %,d: trainer.batch-linger is 0)", waiting, f.batchSize())
                     : waiting > 0 ? String.format(" (%,d featurised but not trained yet)", waiting) : "";
             sb.append(String.format("  featurised      %,d examples%n  trained         %,d examples%s%n  dead-lettered   %,d records%n",
                     last.featurised(), last.trained(), partial, last.deadLettered()));

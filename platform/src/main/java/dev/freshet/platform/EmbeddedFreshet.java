@@ -26,6 +26,9 @@ import dev.freshet.trainer.host.HostModelState;
 import dev.freshet.trainer.online.OnlineTrainer;
 import dev.freshet.trainer.online.TrainerBackends;
 import dev.freshet.trainer.online.TrainerConfig;
+import dev.freshet.trainer.online.TrainerListener;
+import dev.freshet.trainer.retrain.RetrainConfig;
+import dev.freshet.trainer.retrain.RetrainScheduler;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import java.time.Clock;
 import dev.freshet.schemas.Topics;
@@ -69,7 +72,7 @@ public final class EmbeddedFreshet implements AutoCloseable {
     public static final List<Setting<?>> SETTINGS = FreshetCommands.distinct(concat(
             CommonSettings.SETTINGS, Topics.SETTINGS, TopicAdmin.SETTINGS, FeatureLayout.SETTINGS, IngestConfig.SETTINGS,
             FeatureStreamConfig.SETTINGS, TrainerConfig.SETTINGS, ModelConfig.SETTINGS, CpuBackend.SETTINGS, CudaOptions.SETTINGS,
-            PublisherConfig.SETTINGS, ServingConfig.SETTINGS));
+            RetrainConfig.SETTINGS, PublisherConfig.SETTINGS, ServingConfig.SETTINGS));
 
     private final ConfigSource config;
     private final Path workDir;
@@ -162,6 +165,7 @@ public final class EmbeddedFreshet implements AutoCloseable {
         c = underWorkDir(c, TrainerConfig.CHECKPOINT_DIR, "checkpoints");
         c = underWorkDir(c, TrainerConfig.PUBLISH_DIR, "trainer-updates");
         c = underWorkDir(c, PublisherConfig.STORE_DIR, "models");
+        c = underWorkDir(c, RetrainConfig.DIR, "retrain");
         return c;
     }
 
@@ -178,14 +182,19 @@ public final class EmbeddedFreshet implements AutoCloseable {
             long servedAt = System.currentTimeMillis();
             try {
                 lastServedVersion.set(model.version());
-                modelServed(store.manifest(model.version()).inputOffsets(), servedAt);
+                modelServed(store.manifest(model.version()).inputOffsets(), model.createdAt(), servedAt);
             } catch (RuntimeException e) {
                 LOG.warn("cannot read the manifest of served version {} for freshness: {}", model.version(), e.toString());
             }
         });
     }
 
-    /** The trainer (on its own thread) with the publisher as its sink. */
+    /**
+     * The trainer (on its own thread) with the publisher as its sink, and the retrain service beside it
+     * as in {@code freshet publish}: on {@code retrain.interval}, on drift, or when {@code freshet retrain}
+     * drops its request into {@code retrain.dir}, a candidate trained on a replay of {@code features}
+     * replaces the online model if it scores better on the newest examples.
+     */
     private void startTrainer(ConfigSource c) {
         FeatureLayout layout = FeatureLayout.from(c);
         ModelConfig model = ModelConfig.from(layout, c);
@@ -202,6 +211,13 @@ public final class EmbeddedFreshet implements AutoCloseable {
                 .sink(sink)
                 .consumer(new KafkaConsumer<>(OnlineTrainer.consumerProperties(trainerConfig)))
                 .stateAllocator(HostModelState::allocate)
+                .listener(new TrainerListener() {
+                    @Override
+                    public void afterStep(long step, int partition, String from, String to, double loss) {
+                        // "offset:example": every record before offset is wholly trained (freshness' trained stage)
+                        freshness.trained(partition, Long.parseLong(to.substring(0, to.indexOf(':'))), System.currentTimeMillis());
+                    }
+                })
                 .build();
         trainerThread = new Thread(() -> {
             try {
@@ -217,6 +233,10 @@ public final class EmbeddedFreshet implements AutoCloseable {
             trainerThread.join(120_000);
             trainer.close();
         });
+        // Closed before the trainer (the started stack unwinds in reverse), as RetrainScheduler asks.
+        started.push(RetrainScheduler.start(RetrainConfig.from(c), trainer,
+                (m, threads) -> TrainerBackends.create(trainerConfig.backend(), m, c.with(CpuBackend.THREADS, Integer.toString(threads))),
+                OnlineTrainer.consumerProperties(trainerConfig), trainerConfig.topics().features(), Clock.systemUTC()));
     }
 
     private ConfigSource underWorkDir(ConfigSource c, Setting<Path> setting, String sub) {
@@ -330,12 +350,19 @@ public final class EmbeddedFreshet implements AutoCloseable {
     }
 
     /**
-     * True when every one of {@code produced} events is trained or dead-lettered, except for fewer than
-     * one batch: the trainer cuts batches at fixed points of the stream (so a resumed run trains the
-     * same steps) and trains a partial batch only when more examples complete it.
+     * True when every one of {@code produced} events is trained or dead-lettered. Without
+     * {@code trainer.batch-linger} (the embedded defaults set one), all but fewer than one batch: the
+     * trainer then cuts batches at fixed points of the stream and trains a partial batch only when more
+     * examples complete it.
      */
     public boolean caughtUp(long produced) {
-        return trained() + deadLettered() > produced - batchSize();
+        long untrainable = trainsPartialBatches() ? 0 : batchSize() - 1;
+        return trained() + deadLettered() >= produced - untrainable;
+    }
+
+    /** Whether the trainer trains a partial batch after {@code trainer.batch-linger} (so that every example gets trained). */
+    public boolean trainsPartialBatches() {
+        return !config.get(TrainerConfig.BATCH_LINGER).isZero();
     }
 
     /** Examples per training step ({@code model.batch-size}). */
@@ -357,14 +384,14 @@ public final class EmbeddedFreshet implements AutoCloseable {
         }
     }
 
-    private void modelServed(Map<String, Long> inputOffsets, long servedAt) {
+    private void modelServed(Map<String, Long> inputOffsets, long publishedAt, long servedAt) {
         if (firstModelServedAt.compareAndSet(-1, servedAt)) {
             freshness.steadyStateFrom(servedAt);
             for (LongConsumer l : firstModelListeners) {
                 if (firstModelListeners.remove(l)) l.accept(servedAt);
             }
         }
-        freshness.versionServed(inputOffsets, servedAt);
+        freshness.versionServed(inputOffsets, publishedAt, servedAt);
     }
 
     public ConfigSource config() {

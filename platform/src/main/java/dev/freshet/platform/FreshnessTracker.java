@@ -21,17 +21,31 @@ import java.util.Objects;
  * its freshness is that version's serving time minus the example's event time. Either report may come
  * first, so both sides are kept until matched (versions: the last {@value #VERSIONS_KEPT}).
  *
+ * <p><b>Where the time goes</b> ({@link #stages}): each served example's latency splits at three more
+ * moments: when the tap saw its record committed on {@code features} (Flink processing, batching and
+ * the checkpoint that commits the transaction), when the trainer finished the step that took its last
+ * example ({@link #trained}: waiting for a batch to fill, a backlog, the step), and when the publisher
+ * wrote the version that first holds it (waiting for the delta interval, writing the version). The rest
+ * is announcing and applying it on the replica. The tap and the trainer read {@code features}
+ * separately, so a stage that ends before it begins by their reckoning counts as 0.
+ *
  * <p>Thread-safe. Totals count only examples produced after {@link #steadyStateFrom} (set when the
  * first model is served): the start-up is reported separately as time to first model. The live view
  * ({@link #drainRecent}) counts every example served in its interval.
  */
 public final class FreshnessTracker {
     static final int VERSIONS_KEPT = 4096;
+    /** Training steps remembered per partition until the examples they took are served. */
+    static final int STEPS_KEPT = 65_536;
 
-    private record Pending(long offset, long[] eventTimes) {
+    private record Pending(long offset, long[] eventTimes, long visibleAt) {
     }
 
-    private record Served(long servedAt, Map<Integer, Long> nextOffsets) {
+    private record Served(long publishedAt, long servedAt, Map<Integer, Long> nextOffsets) {
+    }
+
+    /** A training step that finished at {@code at} and left partition's position at record {@code nextOffset}. */
+    private record Step(long nextOffset, long at) {
     }
 
     private final String featuresTopic;
@@ -39,6 +53,11 @@ public final class FreshnessTracker {
     private final ArrayDeque<Served> versions = new ArrayDeque<>();
     private final LatencyHistogram total = new LatencyHistogram();
     private final LatencyHistogram recent = new LatencyHistogram();
+    private final Map<Integer, ArrayDeque<Step>> steps = new HashMap<>();
+    private final LatencyHistogram visible = new LatencyHistogram();
+    private final LatencyHistogram trained = new LatencyHistogram();
+    private final LatencyHistogram published = new LatencyHistogram();
+    private final LatencyHistogram applied = new LatencyHistogram();
     private long steadyStateFrom = Long.MAX_VALUE;
     private long matched;
 
@@ -55,24 +74,45 @@ public final class FreshnessTracker {
     /** Starts the totals afresh, counting examples produced from {@code epochMillis} on (a benchmark's measured window). */
     public synchronized void restartTotals(long epochMillis) {
         total.clear();
+        visible.clear();
+        trained.clear();
+        published.clear();
+        applied.clear();
         steadyStateFrom = epochMillis;
     }
 
-    /** A committed {@code features} record: its examples' event times (production times). */
-    public synchronized void featuresRecord(int partition, long offset, long[] eventTimes) {
+    /** A committed {@code features} record, seen at {@code visibleAtMillis}: its examples' event times (production times). */
+    public synchronized void featuresRecord(int partition, long offset, long[] eventTimes, long visibleAtMillis) {
+        Pending record = new Pending(offset, eventTimes.clone(), visibleAtMillis);
         Served first = firstServing(partition, offset);
         if (first != null) {
-            record(first.servedAt(), eventTimes);
+            record(partition, record, first);
         } else {
-            pending.computeIfAbsent(partition, p -> new ArrayDeque<>()).addLast(new Pending(offset, eventTimes.clone()));
+            pending.computeIfAbsent(partition, p -> new ArrayDeque<>()).addLast(record);
         }
     }
 
     /**
-     * A replica started answering with a version whose provenance has {@code inputOffsets}
-     * ({@code "topic-partition" -> next offset}); entries for other topics are ignored.
+     * A training step finished at {@code atMillis}, leaving {@code partition}'s position at record
+     * {@code nextOffset} (every record before it is wholly trained).
      */
-    public synchronized void versionServed(Map<String, Long> inputOffsets, long servedAtMillis) {
+    public synchronized void trained(int partition, long nextOffset, long atMillis) {
+        ArrayDeque<Step> s = steps.computeIfAbsent(partition, p -> new ArrayDeque<>());
+        if (!s.isEmpty() && s.peekLast().nextOffset() >= nextOffset) {
+            return; // a step that ended inside the same record as the one before: that record is not trained yet
+        }
+        s.addLast(new Step(nextOffset, atMillis));
+        if (s.size() > STEPS_KEPT) {
+            s.removeFirst();
+        }
+    }
+
+    /**
+     * A replica started answering, at {@code servedAtMillis}, with a version written at
+     * {@code publishedAtMillis} whose provenance has {@code inputOffsets} ({@code "topic-partition" -> next
+     * offset}); entries for other topics are ignored.
+     */
+    public synchronized void versionServed(Map<String, Long> inputOffsets, long publishedAtMillis, long servedAtMillis) {
         Map<Integer, Long> next = new HashMap<>();
         inputOffsets.forEach((tp, offset) -> {
             int dash = tp.lastIndexOf('-');
@@ -83,14 +123,15 @@ public final class FreshnessTracker {
         if (next.isEmpty()) {
             return;
         }
-        versions.addLast(new Served(servedAtMillis, next));
+        Served served = new Served(publishedAtMillis, servedAtMillis, next);
+        versions.addLast(served);
         if (versions.size() > VERSIONS_KEPT) {
             versions.removeFirst();
         }
         next.forEach((partition, offset) -> {
             ArrayDeque<Pending> queue = pending.get(partition);
             while (queue != null && !queue.isEmpty() && queue.peekFirst().offset() < offset) {
-                record(servedAtMillis, queue.removeFirst().eventTimes());
+                record(partition, queue.removeFirst(), served);
             }
         });
     }
@@ -106,21 +147,53 @@ public final class FreshnessTracker {
         return null;
     }
 
-    private void record(long servedAt, long[] eventTimes) {
-        for (long t : eventTimes) {
+    private void record(int partition, Pending record, Served served) {
+        long trainedAt = trainedAt(partition, record.offset());
+        long servedAt = served.servedAt();
+        for (long t : record.eventTimes()) {
             matched++;
             long latency = servedAt - t;
             // The live view shows every served example, backlog included: a trainer that falls behind shows as growing freshness.
             recent.add(latency);
             if (t >= steadyStateFrom) {
                 total.add(latency);
+                // Stage ends as each side saw them; clamped so the stages of one example add up to its latency.
+                long seen = Math.min(Math.max(record.visibleAt(), t), servedAt);
+                long pub = Math.min(Math.max(served.publishedAt(), seen), servedAt);
+                visible.add(seen - t);
+                if (trainedAt != Long.MIN_VALUE) {
+                    long tr = Math.min(Math.max(trainedAt, seen), pub);
+                    trained.add(tr - seen);
+                    published.add(pub - tr);
+                }
+                applied.add(servedAt - pub);
             }
         }
+    }
+
+    /**
+     * When the step that trained the last example of record {@code offset} finished (Long.MIN_VALUE when
+     * no step was reported); forgets the steps no later record can need (records are matched in offset order).
+     */
+    private long trainedAt(int partition, long offset) {
+        ArrayDeque<Step> s = steps.get(partition);
+        if (s == null) {
+            return Long.MIN_VALUE;
+        }
+        while (!s.isEmpty() && s.peekFirst().nextOffset() <= offset) {
+            s.removeFirst();
+        }
+        return s.isEmpty() ? Long.MIN_VALUE : s.peekFirst().at();
     }
 
     /** Freshness percentiles since {@link #steadyStateFrom}, in seconds. */
     public synchronized Summary summary() {
         return summaryOf(total);
+    }
+
+    /** Where the time went, per stage, for the examples in {@link #summary()} (see the class comment). */
+    public synchronized Stages stages() {
+        return new Stages(summaryOf(visible), summaryOf(trained), summaryOf(published), summaryOf(applied));
     }
 
     /** Percentiles of the examples matched since the previous call (for a live display), then resets them. */
@@ -146,6 +219,17 @@ public final class FreshnessTracker {
 
     /** @param count examples measured; percentiles NaN when none */
     public record Summary(long count, double p50Seconds, double p99Seconds, double maxSeconds) {
+    }
+
+    /**
+     * Per stage of the examples' way (see the class comment):
+     *
+     * @param visible   production to committed on {@code features} (ingest, Flink, the checkpoint that commits)
+     * @param trained   committed to trained (batch fill, backlog, the step); examples whose step was reported only
+     * @param published trained to written as a model version (delta interval, writing it); same examples as {@code trained}
+     * @param applied   written to answered with by the replica (announcement, delta apply, ONNX session)
+     */
+    public record Stages(Summary visible, Summary trained, Summary published, Summary applied) {
     }
 
 }

@@ -46,7 +46,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * trainer's for the same examples.
  */
 class EndToEndTest {
-    private static final int VALID = 3072;          // 12 batches of 256: every example lands in a full step
+    // No multiple of the 256-example step: the last 184 examples are trained as a partial batch once the embedded
+    // trainer.batch-linger has passed, so every example must still end up in the model.
+    private static final int VALID = 3000;
     private static final int BAD = 7;                // events of an unknown feature layout: the feature job dead-letters them
     private static final float TOLERANCE = 1e-5f;    // DESIGN: serving matches the trainer within 1e-5
 

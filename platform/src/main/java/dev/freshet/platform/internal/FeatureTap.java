@@ -103,7 +103,7 @@ public final class FeatureTap implements AutoCloseable {
         LongBuffer times = batch.getEventTimes().duplicate().order(ByteOrder.LITTLE_ENDIAN).asLongBuffer();
         long[] eventTimes = new long[times.remaining()];
         times.get(eventTimes);
-        freshness.featuresRecord(r.partition(), r.offset(), eventTimes);
+        freshness.featuresRecord(r.partition(), r.offset(), eventTimes, System.currentTimeMillis());
         featureRecords.incrementAndGet();
         examples.addAndGet(batch.getCount());
     }

@@ -25,8 +25,8 @@ class ProgressMonitorTest {
         try (ProgressMonitor m = new ProgressMonitor(readings, freshness, history, null, Duration.ofHours(1), System.nanoTime())) {
             produced.set(1000);
             trained.set(500);
-            freshness.featuresRecord(0, 0, new long[]{1_000, 1_200});
-            freshness.versionServed(Map.of("features-0", 1L), 1_500);
+            freshness.featuresRecord(0, 0, new long[]{1_000, 1_200}, 0);
+            freshness.versionServed(Map.of("features-0", 1L), 0, 1_500);
             StatusSample s = m.sample();
             assertEquals(1000, s.produced());
             assertTrue(s.producedPerSecond() > 0 && s.trainedPerSecond() > 0);
