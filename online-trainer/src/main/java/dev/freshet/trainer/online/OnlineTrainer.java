@@ -735,7 +735,13 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
         }
         if (offsets.isEmpty()) return;
         try {
-            consumer.commitSync(offsets);
+            try {
+                consumer.commitSync(offsets);
+            } catch (WakeupException e) {
+                // stop() woke the consumer while the loop was training, not polling: the final checkpoint's commit is the
+                // first blocking call to see it. Throwing spent the wake-up, so this commit goes through.
+                consumer.commitSync(offsets);
+            }
         } catch (KafkaException e) {
             LOG.warn("committing offsets {} after checkpoint step {} failed ({}); the checkpoint still holds them", offsets, step, e.toString());
         }

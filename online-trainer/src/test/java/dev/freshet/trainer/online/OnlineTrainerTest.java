@@ -16,7 +16,10 @@ import dev.freshet.trainer.checkpoint.CheckpointStore;
 import dev.freshet.trainer.cpu.CpuBackend;
 import dev.freshet.trainer.host.HostModelState;
 import dev.freshet.trainer.metrics.SlidingWindowMetrics;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -35,6 +38,7 @@ import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -378,6 +382,45 @@ class OnlineTrainerTest {
             // Round robin still: partition 1 had the turn, then partition 0's tail; positions end past the last records.
             assertEquals(List.of("0:0:0-1:8", "1:0:0-1:8", "0:1:8-2:16", "1:1:8-2:0", "0:2:16-3:0"), steps);
             assertEquals(Map.of(new TopicPartition("linger.features", 0), 3L, new TopicPartition("linger.features", 1), 2L), t.position());
+        }
+    }
+
+    @Test
+    void aStopBetweenPollsStillCommitsTheFinalCheckpointsOffsets(@TempDir Path tmp) throws Exception {
+        SyntheticFeatures data = new SyntheticFeatures(10);
+        kafka.createTopic("wakeup.features", 1);
+        SyntheticFeatures.produce(kafka.bootstrapServers(), "wakeup.features", 1, stream(data, 1, 4, 32));
+        OnlineTrainer[] self = new OnlineTrainer[1];
+        TrainerListener stopAfterTwo = new TrainerListener() {
+            @Override
+            public void afterStep(long step, int partition, String from, String to, double loss) {
+                // On the training thread, between steps: the consumer is not polling when stop() wakes it.
+                if (step == 1) self[0].stop();
+            }
+        };
+        try (CpuBackend backend = CpuBackend.create(data.model(32), 1);
+             OnlineTrainer t = trainer(config("wakeup.", tmp, Map.of()), data, backend, new RecordingSink(), Clock.systemUTC(), stopAfterTwo)) {
+            self[0] = t;
+            // The commit used to fail with the pending wake-up and log so (the request may still reach the broker, so the
+            // committed offset alone cannot tell); slf4j-simple writes to whatever System.err is at the time.
+            java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream err = System.err;
+            System.setErr(new java.io.PrintStream(log, true, java.nio.charset.StandardCharsets.UTF_8));
+            try {
+                t.run();
+            } finally {
+                System.setErr(err);
+            }
+            assertEquals(2, t.step());
+            String logged = log.toString(java.nio.charset.StandardCharsets.UTF_8);
+            assertTrue(logged.contains("checkpoint ckpt-"), "the final checkpoint is logged (the capture works): " + logged);
+            assertFalse(logged.contains("WakeupException"), logged);
+        }
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, kafka.bootstrapServers()))) {
+            Map<TopicPartition, OffsetAndMetadata> committed = admin.listConsumerGroupOffsets("wakeup.trainer")
+                    .partitionsToOffsetAndMetadata().get();
+            assertEquals(2L, committed.get(new TopicPartition("wakeup.features", 0)).offset(),
+                    "the final checkpoint's position is committed although stop() had woken the consumer");
         }
     }
 
