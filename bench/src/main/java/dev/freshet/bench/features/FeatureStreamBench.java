@@ -37,12 +37,26 @@ import java.util.Map;
  * Throughput of the feature job (Flink MiniCluster in this JVM) from a pre-filled {@code clicks} topic
  * to committed {@code features} (read_committed), at parallelism 1 and 2, on the in-process broker.
  * The input is the Criteo sample repeated with unique event ids (LABELED events, event times 1 ms
- * apart), produced with LZ4 as the ingest CLI does. Measured per run: the time from the first committed
- * example to the last (steady state; job start-up and the first checkpoint excluded), and the process
- * CPU time per event (broker, job and the counting consumer share this JVM and the machine's cores),
- * and the machine's load average at the end of each run (other processes compete for the same cores:
- * at a load of 20 on 2 cores the job gets a fraction of them, and events/s says more about the
- * neighbours than about the job; CPU time per event does not depend on them as much).
+ * apart), produced with LZ4 as the ingest CLI does. A run ends when every input event has been read
+ * back, committed, from {@code features}. Unmeasured warm-up runs go first (one per parallelism), so that
+ * the measured runs see compiled code, as a long-running job does (their figures are recorded as
+ * warm-ups). Measured per run:
+ * <ul>
+ * <li>{@code events_per_s} (the target): examples written per second in steady state, from the write
+ * time of the first {@code features} record to that of the last (Kafka CreateTime, which the sink's
+ * producer stamps; job start-up is before the first, and the examples of the first record are not
+ * counted). Committed output alone cannot time this: a transaction becomes visible only when a
+ * checkpoint completes, so on a run of a few checkpoint intervals the time from first to last commit
+ * is a whole number of intervals, however early the job finished within the last one.</li>
+ * <li>{@code events_per_s_commit_to_commit}: examples committed after the first commit, over the time
+ * from the first commit to the last; quantised by the checkpoint interval as just said.</li>
+ * <li>{@code events_per_s_incl_startup}: all events over the time from job submission to the last commit.</li>
+ * <li>{@code jit_compile_ms}: time the JIT spent compiling during the run (its threads share the cores).</li>
+ * <li>the process CPU time per event (broker, job and the counting consumer share this JVM and the
+ * machine's cores), and the machine's load average at the end of each run (other processes compete
+ * for the same cores: at a load of 20 on 2 cores the job gets a fraction of them, and events/s says
+ * more about the neighbours than about the job; CPU time per event does not depend on them as much).</li>
+ * </ul>
  *
  * <pre>
  * mvn -B -o -q -pl bench -am install -DskipTests
@@ -53,7 +67,8 @@ import java.util.Map;
  * (exec:exec, not exec:java: Flink's MiniCluster resolves job classes through the JVM's class path and
  * cannot see exec:java's isolated class loader.)
  * Flags: {@code --events N} input size, {@code --parallelism 1,2} the runs, {@code --checkpoint 5s}
- * checkpoint interval, {@code --shared DIR} where data/ is, {@code --out FILE} the JSON
+ * checkpoint interval, {@code --warmup true} one unmeasured run per parallelism (all events) before them,
+ * {@code --shared DIR} where data/ is, {@code --out FILE} the JSON
  * (default bench/results/features.json).
  */
 public final class FeatureStreamBench {
@@ -68,6 +83,7 @@ public final class FeatureStreamBench {
         Map<String, String> flags = flags(args);
         int events = Integer.parseInt(flags.getOrDefault("events", "1000000"));
         String checkpoint = flags.getOrDefault("checkpoint", "5s");
+        boolean warmup = Boolean.parseBoolean(flags.getOrDefault("warmup", "true"));
         List<Integer> parallelisms = new ArrayList<>();
         for (String p : flags.getOrDefault("parallelism", "1,2").split(",")) parallelisms.add(Integer.parseInt(p.trim()));
         // Maven runs the bench in the module directory (bench/); resolve defaults from the project root either way.
@@ -98,30 +114,29 @@ public final class FeatureStreamBench {
             report.add("input_events", events, "events", true, null);
             report.add("input_avro_bytes_per_event", Math.round((double) bytes / events), "bytes", false, null);
 
+            if (warmup) {
+                // Unmeasured runs first, one per measured parallelism: the JIT compiles the broker's, Flink's and
+                // the job's hot paths while they run (the compiler threads took a third of the 2 cores during a cold
+                // run, and still a fifth during the first run after one warm-up), which is start-up, not steady state.
+                for (int p : parallelisms) {
+                    Run run = runJob(kafka, config(kafka, clicks, layout, work, checkpoint, p, "warmup-p" + p), events);
+                    System.out.printf(Locale.ROOT, "warm-up at parallelism %d (not a result): %,.0f events/s steady, %.2f us CPU/event, "
+                            + "JIT %,d ms%n", p, run.steadyRate, run.cpuMicrosPerEvent, run.compileMillis);
+                    report.add("warmup_p" + p + "_events_per_s", Math.round(run.steadyRate), "events/s", true, null);
+                }
+            }
             for (int p : parallelisms) {
-                Topics topics = new Topics(clicks, "bench.clicks.json", "bench.clicks.dlq", "bench.p" + p + ".features",
-                        "bench.p" + p + ".features.dlq", "bench.p" + p + ".feature-stats", "bench.model-updates");
-                kafka.createTopic(topics.features(), p);
-                kafka.createTopic(topics.featuresDlq(), 1);
-                kafka.createTopic(topics.featureStats(), 1);
-                Map<String, String> settings = new HashMap<>();
-                settings.put("kafka.bootstrap-servers", kafka.bootstrapServers());
-                settings.put("feature-stream.parallelism", Integer.toString(p));
-                settings.put("feature-stream.checkpoint-interval", checkpoint);
-                settings.put("feature-stream.group-id", "bench-p" + p);
-                settings.put("feature-stream.transactional-id-prefix", "bench-p" + p);
-                settings.put("freshet.work-dir", work.resolve("p" + p).toString());
-                FeatureStreamConfig base = FeatureStreamConfig.from(ConfigSource.of(settings));
-                FeatureStreamConfig config = new FeatureStreamConfig(base.bootstrapServers(), topics, layout, p,
-                        base.checkpointInterval(), base.dedupWindow(), base.labelWindow(), base.allowedLateness(), base.idleTimeout(),
-                        base.statsWindow(), base.topK(), base.batchSize(), base.linger(), base.groupId(),
-                        base.transactionalIdPrefix(), base.workDir());
+                FeatureStreamConfig config = config(kafka, clicks, layout, work, checkpoint, p, "p" + p);
                 Run run = runJob(kafka, config, events);
-                System.out.printf(Locale.ROOT, "parallelism %d: %,.0f events/s steady (%,.0f incl. start-up), %.2f us CPU/event%n",
-                        p, run.steadyRate, run.totalRate, run.cpuMicrosPerEvent);
+                System.out.printf(Locale.ROOT, "parallelism %d: %,.0f events/s steady (%,.0f commit to commit, %,.0f incl. start-up), "
+                                + "%.2f us CPU/event, JIT %,d ms; commits seen: %s%n",
+                        p, run.steadyRate, run.commitRate, run.totalRate, run.cpuMicrosPerEvent, run.compileMillis, run.commits);
                 report.add("p" + p + "_events_per_s", Math.round(run.steadyRate), "events/s", true, TARGET);
+                report.add("p" + p + "_events_per_s_commit_to_commit", Math.round(run.commitRate), "events/s", true, null);
                 report.add("p" + p + "_events_per_s_incl_startup", Math.round(run.totalRate), "events/s", true, null);
                 report.add("p" + p + "_cpu_us_per_event", Math.round(run.cpuMicrosPerEvent * 100) / 100.0, "us", false, null);
+                // Part of that CPU is the JIT compiling, not the job running: large while the JVM is still warming up.
+                report.add("p" + p + "_jit_compile_ms", run.compileMillis, "ms", false, null);
                 // The machine is shared: its load says how much of the 2 cores this run could have had.
                 report.add("p" + p + "_machine_load_avg_1m", Math.round(ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage() * 10) / 10.0,
                         "runnable", false, null);
@@ -130,15 +145,44 @@ public final class FeatureStreamBench {
         report.write(out);
     }
 
-    private record Run(double steadyRate, double totalRate, double cpuMicrosPerEvent) {
+    /** The job's settings for one run, with its own output topics, consumer group, transactional ids and work directory. */
+    private static FeatureStreamConfig config(EmbeddedKafka kafka, String clicks, FeatureLayout layout, Path work, String checkpoint,
+                                              int p, String name) throws Exception {
+        Topics topics = new Topics(clicks, "bench.clicks.json", "bench.clicks.dlq", "bench." + name + ".features",
+                "bench." + name + ".features.dlq", "bench." + name + ".feature-stats", "bench.model-updates");
+        kafka.createTopic(topics.features(), p);
+        kafka.createTopic(topics.featuresDlq(), 1);
+        kafka.createTopic(topics.featureStats(), 1);
+        Map<String, String> settings = new HashMap<>();
+        settings.put("kafka.bootstrap-servers", kafka.bootstrapServers());
+        settings.put("feature-stream.parallelism", Integer.toString(p));
+        settings.put("feature-stream.checkpoint-interval", checkpoint);
+        settings.put("feature-stream.group-id", "bench-" + name);
+        settings.put("feature-stream.transactional-id-prefix", "bench-" + name);
+        settings.put("freshet.work-dir", work.resolve(name).toString());
+        FeatureStreamConfig base = FeatureStreamConfig.from(ConfigSource.of(settings));
+        return new FeatureStreamConfig(base.bootstrapServers(), topics, layout, p,
+                base.checkpointInterval(), base.dedupWindow(), base.labelWindow(), base.allowedLateness(), base.idleTimeout(),
+                base.statsWindow(), base.topK(), base.batchSize(), base.linger(), base.groupId(),
+                base.transactionalIdPrefix(), base.workDir());
+    }
+
+    private record Run(double steadyRate, double commitRate, double totalRate, double cpuMicrosPerEvent, long compileMillis,
+                       String commits) {
     }
 
     private static Run runJob(EmbeddedKafka kafka, FeatureStreamConfig config, int events) throws Exception {
         long cpu0 = processCpuNanos();
+        long compile0 = ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
         long start = System.nanoTime();
         long first = 0;
         long firstCount = 0;
         long count = 0;
+        // Write times (CreateTime, ms) of the first and last features records, and the examples in the first.
+        long firstWrite = Long.MAX_VALUE;
+        long lastWrite = Long.MIN_VALUE;
+        long examplesAtFirstWrite = 0;
+        StringBuilder commits = new StringBuilder();
         EmbeddedFeatureJob job = EmbeddedFeatureJob.start(config);
         Map<String, Object> p = kafka.clientProps();
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
@@ -153,8 +197,21 @@ public final class FeatureStreamBench {
                 if (System.nanoTime() > deadline) {
                     throw new IllegalStateException("after 5 minutes only " + count + " of " + events + " examples were committed");
                 }
+                long before = count;
                 for (ConsumerRecord<byte[], byte[]> r : consumer.poll(Duration.ofMillis(100))) {
-                    count += exampleCount(r.value());
+                    int n = exampleCount(r.value());
+                    count += n;
+                    long written = r.timestamp();
+                    if (written < firstWrite) {
+                        firstWrite = written;
+                        examplesAtFirstWrite = 0;
+                    }
+                    if (written == firstWrite) examplesAtFirstWrite += n;
+                    lastWrite = Math.max(lastWrite, written);
+                }
+                if (count > before) {
+                    commits.append(String.format(Locale.ROOT, "%s%.1f s %,d", commits.length() == 0 ? "" : ", ",
+                            (System.nanoTime() - start) / 1e9, count));
                 }
                 if (first == 0 && count > 0) {
                     first = System.nanoTime();
@@ -164,12 +221,20 @@ public final class FeatureStreamBench {
         }
         long end = System.nanoTime();
         long cpu = processCpuNanos() - cpu0;
+        long compileMillis = ManagementFactory.getCompilationMXBean().getTotalCompilationTime() - compile0;
         job.close();
         if (count != events) {
             throw new IllegalStateException("committed " + count + " examples for " + events + " input events");
         }
-        // Steady state: from the first committed checkpoint to the last example, not counting the first checkpoint's examples.
-        return new Run((events - firstCount) / ((end - first) / 1e9), events / ((end - start) / 1e9), cpu / 1e3 / events);
+        if (lastWrite <= firstWrite) {
+            throw new IllegalStateException("all " + events + " examples were written within one millisecond; the write rate "
+                    + "cannot be timed. Fix: pass a larger --events.");
+        }
+        // Steady state by write time, not counting the first record's examples (written at the start of the interval).
+        double steady = (events - examplesAtFirstWrite) / ((lastWrite - firstWrite) / 1e3);
+        // From the first commit to the last example, not counting the first commit's examples.
+        double commitToCommit = (events - firstCount) / ((end - first) / 1e9);
+        return new Run(steady, commitToCommit, events / ((end - start) / 1e9), cpu / 1e3 / events, compileMillis, commits.toString());
     }
 
     /** Examples in an encoded FeatureBatch, from its first fields (layoutId long, count int) without decoding the arrays. */
