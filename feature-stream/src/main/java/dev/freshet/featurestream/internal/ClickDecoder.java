@@ -160,11 +160,31 @@ public final class ClickDecoder {
 
     /** FNV-1a over the id's UTF-16 units, then SplitMix64's finaliser; 64 bits make a collision within a dedup window negligible. */
     public static long idHash(String id) {
-        long h = 0xcbf29ce484222325L;
+        long h = FNV_OFFSET;
         for (int i = 0, n = id.length(); i < n; i++) {
             h ^= id.charAt(i);
-            h *= 0x100000001b3L;
+            h *= FNV_PRIME;
         }
+        return finishIdHash(h);
+    }
+
+    /**
+     * {@link #idHash(String)} of an id given as ASCII bytes, each of which is then its own UTF-16 unit,
+     * without making the String first. The caller checks that every byte is ASCII (below 0x80).
+     */
+    static long idHashAscii(byte[] bytes, int offset, int length) {
+        long h = FNV_OFFSET;
+        for (int i = offset, end = offset + length; i < end; i++) {
+            h ^= bytes[i];
+            h *= FNV_PRIME;
+        }
+        return finishIdHash(h);
+    }
+
+    private static final long FNV_OFFSET = 0xcbf29ce484222325L;
+    private static final long FNV_PRIME = 0x100000001b3L;
+
+    private static long finishIdHash(long h) {
         h = (h ^ (h >>> 30)) * 0xbf58476d1ce4e5b9L;
         h = (h ^ (h >>> 27)) * 0x94d049bb133111ebL;
         return h ^ (h >>> 31);

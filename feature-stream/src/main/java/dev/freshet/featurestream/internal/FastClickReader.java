@@ -89,7 +89,16 @@ final class FastClickReader {
     private FeatureRow body() {
         int idLen = readInt();
         if (idLen <= 0 || pos + idLen > end) return null;
-        String id = new String(b, pos, idLen, StandardCharsets.UTF_8);
+        boolean asciiId = true;
+        for (int k = pos; k < pos + idLen; k++) {
+            if (b[k] < 0) {
+                asciiId = false;
+                break;
+            }
+        }
+        String id = new String(b, pos, idLen, asciiId ? StandardCharsets.ISO_8859_1 : StandardCharsets.UTF_8);
+        // Hashing the bytes gives the same value as hashing the String when they are ASCII, and skips a pass over its chars.
+        long idHash = asciiId ? ClickDecoder.idHashAscii(b, pos, idLen) : ClickDecoder.idHash(id);
         pos += idLen;
         long time = readLong();
         if (time < 0) return null;
@@ -117,7 +126,7 @@ final class FastClickReader {
             skipDense();
             skipCategorical();
             if (pos != end) return null;
-            return new FeatureRow(id, ClickDecoder.idHash(id), FeatureRow.CLICK, impressionId, time, (byte) 1, NO_DENSE, NO_SPARSE);
+            return new FeatureRow(id, idHash, FeatureRow.CLICK, impressionId, time, (byte) 1, NO_DENSE, NO_SPARSE);
         }
         if (layout != layoutId || (kind != 0 && kind != 1)) return null;
         if (kind == 0 && label != 0 && label != 1) return null;
@@ -164,7 +173,7 @@ final class FastClickReader {
             }
         }
         if (t != numSparse || pos != end) return null;
-        return new FeatureRow(id, ClickDecoder.idHash(id), kind == 1 ? FeatureRow.IMPRESSION : FeatureRow.LABELED, null, time,
+        return new FeatureRow(id, idHash, kind == 1 ? FeatureRow.IMPRESSION : FeatureRow.LABELED, null, time,
                 (byte) (kind == 0 ? label : 0), dense, sparse);
     }
 

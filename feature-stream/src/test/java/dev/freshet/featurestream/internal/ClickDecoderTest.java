@@ -121,6 +121,22 @@ class ClickDecoderTest {
         assertEquals(null, fast.read(Arrays.copyOf(good, good.length + 1)), "trailing byte");
     }
 
+    /** The fast path hashes an ASCII id from its bytes; it must agree with the String hash, and a non-ASCII id still decodes. */
+    @Test
+    void theFastPathHashesIdsExactlyAsTheStringHash() {
+        FastClickReader fast = new FastClickReader(new dev.freshet.features.FeatureTransform(CRITEO), CRITEO.id(), 13, 26);
+        for (String id : List.of("criteo:0", "x", "\u007f~ !", "caf\u00e9:1", "\u4e2d\u6587", "emoji-\ud83d\ude00")) {
+            byte[] bytes = codec.encode(event(id, 3, EventKind.LABELED, 1, dense13(), cat26()));
+            FeatureRow quick = fast.read(bytes);
+            assertNotNull(quick, id);
+            assertEquals(id, quick.eventId);
+            assertEquals(ClickDecoder.idHash(id), quick.eventIdHash, id);
+            assertSameRow(decoder.decodeGeneric(null, bytes, "c", 0, 0).left(), quick, id);
+        }
+        byte[] ascii = "criteo:42".getBytes(StandardCharsets.US_ASCII);
+        assertEquals(ClickDecoder.idHash("criteo:42"), ClickDecoder.idHashAscii(ascii, 0, ascii.length));
+    }
+
     /** The fast path looks small whole dense values up in a table; at the table's edges it must give the transform's own bits. */
     @Test
     void theFastPathsDenseLookupGivesExactlyTheTransformsValues() {
