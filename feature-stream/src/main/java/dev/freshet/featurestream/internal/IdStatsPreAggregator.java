@@ -31,7 +31,7 @@ import java.util.TreeMap;
  * ({@link TableFrequencies}; Cormode and Muthukrishnan 2005) hold unchanged. On Criteo's columns a
  * block holds about 880 distinct rows per table (a fifth of its lookups), so this does a fifth of the
  * sketch updates and offers a frequent row to the top-k once per block instead of on every lookup.
- * (Blocks of 1,024 left 30% distinct and cost a third more per example; the buffer of 26 x 16 KiB
+ * (Blocks of 1,024 left 30% distinct and cost about 30% more per example; the buffer of 26 x 16 KiB
  * still stays in the core's L2 cache.)
  */
 public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialIdStats>
