@@ -40,6 +40,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -368,6 +369,15 @@ public final class EmbeddedFreshet implements AutoCloseable {
     /** Examples per training step ({@code model.batch-size}). */
     public int batchSize() {
         return trainer == null ? 1 : trainer.config().batchSize();
+    }
+
+    /**
+     * How long the newest trainer checkpoint took to write, in ms (training stands still meanwhile); -1
+     * before the first. Stopping writes one.
+     */
+    public long lastCheckpointStallMillis() {
+        Duration d = trainer == null ? null : trainer.lastCheckpointDuration();
+        return d == null ? -1 : d.toMillis();
     }
 
     /** Epoch ms at which a serving replica first answered with a model, or -1. */

@@ -42,6 +42,7 @@ final class CpuShare {
             Map.entry("transaction-", "broker"),
             Map.entry("share-", "broker"),
             Map.entry("(1/", "feature job"),
+            Map.entry("(2/", "feature job"),
             Map.entry("AsyncOperations", "feature job"),
             Map.entry("Source Data Fetcher", "feature job"),
             Map.entry("flink", "feature job"),

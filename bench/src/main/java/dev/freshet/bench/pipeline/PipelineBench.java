@@ -28,18 +28,19 @@ import java.util.stream.Stream;
  * The whole embedded pipeline on this machine (in-process broker, Flink feature job on a MiniCluster,
  * trainer, publisher, one serving replica, all in one JVM), in three measured phases of one run:
  * <ol>
- *   <li><b>bare Kafka</b>: the same producer (same settings, same synthetic events) into a topic nothing
- *       reads: the most events/s this broker and producer take here.</li>
- *   <li><b>throughput</b>: {@code --events} events produced as fast as the producer goes; sustained
- *       events/s from the first send to the last example committed to {@code features} (the trainer's
- *       input), plus each stage's own rate (produced, featurised, trained). Ratio to the bare rate:
- *       target at least 0.5.</li>
  *   <li><b>freshness</b>: {@code --low-rate} events/s (default 2,000, the demo's rate; 0 skips it), then
  *       {@code --rate} events/s (default 10,000), each for {@code --seconds}; for each event,
  *       production time to the moment the serving replica swaps in a version trained on it (p50, p99;
  *       target p99 at most 1 s), split into stages (committed on {@code features}, trained, version
  *       written, served; see {@link FreshnessTracker#stages}). Events still unserved when the window
  *       closes are counted (and waited for, up to a limit): a pipeline that cannot keep up shows here.</li>
+ *   <li><b>bare Kafka</b>: the same producer (same settings, same synthetic events) into a topic nothing
+ *       reads: the most events/s this broker and producer take here.</li>
+ *   <li><b>throughput</b>: {@code --events} events produced as fast as the producer goes; sustained
+ *       events/s from the first send to the last example committed to {@code features} (the trainer's
+ *       input), plus each stage's own rate (produced, featurised, trained). Ratio to the bare rate:
+ *       target at least 0.5. Bare and throughput come last, after minutes of running, so that neither
+ *       rate includes the JIT's start-up work.</li>
  * </ol>
  * Each measured window also reports the CPU it took per component (trainer, feature job, broker, producer,
  * publisher, serving, and the JVM's own JIT and GC threads), in cores.
@@ -118,12 +119,20 @@ public final class PipelineBench {
         BenchReport report = new BenchReport(command.toString(), BenchReport.thisMachine()
                 + String.format(Locale.ROOT, ", load average at start %.1f", load));
         long t0 = System.currentTimeMillis();
+        EmbeddedFreshet stopped = null;
         try (EmbeddedFreshet f = EmbeddedFreshet.start(ConfigSource.of(settings))) {
             log("pipeline up in %.1f s", (System.currentTimeMillis() - t0) / 1000.0);
             SyntheticConfig synthetic = SyntheticConfig.defaults().withSeed(11);
             SyntheticClicks clicks = new SyntheticClicks(synthetic, f.layout(), EventTimeSource.wallClock(Clock.systemUTC()));
 
-            // 1. Bare Kafka: the same producer and events into a topic nobody consumes.
+            // 1. Freshness at fixed rates: first the demo's rate, then the target rate.
+            if (lowRate > 0) {
+                freshnessPhase(f, clicks, lowRate, warmup, seconds, "freshness_at_" + (long) lowRate + "_", report, null);
+            }
+            freshnessPhase(f, clicks, rate, warmup, seconds, "freshness_", report, 1.0);
+
+            // 2. Bare Kafka: the same producer and events into a topic nobody consumes. Measured after the freshness phases,
+            // like the throughput phase, so that both rates are taken after minutes of running, when the JIT has settled.
             Topics bareTopics = Topics.withPrefix("bench-bare.");
             f.kafka().createTopic(bareTopics.clicks(), 1);
             double bare = 0;
@@ -152,7 +161,7 @@ public final class PipelineBench {
                 log("pipeline warm-up round done (%d events, not measured)", events);
             }
 
-            // 2. Throughput: as fast as the producer goes, through featurisation to the trainer's input.
+            // 3. Throughput: as fast as the producer goes, through featurisation to the trainer's input.
             long produced0 = f.producer().acked();
             long featurised0 = f.featureTap().examples();
             long trained0 = f.trained();
@@ -192,18 +201,21 @@ public final class PipelineBench {
             });
             log("  CPU (cores) from the first send to the last example committed:%s", line.substring(0, Math.max(0, line.length() - 1)));
 
-            // 3. Freshness at fixed rates: first the demo's rate (what this machine sustains), then the target rate.
-            if (lowRate > 0) {
-                freshnessPhase(f, clicks, lowRate, warmup, seconds, "freshness_at_" + (long) lowRate + "_", report, null);
-            }
-            freshnessPhase(f, clicks, rate, warmup, seconds, "freshness_", report, 1.0);
             report.add("time_to_first_served_model_s", (f.firstModelServedAt() - t0) / 1000.0, "s", false, 60.0);
             report.add("trainer_backend_is_gpu", f.trainerDescription().startsWith("cuda") ? 1 : 0, "bool", true, null);
             log("trainer: %s, model %s", f.trainerDescription(), f.trainer().config());
             // Written before the pipeline stops, so that a failure while stopping cannot lose the figures.
             report.write(out);
+            stopped = f;
         } finally {
             deleteQuietly(work);
+        }
+        // Stopping wrote the trainer's final checkpoint; training stands still while one is written (every
+        // trainer.checkpoint-interval while it runs), which is what a checkpoint costs freshness.
+        if (stopped != null && stopped.lastCheckpointStallMillis() >= 0) {
+            report.add("trainer_checkpoint_stall_s", stopped.lastCheckpointStallMillis() / 1000.0, "s", false, null);
+            report.write(out);
+            log("trainer checkpoint: training stood still %.2f s while the final one was written", stopped.lastCheckpointStallMillis() / 1000.0);
         }
     }
 

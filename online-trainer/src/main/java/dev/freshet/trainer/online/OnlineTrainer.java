@@ -155,6 +155,7 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
     private volatile boolean diverged;
     private volatile Instant checkpointTime;
     private volatile long checkpointStep = -1;
+    private volatile Duration lastCheckpointDuration;
     private volatile long modelVersion = -1;
     private volatile String waitingFor = "";
     private volatile Map<TopicPartition, Long> positionSnapshot = Map.of();
@@ -700,6 +701,7 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
 
     /** Checkpoints now (between steps): model, optimizer state, positions; then commits the positions to Kafka. */
     private void checkpoint(Instant now) throws IOException {
+        long startNanos = System.nanoTime();
         ModelState state = backend.state();
         checkDenseFinite(state.dense());
         Map<String, String> meta = new TreeMap<>();
@@ -722,7 +724,10 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
         checkpointStep = step;
         examplesSinceCheckpoint = 0;
         commit(positions);
-        LOG.info("checkpoint {} written (step {}, {} examples)", c.dir().getFileName(), step, trainedExamples);
+        // How long training stood still for it: what a checkpoint costs freshness.
+        lastCheckpointDuration = Duration.ofNanos(System.nanoTime() - startNanos);
+        LOG.info("checkpoint {} written in {} ms (step {}, {} examples)", c.dir().getFileName(), lastCheckpointDuration.toMillis(),
+                step, trainedExamples);
     }
 
     /** Commits the checkpointed positions; a failure is only logged, since the checkpoint is what resumes. */
@@ -772,6 +777,11 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
 
     public long step() {
         return step;
+    }
+
+    /** How long the newest checkpoint took, offset commit included (training waits for it); null before the first. */
+    public Duration lastCheckpointDuration() {
+        return lastCheckpointDuration;
     }
 
     public long trainedExamples() {

@@ -412,6 +412,7 @@ class OnlineTrainerTest {
                 System.setErr(err);
             }
             assertEquals(2, t.step());
+            assertTrue(t.lastCheckpointDuration().toNanos() > 0, "the final checkpoint's duration is reported");
             String logged = log.toString(java.nio.charset.StandardCharsets.UTF_8);
             assertTrue(logged.contains("checkpoint ckpt-"), "the final checkpoint is logged (the capture works): " + logged);
             assertFalse(logged.contains("WakeupException"), logged);
