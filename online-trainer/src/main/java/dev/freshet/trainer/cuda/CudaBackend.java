@@ -89,7 +89,12 @@ public final class CudaBackend implements TrainerBackend {
     /** Set when a step's result is void (the cache could not hold its batch); every later call fails. */
     private String failure;
 
+    /**
+     * The oldest ticket whose rows must stay: the batch staged for the step queued now (its step may still run
+     * when the next plan is queued), else the first planned lookahead, else the new plan's own.
+     */
     private long oldestLiveTicket(long fresh) {
+        if (staged != null) return staged.ticket();
         for (Lookahead l : lookaheads) if (l.plan != null) return l.plan.ticket();
         return fresh;
     }
