@@ -6,6 +6,7 @@ import dev.freshet.features.FeatureLayout;
 import dev.freshet.featurestream.EmbeddedFeatureJob;
 import dev.freshet.featurestream.FeatureStreamConfig;
 import dev.freshet.kafka.EmbeddedKafka;
+import dev.freshet.trainer.checkpoint.CheckpointStore;
 import dev.freshet.schemas.ClickEvent;
 import dev.freshet.schemas.EventKind;
 import dev.freshet.schemas.Topics;
@@ -141,6 +142,9 @@ public final class FeatureStreamBench {
                 report.add("p" + p + "_machine_load_avg_1m", Math.round(ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage() * 10) / 10.0,
                         "runnable", false, null);
             }
+        } finally {
+            // The jobs' checkpoints and savepoints (tens of MB per run) are of no use once the figures are taken.
+            CheckpointStore.deleteRecursively(work);
         }
         report.write(out);
     }
