@@ -636,6 +636,7 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
     private void maybeDelta(Instant now) {
         if (diverged || step == stepAtLastDelta) return;
         if (Duration.between(lastDeltaAt, now).compareTo(config.deltaInterval()) < 0) return;
+        if (!sink.readyForDelta()) return; // due, but the sink is busy: train on, the touched rows wait for the next one
         publishDelta(now);
     }
 

@@ -426,6 +426,63 @@ class OnlineTrainerTest {
     }
 
     @Test
+    void aBusySinkGetsOneLaterDeltaWithEveryRowInsteadOfHoldingUpTraining(@TempDir Path tmp) throws IOException {
+        SyntheticFeatures data = new SyntheticFeatures(11);
+        kafka.createTopic("busy.features", 1);
+        SyntheticFeatures.produce(kafka.bootstrapServers(), "busy.features", 1, stream(data, 1, 6, 32));
+        MutableClock clock = new MutableClock(Instant.parse("2026-01-01T00:00:00Z"));
+        boolean[] ready = {false};
+        List<ModelDelta> deltas = new ArrayList<>();
+        ModelSink busyThenReady = new ModelSink() {
+            @Override
+            public void delta(ModelDelta delta) {
+                deltas.add(delta);
+            }
+
+            @Override
+            public void full(ModelState state, dev.freshet.trainer.TrainingProgress progress) {
+            }
+
+            @Override
+            public boolean readyForDelta() {
+                return ready[0];
+            }
+        };
+        ModelConfig model = data.model(32);
+        try (CpuBackend backend = CpuBackend.create(model, 1);
+             OnlineTrainer t = trainer(config("busy.", tmp, Map.of("trainer.delta-interval", "100ms")), data, backend, busyThenReady, clock,
+                     new TrainerListener() { })) {
+            t.start();
+            clock.advance(Duration.ofSeconds(1)); // a DELTA is due from the first step on
+            for (int i = 0; i < 300 && t.step() < 6; i++) t.runOnce();
+            assertEquals(6, t.step(), "training went on while the sink was busy");
+            assertTrue(deltas.isEmpty(), "nothing handed to a busy sink");
+            ready[0] = true;
+            t.runOnce();
+            assertEquals(1, deltas.size());
+            ModelDelta delta = deltas.get(0);
+            assertEquals(192, delta.progress().trainedExamples(), "the one DELTA covers all six steps");
+            // It holds exactly the rows the 192 examples looked up: the same seed gives the same examples again.
+            SyntheticFeatures again = new SyntheticFeatures(11);
+            List<TreeSet<Integer>> expected = new ArrayList<>();
+            for (int table = 0; table < model.numTables(); table++) expected.add(new TreeSet<>());
+            for (int r = 0; r < 6; r++) {
+                Examples e = again.next(32);
+                for (int b = 0; b < e.count; b++) {
+                    for (int table = 0; table < model.numTables(); table++) expected.get(table).add(e.sparse[b * model.numTables() + table]);
+                }
+            }
+            for (int table = 0; table < model.numTables(); table++) {
+                TreeSet<Integer> got = new TreeSet<>();
+                for (ModelDelta.TableRows rows : delta.rows()) {
+                    if (rows.table() == table) for (int row : rows.rows()) got.add(row);
+                }
+                assertEquals(expected.get(table), got, "rows of table " + table);
+            }
+        }
+    }
+
+    @Test
     void refusesToResumeACheckpointOfAnotherModel(@TempDir Path tmp) throws IOException {
         SyntheticFeatures data = new SyntheticFeatures(7);
         TrainerConfig config = config("other.", tmp, Map.of());

@@ -28,6 +28,8 @@ import java.util.function.Supplier;
  *       version, after {@code publisher.full-interval}, after a rollback). Then the hand-over becomes a
  *       FULL of the trainer's live state, written on the training thread (the state must not change
  *       meanwhile) after the DELTA in flight; the touched rows of the DELTA it replaces are in it.</li>
+ *   <li><b>A busy sink does not hold up training.</b> While a DELTA is in flight, {@link #readyForDelta()}
+ *       says so and the trainer hands over its next DELTA later, with the rows touched meanwhile.</li>
  * </ul>
  * Called on the training thread, between steps. {@link #close()} waits for the DELTA in flight.
  */
@@ -58,6 +60,16 @@ public final class PublishingSink implements ModelSink {
         } else {
             inFlight = publishing.submit(() -> publisher.delta(delta));
         }
+    }
+
+    /**
+     * False while a DELTA is still being published: the trainer then trains on instead of waiting in
+     * {@link #delta} for it, and its next DELTA carries the rows touched meanwhile. On the 2-core machine a
+     * publish competing for CPU could take longer than the 250 ms delta interval and so stall every step.
+     */
+    @Override
+    public boolean readyForDelta() {
+        return inFlight.isDone();
     }
 
     @Override
