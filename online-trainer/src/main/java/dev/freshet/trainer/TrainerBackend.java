@@ -41,6 +41,20 @@ public interface TrainerBackend extends AutoCloseable {
     }
 
     /**
+     * Access counts of table {@code table}'s rows seen elsewhere (the feature job's heavy hitters on
+     * feature-stats), for a backend that keeps only some rows close (a GPU embedding cache): it may admit
+     * and keep rows by them. Rows outside the table are ignored. A hint only: it must not change any
+     * result, and the default ignores it.
+     */
+    default void frequencyHints(int table, long[] rows, long[] counts) {
+    }
+
+    /** Whether {@link #frequencyHints} does anything, so that a caller may skip reading them. */
+    default boolean usesFrequencyHints() {
+        return false;
+    }
+
+    /**
      * The model's weights and optimizer state in host memory, current as of the last step (a GPU
      * backend copies back its dense weights and writes back dirty cached rows first). The returned
      * state is live, owned by the backend: callers read it between steps, never during one.

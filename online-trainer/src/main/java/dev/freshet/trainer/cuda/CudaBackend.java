@@ -258,6 +258,20 @@ public final class CudaBackend implements TrainerBackend {
         lookaheads.addLast(new Lookahead(next));
     }
 
+    /** With the GPU cache: adds the counts to those its victim choice ranks rows by. */
+    @Override
+    public void frequencyHints(int table, long[] rows, long[] counts) {
+        checkOpen();
+        if (cache == null) return;
+        context.makeCurrent();
+        cache.addCounts(table, rows, counts);
+    }
+
+    @Override
+    public boolean usesFrequencyHints() {
+        return cache != null;
+    }
+
     /** Queues the plans of the batches named ahead that have none yet, in order. */
     private void planLookaheads() {
         for (Lookahead l : lookaheads) {

@@ -859,6 +859,20 @@ public final class OnlineTrainer implements LiveModel, AutoCloseable {
         });
     }
 
+    /**
+     * Hands access counts of a table's rows (see {@link FrequencyHints}) to the backend between steps;
+     * callable from any thread, never waits. Dropped once the trainer has stopped.
+     */
+    public void frequencyHints(int table, long[] rows, long[] counts) {
+        if (stopped) return;
+        betweenSteps.add(() -> backend.frequencyHints(table, rows, counts));
+    }
+
+    /** Whether the backend uses {@link #frequencyHints} (a GPU embedding cache does). */
+    public boolean usesFrequencyHints() {
+        return backend.usesFrequencyHints();
+    }
+
     @Override
     public double progressiveAuc() {
         return metrics.snapshot().auc();

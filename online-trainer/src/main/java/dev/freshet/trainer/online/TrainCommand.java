@@ -124,7 +124,8 @@ public final class TrainCommand implements Command {
 
     /**
      * Runs {@code trainer} until its stream ends or the process is asked to stop, with the periodic retrain
-     * beside it on its own thread and backend (see RetrainJob). On SIGTERM the shutdown hook asks the loop to
+     * beside it on its own thread and backend (see RetrainJob), and, where the backend caches embedding rows,
+     * the feature job's ID heavy hitters fed to it ({@link FrequencyHints}). On SIGTERM the shutdown hook asks the loop to
      * stop and waits for its final checkpoint on a latch, not on the calling thread, which may itself be
      * blocked in System.exit once the command returns.
      *
@@ -143,7 +144,11 @@ public final class TrainCommand implements Command {
         Runtime.getRuntime().addShutdownHook(hook);
         try (RetrainScheduler retrain = RetrainScheduler.start(RetrainConfig.from(c), trainer,
                 (m, threads) -> TrainerBackends.create(config.backend(), m, c.with(CpuBackend.THREADS, Integer.toString(threads))),
-                OnlineTrainer.consumerProperties(config), config.topics().features(), Clock.systemUTC())) {
+                OnlineTrainer.consumerProperties(config), config.topics().features(), Clock.systemUTC());
+             FrequencyHints hints = trainer.usesFrequencyHints()
+                     ? FrequencyHints.start(OnlineTrainer.consumerProperties(config), config.topics().featureStats(), trainer.config(),
+                             trainer::frequencyHints)
+                     : null) {
             trainer.run();
         } finally {
             stopped.countDown();

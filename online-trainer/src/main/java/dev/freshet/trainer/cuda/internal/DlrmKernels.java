@@ -31,7 +31,8 @@ public final class DlrmKernels extends CudaResource {
     private final boolean twoBlocksPerSm;
     private final CUfunction colSum, dedupRows, interactFwd, interactBwd, bceLoss, embUpdate, denseUpdate;
     private final CUfunction cacheSwap, cacheFlush, fillUniform;
-    private final CUfunction cacheLookup, cacheHistogram, cacheThreshold, cacheSelect, cacheInstall, cacheAssign, cacheAge;
+    private final CUfunction cacheLookup, cacheHistogram, cacheThreshold, cacheSelect, cacheInstall, cacheAssign, cacheAge,
+            cacheAddCounts;
 
     /** Operand order of a GEMM, see DlrmKernels.cu. */
     public enum GemmKind { NT, NN, TN }
@@ -73,6 +74,7 @@ public final class DlrmKernels extends CudaResource {
         cacheInstall = function("cache_install");
         cacheAssign = function("cache_assign");
         cacheAge = function("cache_age");
+        cacheAddCounts = function("cache_add_counts");
     }
 
     private static byte[] readPtx() {
@@ -276,6 +278,11 @@ public final class DlrmKernels extends CudaResource {
 
     public void cacheAge(CacheDirectory d, CudaStream stream) {
         launch(cacheAge, ceilDiv(d.capacity(), 256), 1, 1, 256, 0, stream, d.capacity(), d.slotRow(), d.rowCount());
+    }
+
+    /** rowCount[rows[i]] += counts[i] (saturating at 2^31 - 1) for i in [0, n). */
+    public void cacheAddCounts(int n, CUdeviceptr rows, CUdeviceptr counts, CacheDirectory d, CudaStream stream) {
+        launch(cacheAddCounts, ceilDiv(n, 256), 1, 1, 256, 0, stream, n, rows, counts, d.rowCount());
     }
 
     public void cacheFlush(int n, CUdeviceptr slots, CUdeviceptr rows, CUdeviceptr cacheTable, CUdeviceptr cacheAccum,

@@ -49,6 +49,11 @@ public final class GpuEmbeddingCache extends CudaResource {
     private final PlanBuffer[] buffers = new PlanBuffer[PLAN_BUFFERS];
     private final List<CudaResource> owned = new ArrayList<>();
     private long plans;
+    /** Count hints: staging and device buffers grown on demand (rows, then counts), and their upload's end. */
+    private final CudaEvent hintsDone;
+    private PinnedHostBuffer hintStaging;
+    private DeviceBuffer hintDevice;
+    private int hintCapacity;
     private long lookups;
 
     /** One batch's plan: the workspace that holds its slots until the step that uses them has run. */
@@ -135,6 +140,7 @@ public final class GpuEmbeddingCache extends CudaResource {
             totalMisses = add(owned, new DeviceBuffer("cache misses", 8));
             statsStaging = add(owned, new PinnedHostBuffer("cache statistics staging", 8 + 4L * tables, false));
             for (int i = 0; i < PLAN_BUFFERS; i++) buffers[i] = new PlanBuffer(i, maxLookups, maxMisses, owned);
+            hintsDone = add(owned, new CudaEvent("cache count hints done", false));
         } catch (RuntimeException e) {
             closeOwned();
             throw e;
@@ -333,6 +339,44 @@ public final class GpuEmbeddingCache extends CudaResource {
         totalMisses.fill32(0, 2, stream);
         stream.synchronize();
         lookups = 0;
+    }
+
+    /**
+     * Adds access counts of table {@code table}'s rows seen elsewhere (feature-stats heavy hitters) to the
+     * counts the victim choice ranks by; rows outside the table and counts below 1 are skipped. Queued on
+     * the cache's stream, so it lands between plans.
+     */
+    public void addCounts(int table, long[] rows, long[] counts) {
+        checkOpen();
+        if (table < 0 || table >= tables) throw new IndexOutOfBoundsException("table " + table + " outside 0.." + (tables - 1));
+        int n = Math.min(rows.length, counts.length);
+        if (n == 0) return;
+        if (hintCapacity < n) {
+            if (hintDevice != null) {
+                hintsDone.synchronize();
+                owned.remove(hintDevice);
+                owned.remove(hintStaging);
+                hintDevice.close();
+                hintStaging.close();
+            }
+            hintCapacity = Math.max(n, 1024);
+            hintStaging = add(owned, new PinnedHostBuffer("cache count hints staging", 8L * hintCapacity, false));
+            hintDevice = add(owned, DeviceBuffer.ints("cache count hints", 2L * hintCapacity));
+        }
+        hintsDone.synchronize(); // the last hints' upload has read the staging memory
+        java.nio.IntBuffer b = hintStaging.view(0, 8 * n).asIntBuffer();
+        long size = tableOffset[table + 1] - tableOffset[table];
+        int k = 0;
+        for (int i = 0; i < n; i++) {
+            if (rows[i] < 0 || rows[i] >= size || counts[i] < 1) continue;
+            b.put(k, (int) (tableOffset[table] + rows[i]));
+            b.put(n + k, (int) Math.min(counts[i], Integer.MAX_VALUE));
+            k++;
+        }
+        if (k == 0) return;
+        hintDevice.upload(hintStaging.host(), 8L * n, stream);
+        kernels.cacheAddCounts(k, hintDevice.ptr(), hintDevice.at(4L * n), directory, stream);
+        hintsDone.record(stream);
     }
 
     // Directory snapshots, synchronous: for tests and diagnostics.

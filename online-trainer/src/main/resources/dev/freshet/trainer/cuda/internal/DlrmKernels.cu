@@ -1000,6 +1000,15 @@ extern "C" __global__ void cache_age(int cap, const int* __restrict__ slotRow, u
     if (r >= 0) rowCount[r] >>= 1;
 }
 
+// Adds access counts seen elsewhere (feature-stats heavy hitters) to rows' counts, saturating.
+extern "C" __global__ void cache_add_counts(int n, const int* __restrict__ rows, const unsigned* __restrict__ counts,
+                                            unsigned* rowCount) {
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    unsigned old = atomicAdd(&rowCount[rows[i]], counts[i]);
+    if (old + counts[i] > 0x7fffffffu || old + counts[i] < old) rowCount[rows[i]] = 0x7fffffffu;
+}
+
 // Deterministic initialisation for benchmarks that need no host copy of a model: uniform in [-scale, scale)
 // from a counter-based hash (SplitMix64) of (seed, index).
 extern "C" __global__ void fill_uniform(size_t n, float* out, unsigned long long seed, float scale, size_t firstIndex) {

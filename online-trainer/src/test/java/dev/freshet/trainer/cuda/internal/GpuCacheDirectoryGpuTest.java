@@ -129,6 +129,36 @@ class GpuCacheDirectoryGpuTest {
         assertEquals(fullSlots, cachedRows, "cached rows and full slots");
     }
 
+    /** Counts from feature-stats (addCounts) keep rows cached while rows seen as often by the stream itself go. */
+    @Test
+    void hintedRowsOutliveRowsCountedOnlyByTheStream() {
+        int batch = 8, capacity = 60;
+        ModelConfig config = config(batch);
+        try (DlrmKernels k = new DlrmKernels(); DeviceModel model = new DeviceModel(config, k, capacity, batch);
+             GpuEmbeddingCache cache = new GpuEmbeddingCache(k, model, ROWS, capacity, 0, true)) {
+            long ticket = 0;
+            int[] first = null;
+            for (int p = 0; p < 8; p++) {
+                // every plan looks up 24 rows never seen before: each counted once by the stream
+                int[] ids = new int[batch * ROWS.length];
+                for (int e = 0; e < batch; e++) {
+                    for (int t = 0; t < ROWS.length; t++) ids[e * ROWS.length + t] = 100 + p * batch + e;
+                }
+                if (p == 0) first = ids;
+                ticket++;
+                cache.release(cache.plan(ids, batch, ticket, ticket));
+                if (p == 0) cache.addCounts(2, new long[]{100, 101, 102, 103, -1, 999_999}, new long[]{500, 500, 500, 500, 9, 9});
+            }
+            // 192 distinct rows went through 60 slots: at least 132 evictions, none of them a hinted row
+            assertEquals(8L * batch * ROWS.length, cache.misses(), "rows loaded");
+            int[] rowSlots = cache.rowSlots();
+            for (int e = 0; e < 4; e++) {
+                long row = cache.globalRow(2, first[e * ROWS.length + 2]);
+                assertTrue(rowSlots[(int) row] >= 0, "hinted row " + row + " was evicted");
+            }
+        }
+    }
+
     @Test
     void aCacheTooSmallForTheBatchesInFlightIsReported() {
         int batch = 64, capacity = 40;
