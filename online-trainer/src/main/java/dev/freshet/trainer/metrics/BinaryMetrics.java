@@ -52,6 +52,49 @@ public final class BinaryMetrics {
         if (p == 0 || q == 0) return Double.NaN;
         Arrays.sort(pos, 0, p);
         Arrays.sort(neg, 0, q);
+        return aucOfAscending(pos, p, neg, q);
+    }
+
+    /**
+     * As {@link #aucOfSorted}, sorting with a radix sort over the scores' bits in {@code keys} and {@code tmp}
+     * (each at least max(p, q) long): linear time, several times faster than a comparison sort on a window
+     * of 100,000 scores, which a trainer snapshots for every model version. Same result.
+     */
+    static double aucOfSorted(float[] pos, int p, float[] neg, int q, int[] keys, int[] tmp) {
+        if (p == 0 || q == 0) return Double.NaN;
+        radixSort(pos, p, keys, tmp);
+        radixSort(neg, q, keys, tmp);
+        return aucOfAscending(pos, p, neg, q);
+    }
+
+    /**
+     * Sorts {@code a[0, n)} ascending (NaN-free): each float's bits are mapped to an unsigned key in the same
+     * order (negative values have all bits flipped, others the sign bit), then four stable 8-bit passes.
+     */
+    static void radixSort(float[] a, int n, int[] keys, int[] tmp) {
+        for (int i = 0; i < n; i++) {
+            int b = Float.floatToRawIntBits(a[i]);
+            keys[i] = b ^ ((b >> 31) | 0x80000000);
+        }
+        int[] from = keys, to = tmp;
+        int[] count = new int[257];
+        for (int shift = 0; shift < 32; shift += 8) {
+            Arrays.fill(count, 0);
+            for (int i = 0; i < n; i++) count[((from[i] >>> shift) & 0xFF) + 1]++;
+            for (int d = 0; d < 256; d++) count[d + 1] += count[d];
+            for (int i = 0; i < n; i++) to[count[(from[i] >>> shift) & 0xFF]++] = from[i];
+            int[] swap = from;
+            from = to;
+            to = swap;
+        }
+        // four passes: the sorted keys are back in `keys`
+        for (int i = 0; i < n; i++) {
+            int k = from[i];
+            a[i] = Float.intBitsToFloat(k < 0 ? k ^ 0x80000000 : ~k);
+        }
+    }
+
+    private static double aucOfAscending(float[] pos, int p, float[] neg, int q) {
         // For each positive (ascending) count the negatives strictly below it and those equal to it.
         double wins = 0;
         int below = 0;

@@ -9,8 +9,8 @@ import java.util.Map;
  * without a hold-out set. This keeps the last {@code window} (probability, label) pairs and reports
  * exact AUC and mean log loss over them.
  *
- * <p>Adding is O(1) per example and allocation-free; {@link #snapshot()} costs O(window log window) and is
- * meant for status lines and model versions, every few seconds. Thread-safe: the training thread adds,
+ * <p>Adding is O(1) per example (one log for its loss) and allocation-free; {@link #snapshot()} is a
+ * linear pass with a radix sort (no comparison sort of the window), for status lines and model versions. Thread-safe: the training thread adds,
  * a status thread may read.
  */
 public final class SlidingWindowMetrics {
@@ -18,6 +18,10 @@ public final class SlidingWindowMetrics {
     private final byte[] labels;
     private final float[] scratchPos;
     private final float[] scratchNeg;
+    private final int[] scratchKeys;
+    private final int[] scratchTmp;
+    /** Each slot's log loss, computed once when the example is added. */
+    private final double[] losses;
     private int next;
     private int size;
     private long total;
@@ -28,6 +32,9 @@ public final class SlidingWindowMetrics {
         this.labels = new byte[window];
         this.scratchPos = new float[window];
         this.scratchNeg = new float[window];
+        this.scratchKeys = new int[window];
+        this.scratchTmp = new int[window];
+        this.losses = new double[window];
     }
 
     public int window() {
@@ -44,6 +51,7 @@ public final class SlidingWindowMetrics {
         for (int i = from; i < n; i++) {
             scores[next] = probabilities[i];
             labels[next] = exampleLabels[i];
+            losses[next] = BinaryMetrics.logLoss(probabilities[i], exampleLabels[i]);
             next = next + 1 == w ? 0 : next + 1;
         }
         size = Math.min(w, size + (n - from));
@@ -58,9 +66,9 @@ public final class SlidingWindowMetrics {
         for (int i = 0; i < size; i++) {
             if (labels[i] != 0) scratchPos[p++] = scores[i];
             else scratchNeg[q++] = scores[i];
-            loss += BinaryMetrics.logLoss(scores[i], labels[i]);
+            loss += losses[i];
         }
-        double auc = BinaryMetrics.aucOfSorted(scratchPos, p, scratchNeg, q);
+        double auc = BinaryMetrics.aucOfSorted(scratchPos, p, scratchNeg, q, scratchKeys, scratchTmp);
         return new Snapshot(auc, size == 0 ? Double.NaN : loss / size, size == 0 ? Double.NaN : (double) p / size, size, total);
     }
 

@@ -42,6 +42,45 @@ class BinaryMetricsTest {
     }
 
     @Test
+    void radixSortAgreesWithArraysSort() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(System.nanoTime());
+        for (int round = 0; round < 20; round++) {
+            int n = 1 + r.nextInt(5000);
+            float[] a = new float[n];
+            for (int i = 0; i < n; i++) {
+                // probabilities, ties, exact 0 and 1, and (beyond what a trainer produces) negative and -0.0 values
+                int kind = r.nextInt(10);
+                a[i] = kind == 0 ? 0f : kind == 1 ? 1f : kind == 2 ? -0.0f : kind == 3 ? (float) -r.nextDouble() * 3
+                        : kind == 4 ? 0.5f : (float) r.nextDouble();
+            }
+            float[] expected = a.clone();
+            java.util.Arrays.sort(expected);
+            BinaryMetrics.radixSort(a, n, new int[n], new int[n]);
+            for (int i = 0; i < n; i++) {
+                assertEquals(Float.floatToRawIntBits(expected[i]), Float.floatToRawIntBits(a[i]), "element " + i + " of " + n);
+            }
+        }
+    }
+
+    @Test
+    void slidingWindowAucEqualsPairCount() {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(System.nanoTime());
+        SlidingWindowMetrics w = new SlidingWindowMetrics(3000);
+        float[] s = new float[10_000];
+        byte[] y = new byte[10_000];
+        for (int i = 0; i < s.length; i++) {
+            s[i] = r.nextInt(8) == 0 ? 0.25f : (float) r.nextDouble();
+            y[i] = (byte) (r.nextDouble() < 0.3 + 0.4 * s[i] ? 1 : 0);
+        }
+        w.add(s, y, s.length);
+        float[] last = java.util.Arrays.copyOfRange(s, 7000, 10_000);
+        byte[] lastY = java.util.Arrays.copyOfRange(y, 7000, 10_000);
+        SlidingWindowMetrics.Snapshot snap = w.snapshot();
+        assertEquals(bruteForceAuc(last, lastY, 3000), snap.auc(), 1e-12);
+        assertEquals(BinaryMetrics.logLoss(last, lastY, 3000), snap.logLoss(), 1e-6);
+    }
+
+    @Test
     void aucOfKnownOrderings() {
         byte[] y = {0, 0, 1, 1};
         assertEquals(1.0, BinaryMetrics.auc(new float[]{0.1f, 0.2f, 0.8f, 0.9f}, y, 4), 0);
