@@ -10,8 +10,8 @@ import java.util.Map;
  * exact AUC and mean log loss over them.
  *
  * <p>Adding is O(1) per example (one log for its loss) and allocation-free; {@link #snapshot()} is a
- * linear pass with a radix sort (no comparison sort of the window), for status lines and model versions. Thread-safe: the training thread adds,
- * a status thread may read.
+ * linear pass with a radix sort (no comparison sort of the window), for status lines and model
+ * versions. Thread-safe: the training thread adds, a status thread may read.
  */
 public final class SlidingWindowMetrics {
     private final float[] scores;
