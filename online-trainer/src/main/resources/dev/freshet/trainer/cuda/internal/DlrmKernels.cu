@@ -812,6 +812,24 @@ __device__ __forceinline__ float* hostRow(const unsigned long long* chunks, long
     return reinterpret_cast<float*>(chunks[row / rowsPerChunk]) + (row % rowsPerChunk) * (long long)D;
 }
 
+// Copies a row of D floats, one warp: four loads in flight per lane before the first store, as one side is a
+// bus round trip away.
+__device__ __forceinline__ void copyRowWarp(const float* src, float* dst, int D, int lane) {
+    for (int d0 = 0; d0 < D; d0 += 128) {
+        float v[4];
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            int d = d0 + q * 32 + lane;
+            if (d < D) v[q] = src[d];
+        }
+#pragma unroll
+        for (int q = 0; q < 4; q++) {
+            int d = d0 + q * 32 + lane;
+            if (d < D) dst[d] = v[q];
+        }
+    }
+}
+
 // The entry count is n, or *count when count is given (a plan made on the GPU): warps stride over the entries.
 extern "C" __global__ void cache_swap(int n, const int* __restrict__ count, const int* __restrict__ slots,
                                       const int* __restrict__ evictRows, const int* __restrict__ loadRows,
@@ -826,34 +844,8 @@ extern "C" __global__ void cache_swap(int n, const int* __restrict__ count, cons
         float* c = cacheTable + slot * D;
         float* hEv = ev >= 0 ? hostRow(tableChunks, tableRowsPerChunk, ev, D) : nullptr;
         const float* hLd = ld >= 0 ? hostRow(tableChunks, tableRowsPerChunk, ld, D) : nullptr;
-        // four loads in flight per lane before the first store: the host side is a bus round trip away
-        for (int d0 = 0; d0 < D; d0 += 128) {
-            float v[4];
-            if (hEv) {
-#pragma unroll
-                for (int q = 0; q < 4; q++) {
-                    int d = d0 + q * 32 + lane;
-                    if (d < D) v[q] = c[d];
-                }
-#pragma unroll
-                for (int q = 0; q < 4; q++) {
-                    int d = d0 + q * 32 + lane;
-                    if (d < D) hEv[d] = v[q];
-                }
-            }
-            if (hLd) {
-#pragma unroll
-                for (int q = 0; q < 4; q++) {
-                    int d = d0 + q * 32 + lane;
-                    if (d < D) v[q] = hLd[d];
-                }
-#pragma unroll
-                for (int q = 0; q < 4; q++) {
-                    int d = d0 + q * 32 + lane;
-                    if (d < D) c[d] = v[q];
-                }
-            }
-        }
+        if (hEv) copyRowWarp(c, hEv, D, lane);  // the evicted row leaves before the loaded one overwrites the slot
+        if (hLd) copyRowWarp(hLd, c, D, lane);
         if (cacheAccum && lane == 0) {
             if (ev >= 0) *hostRow(accumChunks, accumRowsPerChunk, ev, 1) = cacheAccum[slot];
             if (ld >= 0) cacheAccum[slot] = *hostRow(accumChunks, accumRowsPerChunk, ld, 1);
