@@ -157,15 +157,7 @@ class ClickDecoderTest {
     }
 
     private static void assertSameRow(FeatureRow want, FeatureRow got, String what) {
-        assertNotNull(got, what);
-        assertEquals(want.eventId, got.eventId, what);
-        assertEquals(want.eventIdHash, got.eventIdHash, what);
-        assertEquals(want.kind, got.kind, what);
-        assertEquals(want.impressionId, got.impressionId, what);
-        assertEquals(want.eventTime, got.eventTime, what);
-        assertEquals(want.label, got.label, what);
-        assertArrayEquals(want.dense, got.dense, what);
-        assertArrayEquals(want.sparse, got.sparse, what);
+        FeatureRowAssertions.assertSameRow(want, got, what, false);
     }
 
     @Test

@@ -10,7 +10,6 @@ import org.junit.jupiter.api.Test;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 
@@ -113,23 +112,6 @@ class FeatureRowSerializerTest {
     }
 
     private static void assertSameRow(FeatureRow want, FeatureRow got) {
-        String what = want.toString();
-        assertEquals(want.eventId, got.eventId, what);
-        assertEquals(want.eventIdHash, got.eventIdHash, what);
-        assertEquals(want.kind, got.kind, what);
-        assertEquals(want.impressionId, got.impressionId, what);
-        assertEquals(want.eventTime, got.eventTime, what);
-        assertEquals(want.label, got.label, what);
-        assertTrue(Arrays.equals(want.dense, got.dense), what + ": dense " + Arrays.toString(got.dense));
-        assertArrayEquals(want.sparse, got.sparse, what);
-        if (want.source == null) {
-            assertNull(got.source, what);
-        } else {
-            assertEquals(want.source.topic, got.source.topic, what);
-            assertEquals(want.source.partition, got.source.partition, what);
-            assertEquals(want.source.offset, got.source.offset, what);
-            assertArrayEquals(want.source.key, got.source.key, what);
-            assertArrayEquals(want.source.value, got.source.value, what);
-        }
+        FeatureRowAssertions.assertSameRow(want, got, want.toString(), true);
     }
 }
