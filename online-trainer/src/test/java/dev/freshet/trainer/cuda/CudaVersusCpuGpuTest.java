@@ -179,6 +179,37 @@ class CudaVersusCpuGpuTest {
         compare(config, CudaOptions.defaults().withCacheFraction(0.01), 1e-2, true);
     }
 
+    /**
+     * A batch named ahead is checked only once the current step is queued: a bad one (a row out of range)
+     * is dropped from the lookahead without disturbing the step before it, and fails when it is trained;
+     * the backend then trains on, still equal to the CPU backend.
+     */
+    @Test
+    void aBadBatchNamedAheadFailsWhenItTrainsAndNothingElse() {
+        ModelConfig config = largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 18);
+        SplittableRandom random = new SplittableRandom(System.nanoTime());
+        Examples first = batch(config, random, 0, 4000), after = batch(config, random, 0, 4000);
+        Examples bad = batch(config, random, 0, 4000);
+        int at = random.nextInt(bad.count * config.numTables());
+        bad.sparse[at] = (int) config.tables().get(at % config.numTables()).rows(); // one past the last row
+        try (HostModelState initial = HostModelState.initialize(config);
+             CpuBackend cpu = CpuBackend.create(HostModelState.copyOf(initial), 2);
+             CudaBackend cuda = CudaBackend.create(config, CudaOptions.defaults().withCacheFraction(0.01), HostModelState.copyOf(initial))) {
+            float[] pCpu = new float[config.batchSize()], pGpu = new float[config.batchSize()];
+            cuda.prefetch(bad);
+            assertEquals(cpu.train(first, pCpu).loss(), cuda.train(first, pGpu).loss(), 1e-4);
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> cuda.train(bad, pGpu));
+            assertTrue(e.getMessage().contains("out of range for table " + config.tables().get(at % config.numTables()).name()),
+                    e.getMessage());
+            cuda.prefetch(first);
+            assertEquals(cpu.train(after, pCpu).loss(), cuda.train(after, pGpu).loss(), 1e-4);
+            assertTrue(relErr(pGpu, pCpu, config.batchSize()) <= 1e-4, "probabilities after the bad batch");
+            assertEquals(cpu.train(first, pCpu).loss(), cuda.train(first, pGpu).loss(), 1e-4);
+            compareStates(cpu.state(), cuda.state(), initial, 1e-4, "after a bad batch named ahead");
+        }
+    }
+
     private void compare(ModelConfig config, CudaOptions options, double tolerance, boolean movingHotSet) {
         SplittableRandom random = new SplittableRandom(config.seed() * 7919 + 1);
         List<Examples> batches = new ArrayList<>();
@@ -210,6 +241,11 @@ class CudaVersusCpuGpuTest {
                             step, rc.loss(), rg.loss(), worstProb, worst,
                             Double.isNaN(cuda.cacheHitRate()) ? "" : String.format(Locale.ROOT, ", cache hit rate %.3f", cuda.cacheHitRate()));
                 }
+            }
+            if (options.cached()) {
+                // each step names the next batch: only the first step's batch, named by nobody, is planned when it trains
+                assertEquals(options.overlapSwaps() ? 1 : CHECKPOINTS[CHECKPOINTS.length - 1], cuda.cachePlansOnDemand(),
+                        "training batches planned on demand instead of ahead");
             }
         }
     }

@@ -22,7 +22,8 @@ public final class DlrmKernels extends CudaResource {
     /** Two blocks on each of an H200's 132 multiprocessors: the grid size worth filling. */
     private static final int TARGET_BLOCKS = 264;
     private static final int MULTIPROCESSORS = 132;
-    private static final int SWAP_BLOCKS = 64;
+    private static final int SWAP_BLOCKS = 4;
+    private static final int SWAP_THREADS = 1024;
     private static final CUdeviceptr NULL = new CUdeviceptr();
 
     private final CUmodule module = new CUmodule();
@@ -233,11 +234,14 @@ public final class DlrmKernels extends CudaResource {
     public void cacheSwap(int n, CUdeviceptr count, CUdeviceptr slots, CUdeviceptr evictRows, CUdeviceptr loadRows,
                           CUdeviceptr cacheTable, CUdeviceptr cacheAccum, HostRowStore hostTable, HostRowStore hostAccum, int dim,
                           CudaStream stream) {
-        // eight warps a block; with a count on the device the warps stride: 64 blocks keep 256 KB in flight over
-        // the bus (it saturates there on the H200, notes/run14-cache.log) and leave the multiprocessors to the
-        // training step running beside
-        int blocks = count == null ? ceilDiv(n, 8) : Math.min(ceilDiv(n, 8), SWAP_BLOCKS);
-        launch(cacheSwap, blocks, 1, 1, 256, 0, stream, n, count, slots, evictRows, loadRows, cacheTable, cacheAccum,
+        // With a count on the device the warps stride over the entries, in 4 blocks of 32 warps: the swap is
+        // bound by the bus's address translation, not by the rows in flight (64 blocks of 8 warps: 6.7 ms for
+        // 81 k rows of kaggle128, 4 of 32 warps: 6.7 ms too). Every multiprocessor that holds a swap block
+        // can hold one GEMM block fewer (the GEMMs use the whole register file with two), which stretches each
+        // GEMM wave: beside a training step, 64 blocks slowed the step by 5.2 ms, 4 blocks by 0.8 ms
+        // (GpuCacheBench --overlap, notes/run25-overlap.log).
+        int blocks = count == null ? ceilDiv(n, SWAP_THREADS / 32) : Math.min(ceilDiv(n, SWAP_THREADS / 32), SWAP_BLOCKS);
+        launch(cacheSwap, blocks, 1, 1, SWAP_THREADS, 0, stream, n, count, slots, evictRows, loadRows, cacheTable, cacheAccum,
                 hostTable.chunkAddresses(), hostTable.rowsPerChunk(), hostAccum == null ? null : hostAccum.chunkAddresses(),
                 hostAccum == null ? 1L : hostAccum.rowsPerChunk(), dim);
     }
