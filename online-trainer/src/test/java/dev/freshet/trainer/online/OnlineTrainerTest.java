@@ -18,6 +18,7 @@ import dev.freshet.trainer.host.HostModelState;
 import dev.freshet.trainer.metrics.SlidingWindowMetrics;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
 import org.apache.kafka.common.TopicPartition;
@@ -31,9 +32,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeSet;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -382,6 +385,45 @@ class OnlineTrainerTest {
             // Round robin still: partition 1 had the turn, then partition 0's tail; positions end past the last records.
             assertEquals(List.of("0:0:0-1:8", "1:0:0-1:8", "0:1:8-2:16", "1:1:8-2:0", "0:2:16-3:0"), steps);
             assertEquals(Map.of(new TopicPartition("linger.features", 0), 3L, new TopicPartition("linger.features", 1), 2L), t.position());
+        }
+    }
+
+    @Test
+    void aPartitionPausedWhileItsExamplesWaitIsResumedBeforeTheNextPoll(@TempDir Path tmp) throws IOException {
+        // 40 records of 16 examples, batches of 8: one poll brings far more than the 4 batches (32 examples) a
+        // partition may hold before it is paused, so the loop pauses it, then trains everything it holds.
+        SyntheticFeatures data = new SyntheticFeatures(12);
+        kafka.createTopic("unpause.features", 1);
+        SyntheticFeatures.produce(kafka.bootstrapServers(), "unpause.features", 1, stream(data, 1, 40, 16));
+        TrainerConfig config = config("unpause.", tmp, Map.of());
+        List<Set<TopicPartition>> pausedAtPoll = new ArrayList<>();
+        int[] pauses = new int[1];
+        KafkaConsumer<byte[], byte[]> consumer = new KafkaConsumer<>(OnlineTrainer.consumerProperties(config)) {
+            @Override
+            public ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
+                pausedAtPoll.add(Set.copyOf(paused()));
+                return super.poll(timeout);
+            }
+
+            @Override
+            public void pause(Collection<TopicPartition> partitions) {
+                pauses[0]++;
+                super.pause(partitions);
+            }
+        };
+        try (CpuBackend backend = CpuBackend.create(data.model(8), 1);
+             OnlineTrainer t = OnlineTrainer.builder(config, backend.config(), data.layout.id()).backend(backend).sink(new RecordingSink())
+                     .clock(new MutableClock(Instant.parse("2026-01-01T00:00:00Z"))).consumer(consumer)
+                     .stateAllocator(HostModelState::allocate).build()) {
+            for (int i = 0; i < 300 && t.trainedExamples() < 640; i++) t.runOnce();
+            t.runOnce();
+            assertEquals(640, t.trainedExamples());
+            assertTrue(pauses[0] > 0, "the partition was paused while more than 4 batches waited (else this test shows nothing)");
+            // Every step ran before the next poll and left less than a batch: a poll that found the partition still
+            // paused would have fetched nothing and waited out trainer.poll-timeout with nothing to train.
+            for (int i = 0; i < pausedAtPoll.size(); i++) {
+                assertEquals(Set.of(), pausedAtPoll.get(i), "poll " + i + " of " + pausedAtPoll.size() + " found partitions paused");
+            }
         }
     }
 
