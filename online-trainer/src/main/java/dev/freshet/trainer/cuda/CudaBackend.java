@@ -20,6 +20,7 @@ import dev.freshet.trainer.cuda.internal.DlrmKernels;
 import dev.freshet.trainer.cuda.internal.GpuEmbeddingCache;
 import dev.freshet.trainer.cuda.internal.HostRowStore;
 import dev.freshet.trainer.cuda.internal.PinnedHostBuffer;
+import dev.freshet.trainer.cuda.internal.StagedInputs;
 
 import java.nio.ByteBuffer;
 import java.nio.FloatBuffer;
@@ -51,19 +52,24 @@ public final class CudaBackend implements TrainerBackend {
     private final GpuEmbeddingCache cache;
     private final CudaStream compute;
     private final PinnedHostBuffer hostIo;
+    /** The next batch's inputs, uploaded while the current step trains. */
+    private final StagedInputs ahead;
     private final long ioDense, ioIds, ioLabels, ioProbs, ioLoss, ioScalars;
     private final BitSet[] dirtyRows;
     private final int tables;
     private final int[] tableRows;
     private CudaGraph stepGraph;
     /**
-     * A batch named by prefetch() and its cache plan, queued on the cache's stream: by train() right after
-     * it queued its own step (the host's share of planning overlaps that step), or when the batch trains.
+     * A batch named by prefetch(), checked, and (with the cache) its plan queued on the cache's stream: by
+     * train() right after it queued its own step (the host's share overlaps that step), or when the batch
+     * trains. The first one's inputs are staged on the GPU meanwhile ({@link #ahead}).
      */
     private static final class Lookahead {
         final Examples batch;
         /** Steps trained when it was named: a lookahead named before the last step and not trained since is stale. */
         final long namedAt;
+        /** Its ids were checked against the tables (validate). */
+        boolean checked;
         GpuEmbeddingCache.Plan plan;
 
         Lookahead(Examples batch, long namedAt) {
@@ -119,6 +125,7 @@ public final class CudaBackend implements TrainerBackend {
         GpuEmbeddingCache c = null;
         CudaStream s = null;
         PinnedHostBuffer io = null;
+        StagedInputs st = null;
         try {
             k = new DlrmKernels();
             long physical = options.cached() ? options.cacheSlots(config.totalRows()) : config.totalRows();
@@ -132,8 +139,9 @@ public final class CudaBackend implements TrainerBackend {
             int b = config.batchSize();
             long dense = (long) b * config.numDense() * 4, ids = (long) b * tables * 4, labels = b, probs = (long) b * 4;
             io = new PinnedHostBuffer("step input/output staging", dense + ids + align(labels) + probs + 8 + 16, false);
+            st = new StagedInputs(b, config.numDense(), tables);
         } catch (RuntimeException ex) {
-            for (AutoCloseable r : new AutoCloseable[]{io, s, c, m, k}) closeQuietly(r);
+            for (AutoCloseable r : new AutoCloseable[]{st, io, s, c, m, k}) closeQuietly(r);
             ctx.close();
             throw ex;
         }
@@ -143,6 +151,7 @@ public final class CudaBackend implements TrainerBackend {
         this.cache = c;
         this.compute = s;
         this.hostIo = io;
+        this.ahead = st;
         int b = config.batchSize();
         ioDense = 0;
         ioIds = ioDense + (long) b * config.numDense() * 4;
@@ -253,18 +262,18 @@ public final class CudaBackend implements TrainerBackend {
     }
 
     /**
-     * Names the batch that the next {@link #train} after the current one will receive (lookahead): its
-     * missing rows are fetched to the GPU cache while the current batch trains. The array contents must
-     * not change until that batch has trained. Without a cache (or with trainer.cuda.cache-overlap off)
-     * this does nothing; beyond two batches ahead it does nothing either (the batch is planned when it trains).
-     * The batch is checked and planned by the next train(), once that step is queued: the host's share of
-     * the lookahead (about 2 ms for a batch of 65,536) then runs while the GPU trains. A batch that fails the
-     * check is dropped from the lookahead and fails when it is trained.
+     * Names the batch that the next {@link #train} after the current one will receive (lookahead): while
+     * the current batch trains, its inputs are uploaded and, with the GPU cache, its missing rows fetched.
+     * The array contents must not change until that batch has trained. With the cache and
+     * trainer.cuda.cache-overlap off this does nothing; beyond two batches ahead it does nothing either
+     * (the batch is staged when it trains). The batch is checked, planned and staged by the next train(),
+     * once that step is queued: the host's share (about 3 ms for a batch of 65,536) then runs while the
+     * GPU trains. A batch that fails the check is dropped from the lookahead and fails when it is trained.
      */
     @Override
     public void prefetch(Examples next) {
         checkOpen();
-        if (cache == null || !options.overlapSwaps()) return;
+        if (cache != null && !options.overlapSwaps()) return;
         Objects.requireNonNull(next, "next");
         for (Lookahead l : lookaheads) if (l.batch() == next) return;
         if (lookaheads.size() >= MAX_LOOKAHEAD) return;
@@ -285,20 +294,32 @@ public final class CudaBackend implements TrainerBackend {
         return cache != null;
     }
 
-    /** Checks and queues the plans of the batches named ahead that have none yet, in order. */
-    private void planLookaheads() {
+    /**
+     * Checks the batches named ahead that are not yet checked and, with the cache, queues their plans, in
+     * order; then stages the inputs of the first (the next step's batch).
+     */
+    private void prepareLookaheads() {
         for (java.util.Iterator<Lookahead> it = lookaheads.iterator(); it.hasNext(); ) {
             Lookahead l = it.next();
-            if (l.plan != null) continue;
+            if (l.checked) continue;
             try {
-                validate(l.batch);
+                checkShape(l.batch);
+                if (l.batch.count < 1 || l.batch.count > config.batchSize()) throw new IllegalArgumentException("batch size");
+                if (cache != null) {
+                    // queued before the ids are checked, so that the GPU starts on it now: its kernels skip bad ids
+                    long ticket = ++tickets;
+                    l.plan = cache.plan(l.batch.sparse, l.batch.count, ticket, oldestLiveTicket(ticket));
+                }
+                checkRows(l.batch);
             } catch (IllegalArgumentException e) {
-                it.remove(); // not planned: train() of this batch checks it again and reports the error
+                if (l.plan != null) cache.release(l.plan); // never used; rows it loaded stay cached
+                it.remove(); // train() of this batch checks it again and reports the error
                 continue;
             }
-            long ticket = ++tickets;
-            l.plan = cache.plan(l.batch.sparse, l.batch.count, ticket, oldestLiveTicket(ticket));
+            l.checked = true;
         }
+        Lookahead next = lookaheads.peekFirst();
+        if (next != null && !ahead.holds(next.batch, cache == null)) ahead.stage(next.batch, cache == null);
     }
 
     @Override
@@ -333,7 +354,7 @@ public final class CudaBackend implements TrainerBackend {
         context.makeCurrent();
         stageInputs(batch, 0, n, true);
         queueTrainingStep(n);
-        if (cache != null) planLookaheads(); // host staging and GPU planning overlap the step just queued
+        prepareLookaheads(); // host staging, uploads and GPU planning overlap the step just queued
         model.deviceProbs().download(hostIo.hostAt(ioProbs), (long) n * 4, compute);
         model.deviceLoss().download(hostIo.hostAt(ioLoss), 8, compute);
         model.deviceScalars().download(hostIo.hostAt(ioScalars), 16, compute);
@@ -352,34 +373,46 @@ public final class CudaBackend implements TrainerBackend {
         return new StepResult(loss, n);
     }
 
-    /** Copies inputs to the device (translating ids to cache slots in cache mode). */
+    /**
+     * Copies inputs to the device (translating ids to cache slots in cache mode): from the inputs staged
+     * while the step before trained when the batch was named ahead, else from the host now.
+     */
     private void stageInputs(Examples batch, int start, int len, boolean training) {
         int nd = config.numDense();
-        hostIo.view(ioDense, len * nd * 4).asFloatBuffer().put(batch.dense, start * nd, len * nd);
         int[] ids = batch.sparse;
         int idStart = start * tables;
+        Lookahead named = null;
+        if (training && start == 0) {
+            Lookahead first = lookaheads.peekFirst();
+            if (first != null && first.batch() == batch) {
+                if (!first.checked) prepareLookaheads();
+                named = lookaheads.removeFirst();
+            } else {
+                dropStaleLookaheads(batch);
+            }
+        }
         if (cache != null) {
             // the ids become cache slots on the GPU: a lookahead plan made while the previous batch trained, or
             // one made now; the step waits for it on the compute stream
-            Lookahead first = lookaheads.peekFirst();
-            if (training && first != null && first.batch() == batch && start == 0) {
-                if (first.plan == null) planLookaheads();
-                lookaheads.removeFirst();
-                staged = first.plan;
+            if (named != null) {
+                staged = named.plan;
             } else {
-                if (training) {
-                    dropStaleLookaheads(batch);
-                    plansOnDemand++;
-                }
+                if (training) plansOnDemand++;
                 int[] slice = start == 0 ? ids : java.util.Arrays.copyOfRange(ids, idStart, idStart + len * tables);
                 long ticket = ++tickets;
                 staged = cache.plan(slice, len, ticket, oldestLiveTicket(ticket));
             }
             cache.use(staged, model.deviceIds(), compute);
-        } else {
+        }
+        if (named != null && ahead.holds(batch, cache == null)) {
+            ahead.copyInto(model.deviceDenseIn(), model.deviceLabels(), cache == null ? model.deviceIds() : null, compute);
+            return;
+        }
+        if (cache == null) {
             hostIo.view(ioIds, len * tables * 4).asIntBuffer().put(ids, idStart, len * tables);
             model.deviceIds().upload(hostIo.hostAt(ioIds), (long) len * tables * 4, compute);
         }
+        hostIo.view(ioDense, len * nd * 4).asFloatBuffer().put(batch.dense, start * nd, len * nd);
         ByteBuffer labels = hostIo.view(ioLabels, len);
         labels.put(batch.labels, start, len);
         model.deviceDenseIn().upload(hostIo.hostAt(ioDense), (long) len * nd * 4, compute);
@@ -387,7 +420,7 @@ public final class CudaBackend implements TrainerBackend {
     }
 
     /**
-     * Before a training batch that was not named first is planned on demand: drops every lookahead when the
+     * Before a training batch that was not named first is staged (and planned) on demand: drops every lookahead when the
      * batch is one of them (trained out of order), else those named before the last step (never trained);
      * rows their plans loaded stay cached. Batches named since the last step stay named: that is the first
      * step of a stream, whose own batch nobody named, with the next one already named.
@@ -399,6 +432,7 @@ public final class CudaBackend implements TrainerBackend {
             Lookahead l = it.next();
             if (outOfOrder || l.namedAt < steps) {
                 if (l.plan != null) cache.release(l.plan);
+                if (ahead.staged() == l.batch) ahead.abandon(); // the same arrays may come back with other contents
                 it.remove();
             }
         }
@@ -429,12 +463,20 @@ public final class CudaBackend implements TrainerBackend {
     }
 
     private void validate(Examples batch) {
+        checkShape(batch);
+        for (Lookahead l : lookaheads) if (l.batch() == batch && l.checked) return; // checked when it was prepared
+        checkRows(batch);
+    }
+
+    private void checkShape(Examples batch) {
         Objects.requireNonNull(batch, "batch");
         if (batch.numDense != config.numDense() || batch.numSparse != tables) {
             throw new IllegalArgumentException("batch has " + batch.numDense + " dense and " + batch.numSparse
                     + " categorical features; the model expects " + config.numDense() + " and " + tables);
         }
-        for (Lookahead l : lookaheads) if (l.batch() == batch && l.plan != null) return; // checked when planned
+    }
+
+    private void checkRows(Examples batch) {
         int[] s = batch.sparse;
         int[] rows = tableRows;
         for (int b = 0, i = 0; b < batch.count; b++) {
@@ -674,6 +716,7 @@ public final class CudaBackend implements TrainerBackend {
         float[] row = new float[dim];
         if (cache != null) {
             lookaheads.clear();
+            ahead.abandon();
             cache.invalidate(); // waits for the plans still running
             for (int t = 0; t < tables; t++) {
                 EmbeddingTable table = source.tables().get(t);
@@ -805,7 +848,7 @@ public final class CudaBackend implements TrainerBackend {
         } catch (RuntimeException ignored) {
             // a failed device still has its handles released below
         }
-        for (AutoCloseable r : new AutoCloseable[]{stepGraph, hostIo, compute, cache, model, kernels}) closeQuietly(r);
+        for (AutoCloseable r : new AutoCloseable[]{stepGraph, ahead, hostIo, compute, cache, model, kernels}) closeQuietly(r);
         context.close();
         closeQuietly(hostState);
     }

@@ -210,6 +210,39 @@ class CudaVersusCpuGpuTest {
         }
     }
 
+    /**
+     * A batch named ahead has its inputs uploaded while the step before it trains. If it is then dropped
+     * (not trained next) and its arrays come back with other contents, the new contents train, not the
+     * staged copy: with and without the cache.
+     */
+    @Test
+    void aBatchRefilledAfterItsLookaheadWasDroppedTrainsItsNewContents() {
+        for (CudaOptions options : List.of(CudaOptions.defaults(), CudaOptions.defaults().withCacheFraction(0.01))) {
+            ModelConfig config = largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 19);
+            SplittableRandom random = new SplittableRandom(System.nanoTime());
+            Examples a = batch(config, random, 0, 4000), b = batch(config, random, 0, 4000), c = batch(config, random, 0, 4000);
+            Examples reused = batch(config, random, 0, 4000);
+            try (HostModelState initial = HostModelState.initialize(config);
+                 CpuBackend cpu = CpuBackend.create(HostModelState.copyOf(initial), 2);
+                 CudaBackend cuda = CudaBackend.create(config, options, HostModelState.copyOf(initial))) {
+                float[] pCpu = new float[config.batchSize()], pGpu = new float[config.batchSize()];
+                cuda.prefetch(reused);
+                assertEquals(cpu.train(a, pCpu).loss(), cuda.train(a, pGpu).loss(), 1e-4); // stages reused's inputs
+                assertEquals(cpu.train(b, pCpu).loss(), cuda.train(b, pGpu).loss(), 1e-4); // reused not next: dropped
+                Examples refill = batch(config, random, 5000, 4000);
+                System.arraycopy(refill.dense, 0, reused.dense, 0, refill.dense.length);
+                System.arraycopy(refill.sparse, 0, reused.sparse, 0, refill.sparse.length);
+                System.arraycopy(refill.labels, 0, reused.labels, 0, refill.labels.length);
+                cuda.prefetch(reused);
+                assertEquals(cpu.train(c, pCpu).loss(), cuda.train(c, pGpu).loss(), 1e-4);
+                double want = cpu.train(reused, pCpu).loss();
+                double got = cuda.train(reused, pGpu).loss();
+                assertEquals(want, got, 1e-4 * Math.abs(want), options.cached() ? "with the cache" : "all rows on the GPU");
+                assertTrue(relErr(pGpu, pCpu, config.batchSize()) <= 1e-4, "probabilities of the refilled batch");
+            }
+        }
+    }
+
     private void compare(ModelConfig config, CudaOptions options, double tolerance, boolean movingHotSet) {
         SplittableRandom random = new SplittableRandom(config.seed() * 7919 + 1);
         List<Examples> batches = new ArrayList<>();

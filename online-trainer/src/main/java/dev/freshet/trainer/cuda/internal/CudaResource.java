@@ -36,4 +36,15 @@ abstract class CudaResource implements AutoCloseable {
 
     /** Frees the native handle; called once. */
     abstract void release();
+
+    /** Closes every resource, last created first; one that fails to close does not keep the rest open. */
+    static void closeAll(java.util.List<? extends CudaResource> owned) {
+        for (int i = owned.size() - 1; i >= 0; i--) {
+            try {
+                owned.get(i).close();
+            } catch (RuntimeException ignored) {
+                // closing the rest matters more
+            }
+        }
+    }
 }

@@ -132,13 +132,13 @@ public final class GpuEmbeddingCache extends CudaResource {
             // high priority: the plan's small kernels and the bus-bound swap get multiprocessors as soon as a
             // block of the training step's GEMMs retires, instead of queueing behind the whole GEMM grid
             stream = add(owned, new CudaStream("cache plans", true));
-            offsets = add(owned, DeviceBuffer.ints("cache table offsets", tables));
+            offsets = add(owned, DeviceBuffer.ints("cache table offsets", tables + 1L));
             rowSlot = add(owned, DeviceBuffer.ints("cache directory: slot of each row", total));
             rowCount = add(owned, DeviceBuffer.ints("cache directory: access count of each row", total));
             slotRow = add(owned, DeviceBuffer.ints("cache directory: row of each slot", capacity));
             slotEpoch = add(owned, DeviceBuffer.ints("cache directory: last ticket of each slot", capacity));
             totalMisses = add(owned, new DeviceBuffer("cache misses", 8));
-            statsStaging = add(owned, new PinnedHostBuffer("cache statistics staging", 8 + 4L * tables, false));
+            statsStaging = add(owned, new PinnedHostBuffer("cache statistics staging", 8 + 4L * (tables + 1), false));
             for (int i = 0; i < PLAN_BUFFERS; i++) buffers[i] = new PlanBuffer(i, maxLookups, maxMisses, owned);
             hintsDone = add(owned, new CudaEvent("cache count hints done", false));
         } catch (RuntimeException e) {
@@ -146,9 +146,9 @@ public final class GpuEmbeddingCache extends CudaResource {
             throw e;
         }
         directory = new DlrmKernels.CacheDirectory(capacity, rowSlot.ptr(), rowCount.ptr(), slotRow.ptr(), slotEpoch.ptr());
-        ByteBuffer o = statsStaging.view(8, 4 * tables);
-        for (int t = 0; t < tables; t++) o.putInt((int) tableOffset[t]);
-        offsets.upload(statsStaging.hostAt(8), 4L * tables, stream);
+        ByteBuffer o = statsStaging.view(8, 4 * (tables + 1));
+        for (int t = 0; t <= tables; t++) o.putInt((int) tableOffset[t]);
+        offsets.upload(statsStaging.hostAt(8), 4L * (tables + 1), stream);
         rowCount.fill32(0, total, stream);
         totalMisses.fill32(0, 2, stream);
         clearDirectory();
@@ -184,9 +184,10 @@ public final class GpuEmbeddingCache extends CudaResource {
     }
 
     /**
-     * Queues the plan of one batch ({@code ids[b * T + t]}: example b's row of table t, validated by the
-     * caller) on the cache's stream and returns at once. Tickets increase from plan to plan; slots used
-     * by tickets {@code >= oldestLive} are never evicted.
+     * Queues the plan of one batch ({@code ids[b * T + t]}: example b's row of table t) on the cache's
+     * stream and returns at once. Ids outside their table are skipped (their slots are meaningless): the
+     * caller checks the batch, and releases the plan unused if it fails, before a step uses it. Tickets
+     * increase from plan to plan; slots used by tickets {@code >= oldestLive} are never evicted.
      */
     public Plan plan(int[] ids, int examples, long ticket, long oldestLive) {
         return plan(ids, examples, ticket, oldestLive, null);
@@ -406,13 +407,7 @@ public final class GpuEmbeddingCache extends CudaResource {
     }
 
     private void closeOwned() {
-        for (int i = owned.size() - 1; i >= 0; i--) {
-            try {
-                owned.get(i).close();
-            } catch (RuntimeException ignored) {
-                // closing the rest matters more
-            }
-        }
+        closeAll(owned);
     }
 
     @Override

@@ -889,12 +889,21 @@ extern "C" __global__ void cache_flush(int n, const int* __restrict__ slots, con
 
 __device__ __forceinline__ int countBin(unsigned c) { return 32 - __clz(c); }
 
+// Global row of lookup i (tableOffset has T + 1 entries), or -1 for an id outside its table: a plan is queued
+// before the host has checked the batch's ids, so the kernels skip such ids instead of touching memory out of
+// bounds; the host drops a plan whose batch fails its check before any step uses it.
+__device__ __forceinline__ int cacheRow(int i, const int T, const int* __restrict__ ids, const int* __restrict__ tableOffset) {
+    int t = i % T, id = ids[i];
+    return (unsigned)id < (unsigned)(tableOffset[t + 1] - tableOffset[t]) ? tableOffset[t] + id : -1;
+}
+
 extern "C" __global__ void cache_lookup(int n, int T, const int* __restrict__ ids, const int* __restrict__ tableOffset,
                                         int* rowSlot, unsigned* rowCount, int* slotEpoch, int epoch,
                                         int* __restrict__ missRows, int* counters) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    int row = tableOffset[i % T] + ids[i];
+    int row = cacheRow(i, T, ids, tableOffset);
+    if (row < 0) return;
     if (rowCount[row] < 0x7fffffffu) atomicAdd(&rowCount[row], 1u);
     int s = rowSlot[row];
     if (s >= 0) {
@@ -980,8 +989,9 @@ extern "C" __global__ void cache_assign(int n, int T, const int* __restrict__ id
                                         const int* __restrict__ rowSlot, int* __restrict__ slots) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
-    int s = rowSlot[tableOffset[i % T] + ids[i]];
-    slots[i] = s < 0 ? 0 : s;  // only after a shortfall, which the host reports
+    int row = cacheRow(i, T, ids, tableOffset);
+    int s = row < 0 ? -1 : rowSlot[row];
+    slots[i] = s < 0 ? 0 : s;  // only after a shortfall, which the host reports (or for a bad id, never used)
 }
 
 // Halves the access counts of the cached rows (the host planner's aging, on the GPU).
