@@ -32,7 +32,7 @@ public record CudaOptions(int device, double cacheFraction, long cacheRows, bool
     public static final Setting<Integer> AGING_STEPS = Setting.ofInt("trainer.cuda.cache-aging-steps", 200, 0, 1 << 30,
             "The GPU cache halves its row access counts every this many steps, so a moving hot set is followed; 0 never.");
     public static final Setting<Boolean> OVERLAP_SWAPS = Setting.ofBoolean("trainer.cuda.cache-overlap", true,
-            "Copy the next batch's missing rows into the GPU cache on a second stream while the current batch trains.");
+            "With the GPU cache: copy the next batch's missing rows into the cache, and its inputs to the GPU, on other streams while the current batch trains (off: when it trains).");
     public static final List<Setting<?>> SETTINGS = List.of(DEVICE, CACHE_FRACTION, CACHE_ROWS, GRAPHS, AGING_STEPS,
             OVERLAP_SWAPS);
 
