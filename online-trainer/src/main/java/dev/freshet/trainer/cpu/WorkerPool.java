@@ -37,7 +37,7 @@ final class WorkerPool implements ParallelFor, AutoCloseable {
     /**
      * The loop's generation (upper 32 bits) and its chunks not yet claimed (lower 32 bits). A thread claims
      * a chunk by a compare-and-set that lowers the count within the same generation, so it can never claim
-     * a chunk of a loop whose fields it has not seen; the value never repeats, so there is no ABA.
+     * a chunk of a loop whose fields it has not seen; the value repeats only after 2^32 loops, so there is no ABA.
      */
     private final AtomicLong claims = new AtomicLong();
     /** Chunks of the current loop finished (or failed); the loop is over when it reaches {@link #chunks}. */
@@ -81,7 +81,8 @@ final class WorkerPool implements ParallelFor, AutoCloseable {
         this.caller = Thread.currentThread();
         this.failure = null;
         finished.set(0);
-        long generation = (claims.get() >>> GENERATION_SHIFT) + 1;
+        // 32 bits of generation: after 2^32 loops it wraps to 0, still unlike the one before
+        long generation = ((claims.get() >>> GENERATION_SHIFT) + 1) & UNCLAIMED_MASK;
         claims.set(generation << GENERATION_SHIFT | chunks); // volatile write: publishes the fields above
         for (Thread w : workers) LockSupport.unpark(w);
         while (claimAndRun(generation)) {
