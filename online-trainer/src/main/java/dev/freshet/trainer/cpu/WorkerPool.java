@@ -17,10 +17,12 @@ import java.util.concurrent.locks.LockSupport;
  * every loop for each worker to be woken and scheduled. A step has about 25 loops of well under a
  * millisecond each, and where the cores are busy with other work (the embedded pipeline runs broker, Flink
  * job, publisher and replica on the same two cores) a woken worker waits for a core for milliseconds: in
- * the pipeline benchmark at 10,000 events/s the trainer's caller thread spent 2.0 s of every 5 s waiting at
- * these barriers for 0.6 s of its own CPU, and a step of 512 took ~50 ms of wall time for ~10 ms of CPU per
- * thread. Now a worker that is not running yet simply finds no chunk left when it wakes: the loop runs at
- * the speed of the threads that actually got a core, and as fast as before where every thread gets one.
+ * the pipeline benchmark at 10,000 events/s the trainer's caller thread spent 1.5-2.5 s of every 5-6 s
+ * waiting at these barriers against 0.5-0.9 s of its own CPU, and a step of 512 took 40-80 ms of wall time
+ * for 8-11 ms of the caller's CPU (with claimed chunks: 0.2-0.4 s of waiting, steps of 20-40 ms). A worker
+ * that is not running yet simply finds no chunk left when it wakes, so the loop runs at the speed of the
+ * threads that actually got a core. On an idle machine the two designs measured alike (trainer-cpu,
+ * default model, batch 512: within the run-to-run spread of about 15%).
  *
  * <p>Which thread runs a chunk depends on timing, but the arches let one chunk own each output element and
  * compute it in a fixed order ({@link ParallelFor}), so the results are bit-identical whatever the split.
