@@ -37,6 +37,15 @@ abstract class CudaResource implements AutoCloseable {
     /** Frees the native handle; called once. */
     abstract void release();
 
+    /** Waits for {@code stream}'s work, then closes every resource as {@link #closeAll} does, even if the wait fails. */
+    static void closeAllAfter(CudaStream stream, java.util.List<? extends CudaResource> owned) {
+        try {
+            stream.synchronize();
+        } finally {
+            closeAll(owned);
+        }
+    }
+
     /** Closes every resource, last created first; one that fails to close does not keep the rest open. */
     static void closeAll(java.util.List<? extends CudaResource> owned) {
         for (int i = owned.size() - 1; i >= 0; i--) {

@@ -142,7 +142,7 @@ public final class GpuEmbeddingCache extends CudaResource {
             for (int i = 0; i < PLAN_BUFFERS; i++) buffers[i] = new PlanBuffer(i, maxLookups, maxMisses, owned);
             hintsDone = add(owned, new CudaEvent("cache count hints done", false));
         } catch (RuntimeException e) {
-            closeOwned();
+            closeAll(owned);
             throw e;
         }
         directory = new DlrmKernels.CacheDirectory(capacity, rowSlot.ptr(), rowCount.ptr(), slotRow.ptr(), slotEpoch.ptr());
@@ -406,16 +406,8 @@ public final class GpuEmbeddingCache extends CudaResource {
         return out;
     }
 
-    private void closeOwned() {
-        closeAll(owned);
-    }
-
     @Override
     void release() {
-        try {
-            stream.synchronize();
-        } finally {
-            closeOwned();
-        }
+        closeAllAfter(stream, owned);
     }
 }

@@ -41,7 +41,7 @@ public final class StagedInputs extends CudaResource {
             uploaded = add(new CudaEvent("staged inputs uploaded", false));
             copiedOut = add(new CudaEvent("staged inputs copied out", false));
         } catch (RuntimeException e) {
-            closeOwned();
+            closeAll(owned);
             throw e;
         }
     }
@@ -105,16 +105,8 @@ public final class StagedInputs extends CudaResource {
         staged = null;
     }
 
-    private void closeOwned() {
-        closeAll(owned);
-    }
-
     @Override
     void release() {
-        try {
-            stream.synchronize();
-        } finally {
-            closeOwned();
-        }
+        closeAllAfter(stream, owned);
     }
 }
