@@ -18,7 +18,7 @@ import org.apache.flink.util.Collector;
  * cost several times more and held about 10 times the memory). The tables are keyed state, so they are
  * checkpointed with the job and redistributed when the parallelism changes. Mutating the table in place
  * is safe with the heap state backend the job uses: its copy-on-write map hands out a copy while a
- * snapshot still references the original.
+ * snapshot still references the original. Tables are copied and written by {@link SeenIdsSerializer}.
  */
 public final class Deduplicator extends KeyedProcessFunction<Integer, FeatureRow, FeatureRow> {
     /** Enough buckets to spread over Flink's 128 default key groups evenly. */
@@ -39,7 +39,7 @@ public final class Deduplicator extends KeyedProcessFunction<Integer, FeatureRow
 
     @Override
     public void open(OpenContext context) {
-        seen = getRuntimeContext().getState(new ValueStateDescriptor<>("seen-ids", SeenIds.class));
+        seen = getRuntimeContext().getState(new ValueStateDescriptor<>("seen-ids", SeenIdsSerializer.INSTANCE));
         duplicates = getRuntimeContext().getMetricGroup().addGroup(FeatureJobMetrics.GROUP).counter(FeatureJobMetrics.DUPLICATES);
     }
 
