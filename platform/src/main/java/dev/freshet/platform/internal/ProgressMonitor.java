@@ -51,6 +51,10 @@ public final class ProgressMonitor implements AutoCloseable {
         this.console = console;
         this.startNanos = startNanos;
         this.lastNanos = startNanos;
+        // Rates count from here: a trainer resumed from a checkpoint starts with the examples of earlier runs.
+        this.lastProduced = readings.produced().getAsLong();
+        this.lastFeaturised = readings.featurised().getAsLong();
+        this.lastTrained = readings.trained().getAsLong();
         timer = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "freshet-progress");
             t.setDaemon(true);

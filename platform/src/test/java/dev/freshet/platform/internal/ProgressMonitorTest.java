@@ -41,4 +41,21 @@ class ProgressMonitorTest {
             assertTrue(line.contains("AUC 0.7500") && line.contains("model v3") && line.contains("freshness p50 0.30s p99 0.50s"), line);
         }
     }
+
+    @Test
+    void ratesCountOnlyWhatCameAfterTheStartNotTheTotalsOfAResumedRun() {
+        AtomicLong trained = new AtomicLong(256_474); // a trainer resumed from a checkpoint of an earlier run
+        AtomicLong produced = new AtomicLong();
+        ProgressMonitor.Readings readings = new ProgressMonitor.Readings(produced::get, () -> 0, trained::get, () -> 0,
+                () -> Double.NaN, () -> Double.NaN, () -> 0);
+        FreshnessTracker freshness = new FreshnessTracker("features");
+        try (ProgressMonitor m = new ProgressMonitor(readings, freshness, new StatusHistory(10), null, Duration.ofHours(1), System.nanoTime())) {
+            produced.set(100);
+            trained.addAndGet(100);
+            StatusSample s = m.sample();
+            assertEquals(256_574, s.trained(), "the total stays the trainer's own");
+            assertEquals(s.producedPerSecond(), s.trainedPerSecond(), s.producedPerSecond() * 1e-9,
+                    "the first rate counts the 100 trained since the start, not the resumed 256,474");
+        }
+    }
 }
