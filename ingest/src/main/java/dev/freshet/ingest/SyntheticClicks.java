@@ -52,16 +52,30 @@ public final class SyntheticClicks {
     private final double bias;
     private final BinnedAuc[] phaseAuc = {new BinnedAuc(), new BinnedAuc()};
     private final BinnedAuc allAuc = new BinnedAuc();
+    /** Ordinal of the first event this instance generates (0 unless it continues an earlier stream). */
+    private final long firstOrdinal;
     private long count;
     private long positives;
     private double lastProbability = Double.NaN;
 
     public SyntheticClicks(SyntheticConfig config, FeatureLayout layout, EventTimeSource times) {
+        this(config, layout, times, 0);
+    }
+
+    /**
+     * Continues a stream whose first {@code firstOrdinal} events were produced earlier (a demo resumed from
+     * its work directory): the same hidden model, event ids and ordinals from {@code firstOrdinal} on, and
+     * draws of its own. Starting at 0 again would replay the earlier events, labels included, to a model
+     * already trained on them, and its progressive AUC would measure memory (it read 1.0000).
+     */
+    public SyntheticClicks(SyntheticConfig config, FeatureLayout layout, EventTimeSource times, long firstOrdinal) {
+        if (firstOrdinal < 0) throw new IllegalArgumentException("first ordinal " + firstOrdinal + " is negative");
+        this.firstOrdinal = firstOrdinal;
         this.config = Objects.requireNonNull(config, "config");
         this.layout = Objects.requireNonNull(layout, "layout");
         this.times = Objects.requireNonNull(times, "times");
         this.layoutId = layout.id();
-        this.random = new SplittableRandom(config.seed());
+        this.random = new SplittableRandom(firstOrdinal == 0 ? config.seed() : mix(config.seed() ^ mix(firstOrdinal)));
         this.zipf = new ZipfSampler(config.idsPerTable(), config.zipfExponent());
         List<FeatureLayout.Column> dense = layout.dense();
         int numDense = dense.size();
@@ -92,7 +106,7 @@ public final class SyntheticClicks {
 
     /** The next event, labelled by the ground truth; its true click probability is then {@link #lastProbability()}. */
     public ClickEvent next() {
-        long ordinal = count;
+        long ordinal = firstOrdinal + count;
         int phase = phaseOf(ordinal);
         Double[] dense = new Double[denseIsCount.length];
         for (int i = 0; i < dense.length; i++) {
@@ -170,7 +184,7 @@ public final class SyntheticClicks {
         return lastProbability;
     }
 
-    /** Events generated so far. */
+    /** Events generated so far by this instance. */
     public long count() {
         return count;
     }

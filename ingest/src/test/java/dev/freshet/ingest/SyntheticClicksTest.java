@@ -21,6 +21,26 @@ class SyntheticClicksTest {
     private static final EventTimeSource TIMES = EventTimeSource.sequence(Instant.parse("2024-01-01T00:00:00Z"), Duration.ofMillis(1));
 
     @Test
+    void aContinuedStreamHasNewEventsAndIdsFromTheSameHiddenModel() {
+        SyntheticConfig config = SyntheticConfig.defaults().withSeed(7);
+        SyntheticClicks fresh = new SyntheticClicks(config, CRITEO, TIMES);
+        SyntheticClicks continued = new SyntheticClicks(config, CRITEO, TIMES, 10_000);
+        SyntheticClicks again = new SyntheticClicks(config, CRITEO, TIMES, 10_000);
+        int sameIds = 0;
+        for (int i = 0; i < 500; i++) {
+            ClickEvent first = fresh.next();
+            ClickEvent later = continued.next();
+            assertEquals("synthetic-7-" + (10_000 + i), later.getEventId());
+            assertEquals(later, again.next(), "a continuation is deterministic too");
+            if (first.getCategorical().equals(later.getCategorical())) sameIds++;
+            // the hidden model is the seed's: the fresh stream's model gives the continued event the same probability
+            assertEquals(continued.lastProbability(), fresh.probability(later, fresh.phaseOf(10_000 + i)), 1e-12);
+        }
+        assertTrue(sameIds < 10, "the continuation draws its own events, not a replay: " + sameIds + " of 500 repeat");
+        assertEquals(500, continued.count());
+    }
+
+    @Test
     void sameSeedSameEventsOtherSeedOtherEvents() {
         SyntheticClicks a = new SyntheticClicks(SyntheticConfig.defaults().withSeed(7), CRITEO, TIMES);
         SyntheticClicks b = new SyntheticClicks(SyntheticConfig.defaults().withSeed(7), CRITEO, TIMES);

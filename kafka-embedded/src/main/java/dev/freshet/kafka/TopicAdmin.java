@@ -143,6 +143,27 @@ public final class TopicAdmin {
                 + (last == null ? "" : ": " + last.getMessage()));
     }
 
+    /** Records ever written to {@code topic}: the sum of its partitions' end offsets. */
+    public static long endOffsetSum(Admin admin, String topic) {
+        try {
+            Map<TopicPartition, OffsetSpec> partitions = new HashMap<>();
+            for (TopicPartitionInfo p : admin.describeTopics(List.of(topic)).allTopicNames().get(30, TimeUnit.SECONDS).get(topic).partitions()) {
+                partitions.put(new TopicPartition(topic, p.partition()), OffsetSpec.latest());
+            }
+            long sum = 0;
+            for (var r : admin.listOffsets(partitions).all().get(30, TimeUnit.SECONDS).values()) sum += r.offset();
+            return sum;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot read the end offsets of topic " + topic + ": " + e.getCause().getMessage()
+                    + ". Fix: check bootstrap.servers and that the topic exists (freshet topics).", e.getCause());
+        } catch (TimeoutException e) {
+            throw new IllegalStateException("Kafka did not answer within 30 s for the end offsets of " + topic + ". Fix: check bootstrap.servers.", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while reading the end offsets of " + topic, e);
+        }
+    }
+
     /** Creates every missing Freshet topic on the embedded broker. */
     public static List<String> createAll(EmbeddedKafka kafka, Topics topics, Config config) {
         return createAll(kafka.admin(), topics, config);

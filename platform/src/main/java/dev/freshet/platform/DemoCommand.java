@@ -144,9 +144,16 @@ public final class DemoCommand implements Command {
             out.printf("freshet demo: up in %.1f s; status page %s (Prometheus metrics at %smetrics); Ctrl-C stops%n",
                     (System.currentTimeMillis() - launchedAt) / 1000.0, status.url(), status.url());
             monitor = new ProgressMonitor(f.readings(), f.freshness(), history, out, demo.progressInterval(), System.nanoTime());
-            feed = demo.criteoFile() == null
-                    ? ClickFeed.synthetic(f.producer(), SyntheticConfig.from(f.config()), f.layout(), demo.rate(), demo.events())
-                    : ClickFeed.tsv(f.producer(), demo.criteoFile(), f.layout(), demo.rate());
+            if (demo.criteoFile() == null) {
+                long earlier = f.clicksInTopic();
+                if (earlier > 0) {
+                    out.printf("freshet demo: continuing the synthetic stream at event %,d (earlier runs on %s produced the ones before)%n",
+                            earlier, f.workDir());
+                }
+                feed = ClickFeed.synthetic(f.producer(), SyntheticConfig.from(f.config()), f.layout(), demo.rate(), demo.events(), earlier);
+            } else {
+                feed = ClickFeed.tsv(f.producer(), demo.criteoFile(), f.layout(), demo.rate());
+            }
             feed.start();
             f.onFirstModel(servedAt -> out.printf("freshet demo: first model served %.1f s after launch%n", (servedAt - launchedAt) / 1000.0));
 

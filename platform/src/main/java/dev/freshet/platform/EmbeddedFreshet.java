@@ -412,6 +412,11 @@ public final class EmbeddedFreshet implements AutoCloseable {
         return workDir;
     }
 
+    /** Events already in the clicks topic: what earlier runs on this work directory produced. */
+    public long clicksInTopic() {
+        return TopicAdmin.endOffsetSum(kafka.admin(), topics.clicks());
+    }
+
     public Topics topics() {
         return topics;
     }

@@ -57,10 +57,14 @@ public final class ClickFeed implements AutoCloseable {
         return stop;
     }
 
-    /** The synthetic stream: {@code events} events (0 = until closed) at {@code rate} per second (0 = unlimited). */
-    public static ClickFeed synthetic(ClickProducer producer, SyntheticConfig config, FeatureLayout layout, double rate, long events) {
+    /**
+     * The synthetic stream from event {@code firstOrdinal} on (the events earlier runs produced into the same
+     * topic are not replayed): {@code events} events (0 = until closed) at {@code rate} per second (0 = unlimited).
+     */
+    public static ClickFeed synthetic(ClickProducer producer, SyntheticConfig config, FeatureLayout layout, double rate, long events,
+                                      long firstOrdinal) {
         Objects.requireNonNull(producer, "producer");
-        SyntheticClicks clicks = new SyntheticClicks(config, layout, EventTimeSource.wallClock(Clock.systemUTC()));
+        SyntheticClicks clicks = new SyntheticClicks(config, layout, EventTimeSource.wallClock(Clock.systemUTC()), firstOrdinal);
         return new ClickFeed(producer, "synthetic", feed -> {
             Pace pacer = new Pace(rate);
             for (long n = 0; (events == 0 || n < events) && !feed.stopping(); n++) {
