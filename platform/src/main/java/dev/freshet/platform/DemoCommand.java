@@ -83,7 +83,8 @@ public final class DemoCommand implements Command {
         return """
                 Prints a progress line every second (events/s produced, featurised, trained; AUC; log loss; model version;
                 freshness), serves a status page on http://127.0.0.1:8080/ (metrics at /metrics), stops cleanly on Ctrl-C.
-                Work directory: .work (freshet.work-dir); a second run resumes from it.
+                Work directory: .work (freshet.work-dir); a second run resumes from it, and the synthetic stream
+                continues after the events earlier runs produced (the model never sees an event twice).
                 Examples:
                   freshet demo
                   freshet demo --criteo ../shared/data/criteo-kaggle-sample-10k.tsv --rate 2000
