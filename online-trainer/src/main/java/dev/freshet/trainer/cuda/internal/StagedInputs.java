@@ -24,6 +24,8 @@ public final class StagedInputs extends CudaResource {
     private final CudaEvent uploaded, copiedOut;
     private final List<CudaResource> owned = new ArrayList<>();
     private Examples staged;
+    /** Examples and ids as staged: what the copy moves, whatever the batch object holds by then. */
+    private int stagedCount;
     private boolean stagedIds;
 
     /** Room for batches of up to {@code capacity} examples. */
@@ -76,6 +78,7 @@ public final class StagedInputs extends CudaResource {
         if (withIds) ids.upload(host.hostAt(idsAt), idBytes, stream);
         uploaded.record(stream);
         staged = batch;
+        stagedCount = n;
         stagedIds = withIds;
     }
 
@@ -91,7 +94,7 @@ public final class StagedInputs extends CudaResource {
     public void copyInto(DeviceBuffer toDense, DeviceBuffer toLabels, DeviceBuffer toIds, CudaStream compute) {
         checkOpen();
         if (staged == null) throw new IllegalStateException("no inputs staged");
-        int n = staged.count;
+        int n = stagedCount;
         compute.waitFor(uploaded);
         cuMemcpyDtoDAsync(toDense.ptr(), dense.ptr(), (long) n * numDense * 4, compute.handle());
         cuMemcpyDtoDAsync(toLabels.ptr(), labels.ptr(), n, compute.handle());
