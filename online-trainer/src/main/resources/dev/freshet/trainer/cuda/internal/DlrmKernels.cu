@@ -153,6 +153,15 @@ __device__ __forceinline__ void sgemmLargeTile(int M, int N, int K, const float*
     // FAST: one float4 per operand per thread, along the operand's contiguous dimension
     const int qa = TA ? (tid % 32) * 4 : (tid % 2) * 4, qb = TA ? tid / 32 : tid / 2;   // A: (m, k) or (k, m)
     const int pa = TB ? (tid % 2) * 4 : (tid % 32) * 4, pb = TB ? tid / 2 : tid / 32;   // B: (k, n) or (n, k)
+    // element-wise path: the (m, k) of A and (k, n) of B that thread tid moves in round r, the fastest-varying
+    // index along the operand's contiguous dimension (for coalescing); loads and stores use the same mapping
+    auto slowCoords = [&](int r, int& m, int& k, int& n, int& kb) {
+        int idx = tid + r * 256;
+        m = TA ? idx % SL_BM : idx / SL_BK;
+        k = TA ? idx / SL_BM : idx % SL_BK;
+        n = TB ? idx / SL_BK : idx % SL_BN;
+        kb = TB ? idx % SL_BK : idx / SL_BN;
+    };
     auto loadTile = [&](int k0) {
         if constexpr (FAST) {
             float4 a = TA ? load4(A + (size_t)(k0 + qb) * lda + m0 + qa) : load4(A + (size_t)(m0 + qb) * lda + k0 + qa);
@@ -162,12 +171,9 @@ __device__ __forceinline__ void sgemmLargeTile(int M, int N, int K, const float*
         } else {
 #pragma unroll
             for (int r = 0; r < 4; r++) {
-                int idx = tid + r * 256;
-                int m = TA ? idx % SL_BM : idx / SL_BK;
-                int k = TA ? idx / SL_BM : idx % SL_BK;
+                int m, k, n, kb;
+                slowCoords(r, m, k, n, kb);
                 ra[r] = (k0 + k < kEnd) ? loadA<TA>(A, lda, M, K, m0 + m, k0 + k) : 0.0f;
-                int n = TB ? idx / SL_BK : idx % SL_BN;
-                int kb = TB ? idx % SL_BK : idx / SL_BN;
                 rb[r] = (k0 + kb < kEnd) ? loadB<TB>(B, ldb, K, N, k0 + kb, n0 + n) : 0.0f;
             }
         }
@@ -187,12 +193,9 @@ __device__ __forceinline__ void sgemmLargeTile(int M, int N, int K, const float*
         } else {
 #pragma unroll
             for (int r = 0; r < 4; r++) {
-                int idx = tid + r * 256;
-                int m = TA ? idx % SL_BM : idx / SL_BK;
-                int k = TA ? idx / SL_BM : idx % SL_BK;
+                int m, k, n, kb;
+                slowCoords(r, m, k, n, kb);
                 As[buf][k][m] = ra[r];
-                int n = TB ? idx / SL_BK : idx % SL_BN;
-                int kb = TB ? idx % SL_BK : idx / SL_BN;
                 Bs[buf][kb][n] = rb[r];
             }
         }
