@@ -5,6 +5,7 @@ import dev.freshet.publisher.ModelManifest;
 import dev.freshet.publisher.ModelStore;
 import dev.freshet.publisher.internal.Sha256;
 import dev.freshet.schemas.ClickEvent;
+import dev.freshet.schemas.ConsumerThreads;
 import dev.freshet.schemas.ModelUpdate;
 import dev.freshet.schemas.UpdateKind;
 import dev.freshet.schemas.serde.AvroCodec;
@@ -499,12 +500,7 @@ public final class ModelSubscriber implements AutoCloseable {
     public void close() {
         if (!running) return;
         running = false;
-        consumer.wakeup();
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        ConsumerThreads.wakeAndJoin(consumer, thread);
         ServingModel m = current;
         current = null;
         if (m != null) m.release();

@@ -1,5 +1,6 @@
 package dev.freshet.trainer.online;
 
+import dev.freshet.schemas.ConsumerThreads;
 import dev.freshet.schemas.IdFrequencyStats;
 import dev.freshet.schemas.serde.AvroCodec;
 import dev.freshet.trainer.ModelConfig;
@@ -132,11 +133,6 @@ public final class FrequencyHints implements AutoCloseable {
     @Override
     public void close() {
         running = false;
-        consumer.wakeup();
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        ConsumerThreads.wakeAndJoin(consumer, thread);
     }
 }

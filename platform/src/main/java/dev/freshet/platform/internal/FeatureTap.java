@@ -1,6 +1,7 @@
 package dev.freshet.platform.internal;
 
 import dev.freshet.platform.FreshnessTracker;
+import dev.freshet.schemas.ConsumerThreads;
 import dev.freshet.schemas.FeatureBatch;
 import dev.freshet.schemas.Topics;
 import dev.freshet.schemas.serde.AvroCodec;
@@ -135,11 +136,6 @@ public final class FeatureTap implements AutoCloseable {
     public void close() {
         if (!running) return;
         running = false;
-        consumer.wakeup();
-        try {
-            thread.join(10_000);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        ConsumerThreads.wakeAndJoin(consumer, thread);
     }
 }
