@@ -28,6 +28,8 @@ import org.apache.flink.connector.kafka.source.KafkaSource;
 import org.apache.flink.connector.kafka.source.enumerator.initializer.OffsetsInitializer;
 import org.apache.flink.core.execution.CheckpointingMode;
 import org.apache.flink.streaming.api.datastream.DataStream;
+import org.apache.flink.streaming.api.datastream.DataStreamUtils;
+import org.apache.flink.streaming.api.datastream.KeyedStream;
 import org.apache.flink.streaming.api.datastream.SingleOutputStreamOperator;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.types.Either;
@@ -46,6 +48,7 @@ import java.util.function.UnaryOperator;
  * <pre>
  * KafkaSource(clicks) --decode+validate+transform, watermarks per partition--> rows | dead letters
  *   rows --keyBy(event id hash)--> dedup --LABELED---------------------------------+--> examples
+ *        (at parallelism 1 no keyBy: dedup is chained to the source, see dedup())
  *                                       --IMPRESSION/CLICK --keyBy(impression)--> join --+
  *   examples (per branch) --> batcher (FeatureBatch, batchSize/linger, flushed before each barrier) --> KafkaSink(features)
  *   examples (per branch) --> per-subtask sketches --keyBy(table)--> merge per window --> KafkaSink(feature-stats)
@@ -86,9 +89,10 @@ public final class FeatureJob {
         out.deadLetters().sinkTo(deadLetterSink(config)).name("features.dlq").uid("dlq-sink");
     }
 
-    /** Checkpointing (exactly once), parallelism and object reuse on {@code env}. */
+    /** Checkpointing (exactly once), parallelism, key groups and object reuse on {@code env}. */
     public static void configure(StreamExecutionEnvironment env, FeatureStreamConfig config) {
         env.setParallelism(config.parallelism());
+        env.setMaxParallelism(FeatureStreamConfig.MAX_PARALLELISM);
         env.enableCheckpointing(config.checkpointInterval().toMillis(), CheckpointingMode.EXACTLY_ONCE);
         // Operators never modify or keep a record they emitted, so Flink may pass objects along chains without copies.
         env.getConfig().enableObjectReuse();
@@ -107,9 +111,7 @@ public final class FeatureJob {
         DataStream<FeatureRow> rows = tap.apply(routed);
 
         if (!config.dedupWindow().isZero()) {
-            rows = rows.keyBy(Deduplicator::bucket, BasicTypeInfo.INT_TYPE_INFO)
-                    .process(new Deduplicator(config.dedupWindow().toMillis()), RecordTypes.ROW)
-                    .name("dedup").uid("dedup");
+            rows = dedup(rows, config);
         }
         DataStream<FeatureRow> labeled = rows.filter(r -> r.kind == FeatureRow.LABELED).name("labeled");
         OutputTag<DeadLetter> joinLetters = new OutputTag<>("join-dead-letters", RecordTypes.DEAD_LETTER);
@@ -130,6 +132,26 @@ public final class FeatureJob {
         DataStream<DeadLetter> counted = deadLetters.map(new DeadLetterCounter(), RecordTypes.DEAD_LETTER)
                 .name("count dead letters").uid("count-dlq");
         return new Outputs(batches, stats, counted);
+    }
+
+    /**
+     * The {@link Deduplicator}, keyed by {@link Deduplicator#bucket}. Where the rows come from one subtask, that
+     * subtask's dedup holds every key group, so the rows are already partitioned as keyBy would partition them:
+     * they are reinterpreted as keyed and the dedup chains to the source. A keyBy there would serialize every row,
+     * hand it to another task thread through network buffers and deserialize it, the largest part of what the dedup
+     * cost the pipeline benchmark on 2 cores (README, pipeline). With more subtasks the keyBy stays: copies of
+     * an event may arrive in different Kafka partitions, read by different subtasks. Both forms are one operator
+     * (uid, keyed state, key groups), so a checkpoint of either restores into the other.
+     */
+    private static DataStream<FeatureRow> dedup(DataStream<FeatureRow> rows, FeatureStreamConfig config) {
+        boolean oneSubtask = rows.getParallelism() == 1;
+        KeyedStream<FeatureRow, Integer> keyed = oneSubtask
+                ? DataStreamUtils.reinterpretAsKeyedStream(rows, Deduplicator::bucket, BasicTypeInfo.INT_TYPE_INFO)
+                : rows.keyBy(Deduplicator::bucket, BasicTypeInfo.INT_TYPE_INFO);
+        SingleOutputStreamOperator<FeatureRow> deduped = keyed.process(new Deduplicator(config.dedupWindow().toMillis()), RecordTypes.ROW)
+                .name("dedup").uid("dedup");
+        // A reinterpreted stream is forwarded: the dedup must have its input's one subtask, whatever the default.
+        return oneSubtask ? deduped.setParallelism(1) : deduped;
     }
 
     private static DataStream<byte[]> batch(DataStream<FeatureRow> examples, FeatureStreamConfig config, String branch) {

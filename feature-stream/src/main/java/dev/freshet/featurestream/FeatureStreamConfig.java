@@ -53,9 +53,18 @@ public record FeatureStreamConfig(String bootstrapServers, Topics topics, Featur
      */
     public static final int MAX_BATCH_SIZE = 4096;
 
+    /**
+     * Key groups of the job's keyed state (dedup, join, statistics), fixed so that a checkpoint taken at one
+     * parallelism restores at any other up to this many subtasks (Flink moves keyed state in whole key groups).
+     * Flink's own default for a parallelism up to 85, so checkpoints from before it was fixed restore too; each
+     * key group holds some of the dedup's 1,024 buckets (Deduplicator.BUCKETS), so no subtask is left without work.
+     */
+    public static final int MAX_PARALLELISM = 128;
+
     public static final Setting<String> BOOTSTRAP_SERVERS = CommonSettings.BOOTSTRAP_SERVERS;
-    public static final Setting<Integer> PARALLELISM = Setting.ofInt("feature-stream.parallelism", 1, 1, 1024,
-            "Parallelism of the feature job's operators; at most the number of 'clicks' partitions is useful.");
+    public static final Setting<Integer> PARALLELISM = Setting.ofInt("feature-stream.parallelism", 1, 1, MAX_PARALLELISM,
+            "Parallelism of the feature job's operators; at most the number of 'clicks' partitions is useful, and at most "
+                    + MAX_PARALLELISM + ", the number of key groups of its state.");
     public static final Setting<Duration> CHECKPOINT_INTERVAL = Setting.ofDuration("feature-stream.checkpoint-interval", "5s",
             Duration.ofMillis(100), Duration.ofMinutes(10),
             "Checkpoint interval: examples become visible on 'features' (read_committed) when a checkpoint completes.");
@@ -100,7 +109,7 @@ public record FeatureStreamConfig(String bootstrapServers, Topics topics, Featur
         Objects.requireNonNull(groupId, "groupId");
         Objects.requireNonNull(transactionalIdPrefix, "transactionalIdPrefix");
         Objects.requireNonNull(workDir, "workDir");
-        check(PARALLELISM, parallelism, parallelism >= 1 && parallelism <= 1024);
+        check(PARALLELISM, parallelism, parallelism >= 1 && parallelism <= MAX_PARALLELISM);
         check(CHECKPOINT_INTERVAL, checkpointInterval, within(checkpointInterval, Duration.ofMillis(100), Duration.ofMinutes(10)));
         check(DEDUP_WINDOW, dedupWindow, within(dedupWindow, Duration.ZERO, Duration.ofDays(1)));
         check(LABEL_WINDOW, labelWindow, within(labelWindow, Duration.ofMillis(1), Duration.ofDays(1)));

@@ -11,7 +11,10 @@ import dev.freshet.schemas.IdFrequencyStats;
 import dev.freshet.schemas.Topics;
 import dev.freshet.schemas.serde.AvroCodec;
 import org.apache.flink.api.common.functions.RichMapFunction;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.core.execution.SavepointFormatType;
 import org.apache.flink.streaming.api.datastream.DataStream;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
@@ -34,8 +37,10 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Predicate;
@@ -48,7 +53,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The whole job against a real in-process KRaft broker: Kafka source, checkpoints, transactional
  * sinks. The job is made to fail in the middle of the stream, after a checkpoint has committed
  * examples; it restarts from that checkpoint, and the committed topics (read_committed) hold each
- * input example exactly once, with the values the decoder computes for it.
+ * input example exactly once, with the values the decoder computes for it. The dedup's state survives
+ * a change of parallelism (stop with a savepoint, restore with more or fewer subtasks).
  */
 class ExactlyOnceRecoveryTest {
     /** A minute boundary, so that phase 1 fills exactly one 1-minute stats window. */
@@ -172,6 +178,78 @@ class ExactlyOnceRecoveryTest {
         }
         Examples all = awaitCommitted(config.topics().features(), config, n -> n >= 100, Duration.ofSeconds(10));
         assertEquals(100, all.count);
+    }
+
+    @Test
+    void dedupStateRestoredAtAnotherParallelismStillDropsACopyOfAnEventSeenBeforeTheRescale() throws Exception {
+        FeatureStreamConfig config = config("rescale.", "500ms");
+        createTopics(config.topics(), 2);
+        TestEvents events = new TestEvents(config.layout());
+        try (KafkaProducer<byte[], byte[]> producer = producer()) {
+            // Parallelism 1: the dedup is chained to the source, its rows reinterpreted as keyed (no keyBy).
+            String first = runUntilCommittedThenStop(config.withParallelism(1), null, () -> sendRange(producer, config, events, 0, 600), 600);
+            // Parallelism 2 (a keyBy before the dedup) from that savepoint: each copy goes to the partition its original
+            // was not in, so another source subtask reads it and only the keyBy brings it to the bucket's restored state.
+            String second = runUntilCommittedThenStop(config.withParallelism(2), first, () -> {
+                sendCopy(producer, config, events, 5);
+                sendCopy(producer, config, events, 300);
+                sendRange(producer, config, events, 600, 1200);
+            }, 1200);
+            // Back to parallelism 1 from the parallelism-2 savepoint: copies of a first-phase and a second-phase event.
+            runUntilCommittedThenStop(config.withParallelism(1), second, () -> {
+                sendCopy(producer, config, events, 7);
+                sendCopy(producer, config, events, 900);
+                sendRange(producer, config, events, 1200, 1500);
+            }, 1500);
+        }
+        Examples all = awaitCommitted(config.topics().features(), config, n -> n >= 1500, Duration.ofSeconds(10));
+        assertEquals(1500, all.count, "every event once, none of the four copies");
+        Set<String> ids = new HashSet<>(all.eventIds);
+        assertEquals(1500, ids.size());
+        for (int i = 0; i < 1500; i++) assertTrue(ids.contains("r-" + i), "r-" + i);
+    }
+
+    /**
+     * Runs the whole job at {@code config}'s parallelism, restored from {@code savepoint} (null: fresh state), until
+     * {@code features} holds {@code committed} examples; then stops it with a savepoint, which commits what it has
+     * written, and checks that exactly that many are committed (a copy that slipped through would make one more).
+     */
+    private String runUntilCommittedThenStop(FeatureStreamConfig config, String savepoint, Runnable produce, int committed)
+            throws Exception {
+        Configuration conf = FeatureJob.flinkConfiguration(config);
+        if (savepoint != null) conf.set(StateRecoveryOptions.SAVEPOINT_PATH, savepoint);
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.createLocalEnvironment(config.parallelism(), conf);
+        FeatureJob.build(env, config);
+        JobClient job = env.executeAsync("rescale test at parallelism " + config.parallelism());
+        try {
+            produce.run();
+            awaitCommitted(config.topics().features(), config, n -> n >= committed, Duration.ofSeconds(60));
+        } catch (Throwable t) {
+            job.cancel().get(30, TimeUnit.SECONDS);
+            throw t;
+        }
+        String path = job.stopWithSavepoint(false, work.resolve("flink-savepoints").toUri().toString(), SavepointFormatType.CANONICAL)
+                .get(60, TimeUnit.SECONDS);
+        assertEquals(committed, awaitCommitted(config.topics().features(), config, n -> n >= committed, Duration.ofSeconds(10)).count,
+                "committed examples after the run at parallelism " + config.parallelism());
+        return path;
+    }
+
+    /** Events r-from .. r-(to-1), event i at T0 + 10 i ms in partition i % 2. */
+    private static void sendRange(KafkaProducer<byte[], byte[]> producer, FeatureStreamConfig config, TestEvents events, int from, int to) {
+        for (int i = from; i < to; i++) sendTo(producer, config, events, i, i % 2);
+        producer.flush();
+    }
+
+    /** A copy of event r-i (same id, time and content) in the partition r-i was not sent to. */
+    private static void sendCopy(KafkaProducer<byte[], byte[]> producer, FeatureStreamConfig config, TestEvents events, int i) {
+        sendTo(producer, config, events, i, (i + 1) % 2);
+    }
+
+    private static void sendTo(KafkaProducer<byte[], byte[]> producer, FeatureStreamConfig config, TestEvents events, int i, int partition) {
+        String id = "r-" + i;
+        byte[] value = events.encode(events.labeled(id, T0 + i * 10L, i % 3 == 0 ? 1 : 0, "u" + (i % 7), "i" + (i % 50)));
+        producer.send(new ProducerRecord<>(config.topics().clicks(), partition, id.getBytes(StandardCharsets.UTF_8), value));
     }
 
     private FeatureStreamConfig config(String prefix, String checkpointInterval) {

@@ -27,10 +27,14 @@ import org.apache.flink.types.Either;
 import org.apache.flink.util.CloseableIterator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Random;
 import java.util.function.UnaryOperator;
 import java.util.stream.Collectors;
 
@@ -110,6 +114,33 @@ class JoinPipelineTest {
         DeadLetter late = run.deadLetters.stream().filter(d -> d.sourceOffset == 10).findFirst().orElseThrow();
         assertTrue(late.reason.contains("click cC") && late.reason.contains("impression C") && late.reason.contains("feature-stream.label-window"),
                 late.reason);
+    }
+
+    /**
+     * At parallelism 1 the dedup reads the decoded rows in the source's own task (reinterpreted as keyed), at 2
+     * behind a keyBy (the rows spread over two subtasks first): the same copies are dropped either way. Every
+     * event time lies within the 1-minute window, so no entry expires and the result does not depend on timing.
+     */
+    @ParameterizedTest(name = "parallelism {0}")
+    @ValueSource(ints = {1, 2})
+    void copiesOfAnEventWithinTheDedupWindowAreDropped(int parallelism) throws Exception {
+        Random random = new Random(7);
+        List<ClickEvent> input = new ArrayList<>();
+        Map<String, Integer> expected = new HashMap<>();
+        for (int i = 0; i < 200; i++) {
+            int label = random.nextInt(2);
+            input.add(events.labeled("d" + i, 1_000 + i * 100L, label, "u" + random.nextInt(5), "i" + random.nextInt(5)));
+            expected.put("d" + i, label);
+            if (random.nextInt(4) == 0) input.add(input.get(random.nextInt(input.size())));
+        }
+        int copies = input.size() - 200;
+        assertTrue(copies > 30, "the seed gives " + copies + " copies");
+
+        Run run = run(input, parallelism);
+
+        assertEquals(expected, TestEvents.labels(TestEvents.decodeBatches(run.batches, config.layout())), "each event once");
+        assertEquals(copies, counters.get(run.job.getJobID(), FeatureJobMetrics.DUPLICATES));
+        assertEquals(200, counters.get(run.job.getJobID(), FeatureJobMetrics.EXAMPLES));
     }
 
     @Test

@@ -21,7 +21,7 @@ import org.apache.flink.util.Collector;
  * snapshot still references the original. Tables are copied and written by {@link SeenIdsSerializer}.
  */
 public final class Deduplicator extends KeyedProcessFunction<Integer, FeatureRow, FeatureRow> {
-    /** Enough buckets to spread over Flink's 128 default key groups evenly. */
+    /** Enough buckets that each of the job's 128 key groups ({@code FeatureStreamConfig.MAX_PARALLELISM}) gets some (3 to 14). */
     public static final int BUCKETS = 1024;
 
     private final long windowMs;
