@@ -68,6 +68,11 @@ public final class HeavyHitters {
         }
     }
 
+    /** The items in no particular order (the heap's), at most k: where order does not matter, without {@link #items}' sort. */
+    public long[] itemsUnordered() {
+        return Arrays.copyOf(items, size);
+    }
+
     /** The items, largest estimate first (ties by item), at most k. */
     public long[] items() {
         Integer[] order = new Integer[size];

@@ -145,7 +145,7 @@ public final class IdStatsPreAggregator extends AbstractStreamOperator<PartialId
         List<PartialIdStats> parts = new ArrayList<>();
         for (Map.Entry<Long, TableFrequencies[]> e : open.entrySet()) {
             for (int t = 0; t < numTables; t++) {
-                parts.add(e.getValue()[t].toPartial(t, e.getKey(), e.getKey() + windowMs));
+                parts.add(e.getValue()[t].toCheckpoint(t, e.getKey(), e.getKey() + windowMs));
             }
         }
         checkpointed.update(parts);

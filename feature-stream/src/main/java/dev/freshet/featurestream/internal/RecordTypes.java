@@ -10,7 +10,7 @@ public final class RecordTypes {
     public static final TypeInformation<FeatureRow> ROW = new FeatureRowSerializer.TypeInfo();
     public static final TypeInformation<DeadLetter> DEAD_LETTER = TypeInformation.of(DeadLetter.class);
     public static final TypeInformation<Either<FeatureRow, DeadLetter>> DECODED = new EitherTypeInfo<>(ROW, DEAD_LETTER);
-    public static final TypeInformation<PartialIdStats> PARTIAL_STATS = TypeInformation.of(PartialIdStats.class);
+    public static final TypeInformation<PartialIdStats> PARTIAL_STATS = new PartialIdStatsSerializer.TypeInfo();
     public static final TypeInformation<byte[]> BYTES = org.apache.flink.api.common.typeinfo.PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO;
 
     private RecordTypes() {

@@ -9,7 +9,6 @@ import org.apache.flink.core.memory.DataInputView;
 import org.apache.flink.core.memory.DataOutputView;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
 
 /**
  * Flink serializer of the dedup state ({@link SeenIds}): {@code capacity int | used int | ids | expiries},
@@ -25,9 +24,6 @@ import java.nio.ByteBuffer;
  */
 public final class SeenIdsSerializer extends TypeSerializerSingleton<SeenIds> {
     public static final SeenIdsSerializer INSTANCE = new SeenIdsSerializer();
-    /** Longs per block written or read at once: 32 KiB, reused per thread. */
-    private static final int BLOCK = 4096;
-    private static final ThreadLocal<ByteBuffer> BLOCKS = ThreadLocal.withInitial(() -> ByteBuffer.allocate(BLOCK * Long.BYTES));
 
     private SeenIdsSerializer() {
     }
@@ -68,8 +64,8 @@ public final class SeenIdsSerializer extends TypeSerializerSingleton<SeenIds> {
         }
         target.writeInt(record.ids.length);
         target.writeInt(record.used);
-        writeLongs(record.ids, target);
-        writeLongs(record.expiries, target);
+        LongBlocks.write(record.ids, target);
+        LongBlocks.write(record.expiries, target);
     }
 
     @Override
@@ -80,8 +76,8 @@ public final class SeenIdsSerializer extends TypeSerializerSingleton<SeenIds> {
             throw new IOException("corrupt dedup table: capacity " + capacity + " (a power of two), " + used + " slots used");
         }
         SeenIds s = new SeenIds();
-        s.ids = readLongs(capacity, source);
-        s.expiries = readLongs(capacity, source);
+        s.ids = LongBlocks.read(capacity, source);
+        s.expiries = LongBlocks.read(capacity, source);
         s.used = used;
         return s;
     }
@@ -94,28 +90,6 @@ public final class SeenIdsSerializer extends TypeSerializerSingleton<SeenIds> {
     @Override
     public void copy(DataInputView source, DataOutputView target) throws IOException {
         serialize(deserialize(source), target);
-    }
-
-    private static void writeLongs(long[] values, DataOutputView target) throws IOException {
-        ByteBuffer block = BLOCKS.get();
-        for (int from = 0; from < values.length; from += BLOCK) {
-            int n = Math.min(BLOCK, values.length - from);
-            block.clear();
-            block.asLongBuffer().put(values, from, n);
-            target.write(block.array(), 0, n * Long.BYTES);
-        }
-    }
-
-    private static long[] readLongs(int count, DataInputView source) throws IOException {
-        long[] values = new long[count];
-        ByteBuffer block = BLOCKS.get();
-        for (int from = 0; from < count; from += BLOCK) {
-            int n = Math.min(BLOCK, count - from);
-            source.readFully(block.array(), 0, n * Long.BYTES);
-            block.clear();
-            block.asLongBuffer().get(values, from, n);
-        }
-        return values;
     }
 
     @Override
