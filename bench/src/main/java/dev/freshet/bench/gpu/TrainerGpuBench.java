@@ -40,7 +40,8 @@ import java.util.stream.IntStream;
  *       pinned host memory, with lookahead prefetch of the next batch; hit rate alongside.</li>
  * </ol>
  * Run on the GPU machine by bench/device/run-gpu.sh, which runs the peer first and passes its output
- * with --peer.
+ * with --peer. Options (each {@code --name value}): configs, batches, dtypes, optimizers, cache-fraction,
+ * api-path, steps, out, peer, command, and layers ({@code true}: the step breakdown times each MLP layer).
  */
 public final class TrainerGpuBench {
     private static final int ROTATION = 8;
@@ -58,6 +59,7 @@ public final class TrainerGpuBench {
         double cacheFraction = Double.parseDouble(a.getOrDefault("cache-fraction", "0.02"));
         boolean apiPath = Boolean.parseBoolean(a.getOrDefault("api-path", "true"));
         int fixedSteps = Integer.parseInt(a.getOrDefault("steps", "0"));
+        boolean perLayer = Boolean.parseBoolean(a.getOrDefault("layers", "false"));
         Path out = Path.of(a.getOrDefault("out", "bench/results/trainer-gpu.json"));
         Map<String, Double> peer = a.containsKey("peer") ? readPeer(Path.of(a.get("peer"))) : Map.of();
 
@@ -84,7 +86,7 @@ public final class TrainerGpuBench {
                         OptimizerKind kind = opt.equals("sgd") ? OptimizerKind.SGD : OptimizerKind.ROWWISE_ADAGRAD;
                         ModelConfig model = ModelConfig.kaggle(config, batch, kind, precision);
                         String name = config + " batch " + batch + " " + dtype + " emb " + opt;
-                        double sps = resident(model, rotation, steps, name);
+                        double sps = resident(model, rotation, steps, name, perLayer);
                         report.add(name + " resident samples/s", Math.round(sps), "samples/s", true, null);
                         if (kind == OptimizerKind.SGD) {
                             sgdResident = sps;
@@ -119,7 +121,7 @@ public final class TrainerGpuBench {
     }
 
     /** Steps on batches held on the GPU, queued back to back; wall time over the timed steps after a sync. */
-    private static double resident(ModelConfig model, Examples[] rotation, int steps, String name) {
+    private static double resident(ModelConfig model, Examples[] rotation, int steps, String name, boolean perLayer) {
         try (CudaBackend b = CudaBackend.createUninitialisedHost(model, CudaOptions.defaults())) {
             List<CudaBackend.ResidentBatch> on = new ArrayList<>();
             try {
@@ -136,8 +138,8 @@ public final class TrainerGpuBench {
                 start.close();
                 end.close();
                 StringBuilder breakdown = new StringBuilder();
-                b.profileStep(on.get(0)).forEach((stage, ms) -> breakdown.append(String.format(Locale.ROOT, " | %s %.3f", stage, ms)));
-                System.out.println("  step breakdown (ms, no graph)" + breakdown);
+                b.profileStep(on.get(0), perLayer).forEach((stage, ms) -> breakdown.append(String.format(Locale.ROOT, " | %s %.3f", stage, ms)));
+                System.out.println("  step breakdown (ms, no graph" + (perLayer ? ", MLP layer by layer" : "") + ")" + breakdown);
                 double sps = (double) model.batchSize() * steps / ((t1 - t0) / 1e9);
                 System.out.printf(Locale.ROOT, "%-48s resident %,12.0f samples/s  (%.3f ms/step GPU)  loss %.4f -> %.4f  gpu used %s (model+workspace %s)  host rss %s%n",
                         name, sps, gpuMs / steps, warmLoss, loss, gib(b.deviceUsedBytes()), gib(b.deviceBytes()), gib(rssBytes()));

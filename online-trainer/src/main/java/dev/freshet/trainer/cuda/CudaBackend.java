@@ -564,6 +564,11 @@ public final class CudaBackend implements TrainerBackend {
      * milliseconds per stage (in order). For the benchmark's breakdown.
      */
     public java.util.LinkedHashMap<String, Float> profileStep(ResidentBatch batch) {
+        return profileStep(batch, false);
+    }
+
+    /** As {@link #profileStep(ResidentBatch)}; with {@code perLayer}, each MLP layer is a stage of its own. */
+    public java.util.LinkedHashMap<String, Float> profileStep(ResidentBatch batch, boolean perLayer) {
         checkOpen();
         context.makeCurrent();
         finish();
@@ -576,11 +581,19 @@ public final class CudaBackend implements TrainerBackend {
         CudaEvent start = new CudaEvent("profile start", true);
         start.record(compute);
         try {
-            model.queueStep(n, compute, stage -> {
-                CudaEvent e = new CudaEvent("after " + stage, true);
-                e.record(compute);
-                names.add(stage);
-                events.add(e);
+            model.queueStep(n, compute, new DeviceModel.StageMarks() {
+                @Override
+                public void mark(String stage) {
+                    CudaEvent e = new CudaEvent("after " + stage, true);
+                    e.record(compute);
+                    names.add(stage);
+                    events.add(e);
+                }
+
+                @Override
+                public boolean perLayer() {
+                    return perLayer;
+                }
             });
             compute.synchronize();
             java.util.LinkedHashMap<String, Float> ms = new java.util.LinkedHashMap<>();

@@ -128,6 +128,27 @@ class CudaVersusCpuGpuTest {
                 1e-2, false);
     }
 
+    /**
+     * Criteo's shape with small tables: 26 tables of 128-float rows (the warp-per-example interaction
+     * kernels), a 479-wide top MLP input (R and the first top weight padded to 480 on the GPU), batch 64.
+     */
+    static ModelConfig wideRows(Precision precision, long seed) {
+        List<TableSpec> tables = new ArrayList<>();
+        for (int t = 0; t < 26; t++) tables.add(new TableSpec("T" + t, 3 + 97L * t, 128));
+        return new ModelConfig(tables, 13, 128, List.of(64, 128), List.of(96, 32, 1),
+                conditioned(OptimizerKind.ROWWISE_ADAGRAD, 0.05f), conditioned(OptimizerKind.ADAGRAD, 0.01f), 64, seed, precision);
+    }
+
+    @Test
+    void fp32WideRowsManyTables() {
+        compare(wideRows(Precision.FP32, 21), CudaOptions.defaults(), 1e-4, false);
+    }
+
+    @Test
+    void bf16WideRowsManyTables() {
+        compare(wideRows(Precision.BF16, 22), CudaOptions.defaults(), 1e-2, false);
+    }
+
     static ModelConfig largeTables(OptimizerKind dense, Precision precision, long seed) {
         return new ModelConfig(List.of(new TableSpec("A", 200_000, 16), new TableSpec("B", 100_000, 16),
                 new TableSpec("C", 50_000, 16)), 5, 16, List.of(32, 16), List.of(64, 32, 1),

@@ -11,6 +11,8 @@ import jcuda.driver.CUdeviceptr;
 import java.util.ArrayList;
 import java.util.List;
 
+import static jcuda.driver.JCudaDriver.cuMemsetD32;
+
 /**
  * A DLRM model's parameters and one training step's workspace in GPU memory, and the step itself as a
  * fixed sequence of launches on one stream (so that it can be captured once as a CUDA graph).
@@ -19,6 +21,8 @@ import java.util.List;
  * denseIn [B, numDense] --bottom MLP--> x [B, D]                      (gemm + bias + ReLU per layer)
  * ids [B, T] --dedup--> inv [B, T], uniqueRows [U]                    (each distinct row once: RecD)
  * x, table rows --interaction--> R [B, D + F(F-1)/2]                  (gather fused into the dot kernel)
+ *   R's rows are padded with zeros to a multiple of 4 floats (topLd), and the top MLP's first layer reads
+ *   a copy of its weight padded alike, so that its three GEMMs take the vectorised tile path
  * R --top MLP--> logits [B] --BCE--> loss, probs [B], dlogits [B]
  * backward: top MLP, interaction (dx [B, D] and gradAcc [U, D]), bottom MLP
  * updates: emb rows once per distinct row; all dense parameters in one flat launch
@@ -31,7 +35,7 @@ import java.util.List;
 public final class DeviceModel extends CudaResource {
     private final ModelConfig config;
     private final DlrmKernels kernels;
-    private final int tables, dim, maxBatch, topIn, numDense;
+    private final int tables, dim, maxBatch, topIn, topLd, numDense;
     private final List<LayerShape> bottom, top;
     private final boolean bf16;
     private final long physicalRows;
@@ -43,6 +47,8 @@ public final class DeviceModel extends CudaResource {
     private final DeviceBuffer deviceDenseIn, deviceIds, deviceLabels;
     private final DeviceBuffer[] deviceBottomOut, deviceTopOut;
     private final DeviceBuffer deviceR, deviceGradA, deviceGradB, deviceDx;
+    /** The top MLP's first weight and its gradient with rows of topLd floats; null when topIn is a multiple of 4. */
+    private final DeviceBuffer deviceTopWeightPadded, deviceTopGradPadded;
     private final DeviceBuffer deviceHashKeys, deviceHashVals, deviceUniqueRows, deviceInv, deviceGradAcc;
     /** [0] distinct rows of the batch, [1] step counter, [2] non-finite flag, [3] unused. */
     private final DeviceBuffer deviceScalars;
@@ -56,6 +62,9 @@ public final class DeviceModel extends CudaResource {
         this.dim = config.embeddingDim();
         this.maxBatch = maxBatch;
         this.topIn = config.topInputWidth();
+        // the GEMM tiles load 16-byte vectors only from rows whose length is a multiple of 4 floats; the
+        // 479-wide input of kaggle's top MLP ran its three GEMMs element-wise, ~0.9 ms of a 27 ms fp32 step
+        this.topLd = (topIn + 3) / 4 * 4;
         this.numDense = config.numDense();
         this.bf16 = config.precision() == Precision.BF16;
         this.physicalRows = physicalRows;
@@ -92,7 +101,7 @@ public final class DeviceModel extends CudaResource {
         deviceIds = own(DeviceBuffer.ints("sparse ids", lookups));
         deviceLabels = own(new DeviceBuffer("labels", Math.max(4, maxBatch)));
         deviceBottomOut = new DeviceBuffer[bottom.size()];
-        int widest = Math.max(topIn, dim);
+        int widest = Math.max(topLd, dim);
         for (int i = 0; i < bottom.size(); i++) {
             deviceBottomOut[i] = own(DeviceBuffer.floats("bottom layer " + i + " output", (long) maxBatch * bottom.get(i).out()));
             widest = Math.max(widest, bottom.get(i).in());
@@ -103,7 +112,18 @@ public final class DeviceModel extends CudaResource {
             deviceTopOut[i] = own(DeviceBuffer.floats("top layer " + i + " output", (long) maxBatch * top.get(i).out()));
             widest = Math.max(widest, top.get(i).out());
         }
-        deviceR = own(DeviceBuffer.floats("interaction output", (long) maxBatch * topIn));
+        deviceR = own(DeviceBuffer.floats("interaction output", (long) maxBatch * topLd));
+        // padding columns stay zero: the interaction writes only the first topIn columns of each row
+        cuMemsetD32(deviceR.ptr(), 0, (long) maxBatch * topLd);
+        if (topLd != topIn) {
+            long padded = (long) top.get(0).out() * topLd;
+            deviceTopWeightPadded = own(DeviceBuffer.floats("top layer 0 weight, padded rows", padded));
+            deviceTopGradPadded = own(DeviceBuffer.floats("top layer 0 weight gradient, padded rows", padded));
+            cuMemsetD32(deviceTopWeightPadded.ptr(), 0, padded);
+        } else {
+            deviceTopWeightPadded = null;
+            deviceTopGradPadded = null;
+        }
         deviceGradA = own(DeviceBuffer.floats("activation gradients A", (long) maxBatch * widest));
         deviceGradB = own(DeviceBuffer.floats("activation gradients B", (long) maxBatch * widest));
         deviceDx = own(DeviceBuffer.floats("bottom output gradient", (long) maxBatch * dim));
@@ -112,6 +132,7 @@ public final class DeviceModel extends CudaResource {
         deviceUniqueRows = own(DeviceBuffer.ints("distinct rows", lookups));
         deviceInv = own(DeviceBuffer.ints("lookup to distinct row", lookups));
         deviceGradAcc = own(DeviceBuffer.floats("distinct row gradients", lookups * dim));
+        cuMemsetD32(deviceGradAcc.ptr(), 0, lookups * dim); // from then on, emb_update clears the rows it consumed
         deviceScalars = own(DeviceBuffer.ints("step scalars", 4));
         deviceLoss = own(new DeviceBuffer("loss sum", 8));
         deviceProbs = own(DeviceBuffer.floats("probabilities", maxBatch));
@@ -138,6 +159,11 @@ public final class DeviceModel extends CudaResource {
 
         /** Called after the work of {@code stage} was queued. */
         void mark(String stage);
+
+        /** Whether {@link #mark} is called after each MLP layer too (with the layer's name), for a finer breakdown. */
+        default boolean perLayer() {
+            return false;
+        }
     }
 
     private CUdeviceptr queueForward(int batch, boolean training, CudaStream s, StageMarks marks) {
@@ -152,10 +178,7 @@ public final class DeviceModel extends CudaResource {
         deviceHashVals.fill32(-1, hashCapacity, s);
         deviceScalars.fill32(0, 1, s);
         deviceLoss.fill32(0, 2, s);
-        if (training) {
-            deviceDenseGrad.fill32(0, deviceDenseGrad.bytes() / 4, s);
-            deviceGradAcc.fill32(0, (long) lookups * dim, s);
-        }
+        if (training) deviceDenseGrad.fill32(0, deviceDenseGrad.bytes() / 4, s);
         kernels.dedupRows(lookups, tables, deviceIds.ptr(), deviceTableOffset.ptr(), deviceHashKeys.ptr(), deviceHashVals.ptr(),
                 hashShift, deviceUniqueRows.ptr(), uniqueCount, deviceInv.ptr(), s);
         marks.mark("memsets + dedup");
@@ -166,18 +189,25 @@ public final class DeviceModel extends CudaResource {
             kernels.gemm(bf16, DlrmKernels.GemmKind.NT, batch, L.out(), L.in(), in, L.in(), weight(L), L.in(),
                     deviceBottomOut[l].ptr(), L.out(), bias(L), L.relu(), null, 0, false, s);
             in = deviceBottomOut[l].ptr();
+            if (marks.perLayer()) marks.mark("bottom " + l + " forward");
         }
         CUdeviceptr x = in;
         marks.mark("bottom MLP forward");
         kernels.interactForward(batch, tables, dim, x, deviceTable.ptr(), deviceInv.ptr(), deviceUniqueRows.ptr(),
-                deviceR.ptr(), topIn, s);
+                deviceR.ptr(), topLd, s);
         marks.mark("gather + interaction forward");
+        if (deviceTopWeightPadded != null) {
+            LayerShape L = top.get(0);
+            kernels.copyMatrix(L.out(), topIn, weight(L), topIn, deviceTopWeightPadded.ptr(), topLd, s);
+        }
         in = deviceR.ptr();
         for (int l = 0; l < top.size(); l++) {
             LayerShape L = top.get(l);
-            kernels.gemm(bf16, DlrmKernels.GemmKind.NT, batch, L.out(), L.in(), in, L.in(), weight(L), L.in(),
+            int width = topWidth(l);
+            kernels.gemm(bf16, DlrmKernels.GemmKind.NT, batch, L.out(), width, in, width, topWeight(l), width,
                     deviceTopOut[l].ptr(), L.out(), bias(L), L.relu(), null, 0, false, s);
             in = deviceTopOut[l].ptr();
+            if (marks.perLayer()) marks.mark("top " + l + " forward");
         }
         kernels.bceLoss(batch, in, training ? deviceLabels.ptr() : null, deviceProbs.ptr(), deviceGradA.ptr(),
                 deviceLoss.ptr(), training ? stepCounter : null, s);
@@ -207,15 +237,25 @@ public final class DeviceModel extends CudaResource {
             LayerShape L = top.get(l);
             CUdeviceptr input = l == 0 ? deviceR.ptr() : deviceTopOut[l - 1].ptr();
             boolean inputIsRelu = l > 0 && top.get(l - 1).relu();
-            backwardLayer(L, batch, dY.ptr(), input, true, inputIsRelu, dX.ptr(), s);
+            if (l == 0 && deviceTopGradPadded != null) {
+                // the weight gradient into the padded copy (its padding column is dY^T 0 = 0), then into place
+                deviceTopGradPadded.fill32(0, deviceTopGradPadded.bytes() / 4, s);
+                backwardLayer(L, topLd, deviceTopWeightPadded.ptr(), deviceTopGradPadded.ptr(), batch, dY.ptr(), input, true,
+                        false, dX.ptr(), s);
+                kernels.copyMatrix(L.out(), topIn, deviceTopGradPadded.ptr(), topLd, deviceDenseGrad.at((long) L.weightOffset() * 4),
+                        topIn, s);
+            } else {
+                backwardLayer(L, batch, dY.ptr(), input, true, inputIsRelu, dX.ptr(), s);
+            }
             DeviceBuffer t = dY;
             dY = dX;
             dX = t;
+            if (marks.perLayer()) marks.mark("top " + l + " backward");
         }
         marks.mark("top MLP backward");
-        // dY now holds dR [B, topIn]
+        // dY now holds dR [B, topLd]
         kernels.interactBackward(batch, tables, dim, x, deviceTable.ptr(), deviceInv.ptr(), deviceUniqueRows.ptr(), dY.ptr(),
-                topIn, bottom.get(bottom.size() - 1).relu(), deviceDx.ptr(), deviceGradAcc.ptr(), s);
+                topLd, bottom.get(bottom.size() - 1).relu(), deviceDx.ptr(), deviceGradAcc.ptr(), s);
         marks.mark("interaction backward + row gradients");
         dY = deviceDx;
         for (int l = bottom.size() - 1; l >= 0; l--) {
@@ -225,6 +265,7 @@ public final class DeviceModel extends CudaResource {
             DeviceBuffer target = dY == deviceGradA ? deviceGradB : deviceGradA;
             backwardLayer(L, batch, dY.ptr(), input, l > 0, inputIsRelu, target.ptr(), s);
             dY = target;
+            if (marks.perLayer()) marks.mark("bottom " + l + " backward");
         }
 
         marks.mark("bottom MLP backward");
@@ -248,17 +289,34 @@ public final class DeviceModel extends CudaResource {
     /** dW += dY^T X, db += colsum(dY), and (if wanted) dX = dY W, masked where the layer input was a clipped ReLU. */
     private void backwardLayer(LayerShape L, int batch, CUdeviceptr dY, CUdeviceptr input, boolean wantInputGrad,
                                boolean inputIsRelu, CUdeviceptr dX, CudaStream s) {
-        kernels.gemm(bf16, DlrmKernels.GemmKind.TN, L.out(), L.in(), batch, dY, L.out(), input, L.in(),
-                deviceDenseGrad.at((long) L.weightOffset() * 4), L.in(), null, false, null, 0, true, s);
+        backwardLayer(L, L.in(), weight(L), deviceDenseGrad.at((long) L.weightOffset() * 4), batch, dY, input, wantInputGrad,
+                inputIsRelu, dX, s);
+    }
+
+    /** As above, with the weight and its gradient in rows of {@code width} floats (the layer input's row length). */
+    private void backwardLayer(LayerShape L, int width, CUdeviceptr w, CUdeviceptr dW, int batch, CUdeviceptr dY,
+                               CUdeviceptr input, boolean wantInputGrad, boolean inputIsRelu, CUdeviceptr dX, CudaStream s) {
+        kernels.gemm(bf16, DlrmKernels.GemmKind.TN, L.out(), width, batch, dY, L.out(), input, width, dW, width, null, false,
+                null, 0, true, s);
         kernels.colSum(batch, L.out(), dY, deviceDenseGrad.at((long) L.biasOffset() * 4), bf16, s);
         if (wantInputGrad) {
-            kernels.gemm(bf16, DlrmKernels.GemmKind.NN, batch, L.in(), L.out(), dY, L.out(), weight(L), L.in(), dX, L.in(),
-                    null, false, inputIsRelu ? input : null, L.in(), false, s);
+            kernels.gemm(bf16, DlrmKernels.GemmKind.NN, batch, width, L.out(), dY, L.out(), w, width, dX, width,
+                    null, false, inputIsRelu ? input : null, width, false, s);
         }
     }
 
     private CUdeviceptr weight(LayerShape L) {
         return deviceDense.at((long) L.weightOffset() * 4);
+    }
+
+    /** Row length of top layer l's input: topLd for the first layer, which reads R. */
+    private int topWidth(int l) {
+        return l == 0 ? topLd : top.get(l).in();
+    }
+
+    /** Top layer l's weight as its GEMMs read it: the padded copy for the first layer when R is padded. */
+    private CUdeviceptr topWeight(int l) {
+        return l == 0 && deviceTopWeightPadded != null ? deviceTopWeightPadded.ptr() : weight(top.get(l));
     }
 
     private CUdeviceptr bias(LayerShape L) {

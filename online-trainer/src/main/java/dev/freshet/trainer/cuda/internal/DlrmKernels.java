@@ -31,9 +31,16 @@ public final class DlrmKernels extends CudaResource {
     private final CUfunction[] sgemm, sgemmLarge, hgemm;
     private final boolean twoBlocksPerSm;
     private final CUfunction colSum, dedupRows, interactFwd, interactBwd, bceLoss, embUpdate, denseUpdate;
-    private final CUfunction cacheSwap, cacheFlush, fillUniform;
+    /** The interaction for rows of 128 floats, one warp per example, for at most 8, 16 and 32 vectors. */
+    private final CUfunction[] interact128Fwd = new CUfunction[3], interact128Bwd = new CUfunction[3];
+    private final CUfunction cacheSwap, cacheFlush, fillUniform, copyMatrix;
+    /** GEMMs with a dimension of 1: N (forward), M (weight gradient), K (input gradient). */
+    private final CUfunction gemvN1, gemvM1, outerK1;
     private final CUfunction cacheLookup, cacheHistogram, cacheThreshold, cacheSelect, cacheInstall, cacheAssign, cacheAge,
             cacheAddCounts;
+
+    /** Examples (warps) per block of the interaction kernels for 128-float rows (I128_WARPS in DlrmKernels.cu). */
+    private static final int INTERACT128_WARPS = 4;
 
     /** Operand order of a GEMM, see DlrmKernels.cu. */
     public enum GemmKind { NT, NN, TN }
@@ -62,12 +69,20 @@ public final class DlrmKernels extends CudaResource {
         dedupRows = function("dedup_rows");
         interactFwd = function("interact_fwd");
         interactBwd = function("interact_bwd");
+        for (int i = 0; i < 3; i++) {
+            interact128Fwd[i] = function("interact128_fwd_f" + (8 << i));
+            interact128Bwd[i] = function("interact128_bwd_f" + (8 << i));
+        }
         bceLoss = function("bce_loss");
         embUpdate = function("emb_update");
         denseUpdate = function("dense_update");
         cacheSwap = function("cache_swap");
         cacheFlush = function("cache_flush");
         fillUniform = function("fill_uniform");
+        copyMatrix = function("copy_matrix");
+        gemvN1 = function("gemv_n1");
+        gemvM1 = function("gemv_m1");
+        outerK1 = function("outer_k1");
         cacheLookup = function("cache_lookup");
         cacheHistogram = function("cache_histogram");
         cacheThreshold = function("cache_threshold");
@@ -139,6 +154,9 @@ public final class DlrmKernels extends CudaResource {
     void gemm(boolean bf16, GemmKind kind, int m, int n, int k, CUdeviceptr a, int lda, CUdeviceptr b, int ldb,
               CUdeviceptr c, int ldc, CUdeviceptr bias, boolean relu, CUdeviceptr mask, int ldmask,
               boolean atomicOut, SimtTile simt, CudaStream stream) {
+        if (simt == SimtTile.AUTO && degenerate(bf16, kind, m, n, k, a, lda, b, ldb, c, ldc, bias, relu, mask, ldmask, atomicOut, stream)) {
+            return;
+        }
         // fp32: the 128x128 kernel does twice the work per loaded byte but needs a grid that fills the GPU
         boolean large = !bf16 && (simt == SimtTile.LARGE
                 || (simt == SimtTile.AUTO && (atomicOut || (long) ceilDiv(m, 128) * ceilDiv(n, 128) >= TARGET_BLOCKS / 2)));
@@ -152,6 +170,29 @@ public final class DlrmKernels extends CudaResource {
         CUfunction f = (bf16 ? hgemm : large ? sgemmLarge : sgemm)[kind.ordinal()];
         launch(f, tilesN, tilesM, splits, 256, 0, stream, m, n, k, a, lda, b, ldb, c, ldc, bias, relu ? 1 : 0, mask,
                 ldmask, atomicOut ? 1 : 0, kPerSplit);
+    }
+
+    /** Launches a kernel for a GEMM with a dimension of 1, if it is one (see DlrmKernels.cu); false otherwise. */
+    private boolean degenerate(boolean bf16, GemmKind kind, int m, int n, int k, CUdeviceptr a, int lda, CUdeviceptr b, int ldb,
+                               CUdeviceptr c, int ldc, CUdeviceptr bias, boolean relu, CUdeviceptr mask, int ldmask,
+                               boolean atomicOut, CudaStream stream) {
+        int round = bf16 ? 1 : 0;
+        if (kind == GemmKind.NT && n == 1) {
+            launch(gemvN1, ceilDiv(m, 8), 1, 1, 256, 0, stream, m, k, a, lda, b, c, ldc, bias, relu ? 1 : 0, mask, ldmask,
+                    atomicOut ? 1 : 0, round);
+            return true;
+        }
+        if (kind == GemmKind.TN && m == 1 && atomicOut) {
+            int kPerBlock = 512;
+            launch(gemvM1, ceilDiv(n, 256), ceilDiv(k, kPerBlock), 1, 256, 0, stream, n, k, a, lda, b, ldb, c, kPerBlock, round);
+            return true;
+        }
+        if (kind == GemmKind.NN && k == 1) {
+            launch(outerK1, (int) Math.min(ceilDiv((long) m * n, 256), 8L * MULTIPROCESSORS), 1, 1, 256, 0, stream, m, n, a, lda, b, c,
+                    ldc, bias, relu ? 1 : 0, mask, ldmask, atomicOut ? 1 : 0, round);
+            return true;
+        }
+        return false;
     }
 
     /**
@@ -195,8 +236,24 @@ public final class DlrmKernels extends CudaResource {
         return (f * (dim + 1) + (backward ? f * f : 0)) * Float.BYTES;
     }
 
+    /**
+     * Which of the interaction kernels for 128-float rows fits {@code tables + 1} vectors (0: 8, 1: 16, 2: 32),
+     * or -1 when the rows are not 128 floats wide or there are more than 32 vectors (the shared-memory kernels).
+     */
+    static int interact128Variant(int tables, int dim) {
+        int f = tables + 1;
+        if (dim != 128 || f > 32) return -1;
+        return f <= 8 ? 0 : f <= 16 ? 1 : 2;
+    }
+
     public void interactForward(int batch, int tables, int dim, CUdeviceptr x, CUdeviceptr table, CUdeviceptr inv,
                                 CUdeviceptr uniqueRows, CUdeviceptr r, int ldr, CudaStream stream) {
+        int v = interact128Variant(tables, dim);
+        if (v >= 0) {
+            launch(interact128Fwd[v], ceilDiv(batch, INTERACT128_WARPS), 1, 1, 32 * INTERACT128_WARPS, 0, stream, batch, tables,
+                    x, table, inv, uniqueRows, r, ldr);
+            return;
+        }
         launch(interactFwd, batch, 1, 1, 128, interactSharedBytes(tables, dim, false), stream, tables, dim, x, table, inv,
                 uniqueRows, r, ldr);
     }
@@ -204,8 +261,20 @@ public final class DlrmKernels extends CudaResource {
     public void interactBackward(int batch, int tables, int dim, CUdeviceptr x, CUdeviceptr table, CUdeviceptr inv,
                                  CUdeviceptr uniqueRows, CUdeviceptr dr, int ldr, boolean maskRelu, CUdeviceptr dx,
                                  CUdeviceptr gradAcc, CudaStream stream) {
+        int v = interact128Variant(tables, dim);
+        if (v >= 0) {
+            launch(interact128Bwd[v], ceilDiv(batch, INTERACT128_WARPS), 1, 1, 32 * INTERACT128_WARPS, 0, stream, batch, tables,
+                    x, table, inv, uniqueRows, dr, ldr, maskRelu ? 1 : 0, dx, gradAcc);
+            return;
+        }
         launch(interactBwd, batch, 1, 1, 128, interactSharedBytes(tables, dim, true), stream, tables, dim, x, table, inv,
                 uniqueRows, dr, ldr, maskRelu ? 1 : 0, dx, gradAcc);
+    }
+
+    /** {@code dst[r * ldd + c] = src[r * lds + c]} for {@code r < rows, c < cols}. */
+    public void copyMatrix(int rows, int cols, CUdeviceptr src, int lds, CUdeviceptr dst, int ldd, CudaStream stream) {
+        launch(copyMatrix, Math.min(ceilDiv(rows * cols, 256), 4 * MULTIPROCESSORS), 1, 1, 256, 0, stream, rows, cols, src, lds,
+                dst, ldd);
     }
 
     public void bceLoss(int batch, CUdeviceptr logits, CUdeviceptr labels, CUdeviceptr probs, CUdeviceptr dlogits,
