@@ -21,8 +21,9 @@ import static jcuda.driver.JCudaDriver.cuMemsetD32;
  * denseIn [B, numDense] --bottom MLP--> x [B, D]                      (gemm + bias + ReLU per layer)
  * ids [B, T] --dedup--> inv [B, T], uniqueRows [U]                    (each distinct row once: RecD)
  * x, table rows --interaction--> R [B, D + F(F-1)/2]                  (gather fused into the dot kernel)
- *   R's rows are padded with zeros to a multiple of 4 floats (topLd), and the top MLP's first layer reads
- *   a copy of its weight padded alike, so that its three GEMMs take the vectorised tile path
+ *   R's rows are padded with zeros to a multiple of 4 floats (topLd), and so is a copy of denseIn when
+ *   numDense is not a multiple of 4: each MLP's first layer then runs on a copy of its weight padded alike,
+ *   so that its three GEMMs take the vectorised tile path (see PaddedFirstLayer)
  * R --top MLP--> logits [B] --BCE--> loss, probs [B], dlogits [B]
  * backward: top MLP, interaction (dx [B, D] and gradAcc [U, D]), bottom MLP
  * updates: emb rows once per distinct row; all dense parameters in one flat launch
@@ -47,8 +48,10 @@ public final class DeviceModel extends CudaResource {
     private final DeviceBuffer deviceDenseIn, deviceIds, deviceLabels;
     private final DeviceBuffer[] deviceBottomOut, deviceTopOut;
     private final DeviceBuffer deviceR, deviceGradA, deviceGradB, deviceDx;
-    /** The top MLP's first weight and its gradient with rows of topLd floats; null when topIn is a multiple of 4. */
-    private final DeviceBuffer deviceTopWeightPadded, deviceTopGradPadded;
+    /** Each MLP's first layer on padded input rows; null when its input width is a multiple of 4 already. */
+    private final PaddedFirstLayer paddedBottom, paddedTop;
+    /** denseIn with rows padded to paddedBottom's width; null without paddedBottom. */
+    private final DeviceBuffer deviceDenseInPadded;
     private final DeviceBuffer deviceHashKeys, deviceHashVals, deviceUniqueRows, deviceInv, deviceGradAcc;
     /** [0] distinct rows of the batch, [1] step counter, [2] non-finite flag, [3] unused. */
     private final DeviceBuffer deviceScalars;
@@ -115,14 +118,13 @@ public final class DeviceModel extends CudaResource {
         deviceR = own(DeviceBuffer.floats("interaction output", (long) maxBatch * topLd));
         // padding columns stay zero: the interaction writes only the first topIn columns of each row
         cuMemsetD32(deviceR.ptr(), 0, (long) maxBatch * topLd);
-        if (topLd != topIn) {
-            long padded = (long) top.get(0).out() * topLd;
-            deviceTopWeightPadded = own(DeviceBuffer.floats("top layer 0 weight, padded rows", padded));
-            deviceTopGradPadded = own(DeviceBuffer.floats("top layer 0 weight gradient, padded rows", padded));
-            cuMemsetD32(deviceTopWeightPadded.ptr(), 0, padded);
+        paddedTop = topLd != topIn ? new PaddedFirstLayer("top", top.get(0)) : null;
+        paddedBottom = numDense % 4 != 0 ? new PaddedFirstLayer("bottom", bottom.get(0)) : null;
+        if (paddedBottom != null) {
+            deviceDenseInPadded = own(DeviceBuffer.floats("dense input, padded rows", (long) maxBatch * paddedBottom.ld));
+            cuMemsetD32(deviceDenseInPadded.ptr(), 0, (long) maxBatch * paddedBottom.ld);
         } else {
-            deviceTopWeightPadded = null;
-            deviceTopGradPadded = null;
+            deviceDenseInPadded = null;
         }
         deviceGradA = own(DeviceBuffer.floats("activation gradients A", (long) maxBatch * widest));
         deviceGradB = own(DeviceBuffer.floats("activation gradients B", (long) maxBatch * widest));
@@ -184,10 +186,14 @@ public final class DeviceModel extends CudaResource {
         marks.mark("memsets + dedup");
 
         CUdeviceptr in = deviceDenseIn.ptr();
+        if (paddedBottom != null) {
+            kernels.copyMatrix(batch, numDense, deviceDenseIn.ptr(), numDense, deviceDenseInPadded.ptr(), paddedBottom.ld, s);
+            in = deviceDenseInPadded.ptr();
+        }
         for (int l = 0; l < bottom.size(); l++) {
             LayerShape L = bottom.get(l);
-            kernels.gemm(bf16, DlrmKernels.GemmKind.NT, batch, L.out(), L.in(), in, L.in(), weight(L), L.in(),
-                    deviceBottomOut[l].ptr(), L.out(), bias(L), L.relu(), null, 0, false, s);
+            if (l == 0 && paddedBottom != null) paddedBottom.forward(batch, in, deviceBottomOut[l].ptr(), s);
+            else forwardLayer(L, batch, in, deviceBottomOut[l].ptr(), s);
             in = deviceBottomOut[l].ptr();
             if (marks.perLayer()) marks.mark("bottom " + l + " forward");
         }
@@ -196,16 +202,11 @@ public final class DeviceModel extends CudaResource {
         kernels.interactForward(batch, tables, dim, x, deviceTable.ptr(), deviceInv.ptr(), deviceUniqueRows.ptr(),
                 deviceR.ptr(), topLd, s);
         marks.mark("gather + interaction forward");
-        if (deviceTopWeightPadded != null) {
-            LayerShape L = top.get(0);
-            kernels.copyMatrix(L.out(), topIn, weight(L), topIn, deviceTopWeightPadded.ptr(), topLd, s);
-        }
         in = deviceR.ptr();
         for (int l = 0; l < top.size(); l++) {
             LayerShape L = top.get(l);
-            int width = topWidth(l);
-            kernels.gemm(bf16, DlrmKernels.GemmKind.NT, batch, L.out(), width, in, width, topWeight(l), width,
-                    deviceTopOut[l].ptr(), L.out(), bias(L), L.relu(), null, 0, false, s);
+            if (l == 0 && paddedTop != null) paddedTop.forward(batch, in, deviceTopOut[l].ptr(), s);
+            else forwardLayer(L, batch, in, deviceTopOut[l].ptr(), s);
             in = deviceTopOut[l].ptr();
             if (marks.perLayer()) marks.mark("top " + l + " forward");
         }
@@ -237,16 +238,8 @@ public final class DeviceModel extends CudaResource {
             LayerShape L = top.get(l);
             CUdeviceptr input = l == 0 ? deviceR.ptr() : deviceTopOut[l - 1].ptr();
             boolean inputIsRelu = l > 0 && top.get(l - 1).relu();
-            if (l == 0 && deviceTopGradPadded != null) {
-                // the weight gradient into the padded copy (its padding column is dY^T 0 = 0), then into place
-                deviceTopGradPadded.fill32(0, deviceTopGradPadded.bytes() / 4, s);
-                backwardLayer(L, topLd, deviceTopWeightPadded.ptr(), deviceTopGradPadded.ptr(), batch, dY.ptr(), input, true,
-                        false, dX.ptr(), s);
-                kernels.copyMatrix(L.out(), topIn, deviceTopGradPadded.ptr(), topLd, deviceDenseGrad.at((long) L.weightOffset() * 4),
-                        topIn, s);
-            } else {
-                backwardLayer(L, batch, dY.ptr(), input, true, inputIsRelu, dX.ptr(), s);
-            }
+            if (l == 0 && paddedTop != null) paddedTop.backward(batch, dY.ptr(), input, dX.ptr(), s);
+            else backwardLayer(L, batch, dY.ptr(), input, true, inputIsRelu, dX.ptr(), s);
             DeviceBuffer t = dY;
             dY = dX;
             dX = t;
@@ -263,7 +256,8 @@ public final class DeviceModel extends CudaResource {
             CUdeviceptr input = l == 0 ? deviceDenseIn.ptr() : deviceBottomOut[l - 1].ptr();
             boolean inputIsRelu = l > 0 && bottom.get(l - 1).relu();
             DeviceBuffer target = dY == deviceGradA ? deviceGradB : deviceGradA;
-            backwardLayer(L, batch, dY.ptr(), input, l > 0, inputIsRelu, target.ptr(), s);
+            if (l == 0 && paddedBottom != null) paddedBottom.backward(batch, dY.ptr(), deviceDenseInPadded.ptr(), null, s);
+            else backwardLayer(L, batch, dY.ptr(), input, l > 0, inputIsRelu, target.ptr(), s);
             dY = target;
             if (marks.perLayer()) marks.mark("bottom " + l + " backward");
         }
@@ -309,14 +303,44 @@ public final class DeviceModel extends CudaResource {
         return deviceDense.at((long) L.weightOffset() * 4);
     }
 
-    /** Row length of top layer l's input: topLd for the first layer, which reads R. */
-    private int topWidth(int l) {
-        return l == 0 ? topLd : top.get(l).in();
+    private void forwardLayer(LayerShape L, int batch, CUdeviceptr in, CUdeviceptr out, CudaStream s) {
+        kernels.gemm(bf16, DlrmKernels.GemmKind.NT, batch, L.out(), L.in(), in, L.in(), weight(L), L.in(), out, L.out(), bias(L),
+                L.relu(), null, 0, false, s);
     }
 
-    /** Top layer l's weight as its GEMMs read it: the padded copy for the first layer when R is padded. */
-    private CUdeviceptr topWeight(int l) {
-        return l == 0 && deviceTopWeightPadded != null ? deviceTopWeightPadded.ptr() : weight(top.get(l));
+    /**
+     * An MLP's first layer on input rows padded with zeros to a multiple of 4 floats ({@code ld}): its weight
+     * and weight gradient live in copies with rows of {@code ld} floats whose padding columns are zero, so the
+     * padding adds nothing to the products, and the three GEMMs load 16-byte vectors. The step copies the
+     * weight in before the forward and the gradient out after the backward (0.5 MB for kaggle's 1024 x 479).
+     */
+    private final class PaddedFirstLayer {
+        final LayerShape layer;
+        final int ld;
+        final DeviceBuffer weight, grad;
+
+        PaddedFirstLayer(String mlp, LayerShape layer) {
+            this.layer = layer;
+            this.ld = (layer.in() + 3) / 4 * 4;
+            long n = (long) layer.out() * ld;
+            this.weight = own(DeviceBuffer.floats(mlp + " layer 0 weight, padded rows", n));
+            this.grad = own(DeviceBuffer.floats(mlp + " layer 0 weight gradient, padded rows", n));
+            cuMemsetD32(weight.ptr(), 0, n);
+        }
+
+        void forward(int batch, CUdeviceptr in, CUdeviceptr out, CudaStream s) {
+            kernels.copyMatrix(layer.out(), layer.in(), weight(layer), layer.in(), weight.ptr(), ld, s);
+            kernels.gemm(bf16, DlrmKernels.GemmKind.NT, batch, layer.out(), ld, in, ld, weight.ptr(), ld, out, layer.out(),
+                    bias(layer), layer.relu(), null, 0, false, s);
+        }
+
+        /** The weight gradient into the padded copy (its padding columns are dY^T 0 = 0), then into place; dX if wanted. */
+        void backward(int batch, CUdeviceptr dY, CUdeviceptr input, CUdeviceptr dX, CudaStream s) {
+            grad.fill32(0, grad.bytes() / 4, s);
+            backwardLayer(layer, ld, weight.ptr(), grad.ptr(), batch, dY, input, dX != null, false, dX, s);
+            kernels.copyMatrix(layer.out(), layer.in(), grad.ptr(), ld, deviceDenseGrad.at((long) layer.weightOffset() * 4),
+                    layer.in(), s);
+        }
     }
 
     private CUdeviceptr bias(LayerShape L) {

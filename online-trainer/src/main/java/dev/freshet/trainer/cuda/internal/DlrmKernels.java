@@ -158,8 +158,11 @@ public final class DlrmKernels extends CudaResource {
             return;
         }
         // fp32: the 128x128 kernel does twice the work per loaded byte but needs a grid that fills the GPU
-        boolean large = !bf16 && (simt == SimtTile.LARGE
-                || (simt == SimtTile.AUTO && (atomicOut || (long) ceilDiv(m, 128) * ceilDiv(n, 128) >= TARGET_BLOCKS / 2)));
+        // (a weight gradient always can, split over the batch), and wastes most of its tile where M or N is
+        // narrow (the bottom MLP's 13-wide input: a 512 x 13 weight gradient)
+        boolean narrow = Math.min(m, n) <= 64;
+        boolean large = !bf16 && (simt == SimtTile.LARGE || (simt == SimtTile.AUTO
+                && ((atomicOut && !narrow) || (long) ceilDiv(m, 128) * ceilDiv(n, 128) >= TARGET_BLOCKS / 2)));
         int tile = bf16 || large ? 128 : 64;
         int tileK = bf16 ? 32 : large ? 8 : 16;
         int tilesM = ceilDiv(m, tile), tilesN = ceilDiv(n, tile);
@@ -200,7 +203,8 @@ public final class DlrmKernels extends CudaResource {
      * multiprocessors, and a whole number of waves where possible (a last, partly filled wave idles the rest).
      */
     static int splitsFor(int tiles, int k, int wave) {
-        int maxSplits = Math.max(1, Math.min(64, ceilDiv(k, 512)));
+        // up to 256 splits of at least 256: a gradient of one or two tiles (the bottom MLP's 128 x 256) fills the GPU
+        int maxSplits = Math.max(1, Math.min(256, ceilDiv(k, 256)));
         int sms = wave;
         int best = 1;
         double bestScore = -1;

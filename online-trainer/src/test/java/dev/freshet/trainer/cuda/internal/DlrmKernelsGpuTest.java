@@ -65,6 +65,7 @@ class DlrmKernelsGpuTest {
             // a dimension of 1 (the last top layer): AUTO takes the dedicated kernels, SMALL/LARGE the tiles
             "NT, false, 300, 1, 479, true, false, false, AUTO",
             "TN, false, 1, 256, 3000, false, false, true, AUTO",
+            "TN, false, 512, 16, 5000, false, false, true, AUTO",  // narrow: 64x64 tiles, many splits
             "NN, false, 300, 256, 1, false, true, false, AUTO",
             "NN, true, 300, 256, 1, false, true, false, AUTO",
             "NN, false, 300, 256, 1, false, true, false, LARGE",
