@@ -56,6 +56,7 @@ public final class TrainerGpuBench {
         List<String> dtypes = List.of(a.getOrDefault("dtypes", "fp32,bf16").split(","));
         List<String> optimizers = List.of(a.getOrDefault("optimizers", "sgd,rowwise_adagrad").split(","));
         double cacheFraction = Double.parseDouble(a.getOrDefault("cache-fraction", "0.02"));
+        CudaOptions.CacheTransfer cacheTransfer = CudaOptions.CACHE_TRANSFER.parse(a.getOrDefault("cache-transfer", "auto"));
         boolean apiPath = Boolean.parseBoolean(a.getOrDefault("api-path", "true"));
         int fixedSteps = Integer.parseInt(a.getOrDefault("steps", "0"));
         Path out = Path.of(a.getOrDefault("out", "bench/results/trainer-gpu.json"));
@@ -104,7 +105,8 @@ public final class TrainerGpuBench {
                         String name = config + " batch " + batch + " " + dtype + " emb sgd cache " + pct(cacheFraction);
                         double[] hit = {Double.NaN};
                         double all = apiPath(model, CudaOptions.defaults(), fresh, steps, name + " (all rows on GPU, api-path)", null);
-                        double cached = apiPath(model, CudaOptions.defaults().withCacheFraction(cacheFraction), fresh, steps, name, hit);
+                        double cached = apiPath(model, CudaOptions.defaults().withCacheFraction(cacheFraction).withCacheTransfer(cacheTransfer),
+                                fresh, steps, name, hit);
                         report.add(name + " samples/s", Math.round(cached), "samples/s", true, null);
                         report.add(name + " hit rate", round3(hit[0]), "fraction", true, null);
                         report.add(name + " vs all-on-GPU api-path", round3(cached / all), "ratio", true, 0.9);
@@ -172,7 +174,7 @@ public final class TrainerGpuBench {
             double sps = (double) model.batchSize() * steps / ((t1 - t0) / 1e9);
             if (hitRate != null) {
                 hitRate[0] = b.cacheHitRate();
-                System.out.println("  cache: " + b.cacheTimings());
+                System.out.println("  cache (transfer " + b.cacheTransfer().name().toLowerCase(Locale.ROOT) + "): " + b.cacheTimings());
             }
             System.out.printf(Locale.ROOT, "%-48s %,12.0f samples/s  loss %.4f -> %.4f  hit rate %.4f  gpu used %s (model+workspace %s)  pinned host %s  host rss %s  setup %.1f s%n",
                     name, sps, first, loss, b.cacheHitRate(), gib(b.deviceUsedBytes()), gib(b.deviceBytes()),

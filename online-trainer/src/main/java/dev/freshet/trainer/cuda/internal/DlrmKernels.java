@@ -31,7 +31,7 @@ public final class DlrmKernels extends CudaResource {
     private final CUfunction[] sgemm, sgemmLarge, hgemm;
     private final boolean twoBlocksPerSm;
     private final CUfunction colSum, dedupRows, interactFwd, interactBwd, bceLoss, embUpdate, denseUpdate;
-    private final CUfunction cacheSwap, cacheFlush, fillUniform;
+    private final CUfunction cacheSwap, cachePack, cacheUnpack, cacheFlush, fillUniform;
     private final CUfunction cacheLookup, cacheHistogram, cacheThreshold, cacheSelect, cacheInstall, cacheAssign, cacheAge,
             cacheAddCounts;
 
@@ -66,6 +66,8 @@ public final class DlrmKernels extends CudaResource {
         embUpdate = function("emb_update");
         denseUpdate = function("dense_update");
         cacheSwap = function("cache_swap");
+        cachePack = function("cache_pack");
+        cacheUnpack = function("cache_unpack");
         cacheFlush = function("cache_flush");
         fillUniform = function("fill_uniform");
         cacheLookup = function("cache_lookup");
@@ -244,6 +246,23 @@ public final class DlrmKernels extends CudaResource {
         launch(cacheSwap, blocks, 1, 1, SWAP_THREADS, 0, stream, n, count, slots, evictRows, loadRows, cacheTable, cacheAccum,
                 hostTable.chunkAddresses(), hostTable.rowsPerChunk(), hostAccum == null ? null : hostAccum.chunkAddresses(),
                 hostAccum == null ? 1L : hostAccum.rowsPerChunk(), dim);
+    }
+
+    /**
+     * Packs entries [0, n) of a plan's swap lists and the rows (and accumulators) of their victims into
+     * {@code packed}, in the layout that {@link HostRowMover} reads (see DlrmKernels.cu, cache_pack).
+     */
+    public void cachePack(int n, CachePlanSpace p, CUdeviceptr cacheTable, CUdeviceptr cacheAccum, int dim, CUdeviceptr packed,
+                          CudaStream stream) {
+        launch(cachePack, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, p.swapSlot(), p.swapEvict(), p.swapLoad(), cacheTable,
+                cacheAccum, dim, packed);
+    }
+
+    /** Puts the loaded rows (and accumulators) of entries [0, n), packed by {@link HostRowMover}, into their slots. */
+    public void cacheUnpack(int n, CachePlanSpace p, CUdeviceptr packed, CUdeviceptr cacheTable, CUdeviceptr cacheAccum, int dim,
+                            CudaStream stream) {
+        launch(cacheUnpack, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, p.swapSlot(), p.swapLoad(), packed, cacheTable, cacheAccum,
+                dim);
     }
 
     /** Directory arrays of the GPU cache (see DlrmKernels.cu, "GPU embedding cache directory"). */
