@@ -37,7 +37,8 @@ import java.util.stream.IntStream;
  *   <li>the trainer's API path ({@code train(Examples)}: host batch in, probabilities and loss out,
  *       one synchronisation per step) on fresh batches;</li>
  *   <li>the same with the GPU embedding cache holding a fraction of the rows and the tables in
- *       pinned host memory, with lookahead prefetch of the next batch; hit rate alongside.</li>
+ *       pinned host memory, with lookahead prefetch of the next batch; hit rate alongside. The cache moves
+ *       rows as {@code --cache-transfer auto|bus|copy} says (trainer.cuda.cache-transfer, default auto).</li>
  * </ol>
  * Run on the GPU machine by bench/device/run-gpu.sh, which runs the peer first and passes its output
  * with --peer.

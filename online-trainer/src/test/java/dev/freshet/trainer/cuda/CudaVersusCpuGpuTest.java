@@ -167,7 +167,8 @@ class CudaVersusCpuGpuTest {
      * A cache barely larger than two batches' lookups (192 each): nearly every plan evicts, and the plan of
      * the next batch is queued while the current one trains. (It passed on the H200 also with a backend that
      * let that plan evict the batch in flight, notes/run20: the race it guards against did not show in 100
-     * steps; GpuCacheDirectoryGpuTest checks the rule itself.)
+     * steps; GpuCacheDirectoryGpuTest checks the rule itself.) Rows evicted by one plan and loaded again by the
+     * next are common here; CacheTransferGpuTest checks that case on its own.
      */
     @ParameterizedTest
     @EnumSource(value = CacheTransfer.class, names = {"BUS", "COPY"})

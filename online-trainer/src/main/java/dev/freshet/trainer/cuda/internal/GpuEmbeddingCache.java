@@ -85,6 +85,8 @@ public final class GpuEmbeddingCache extends CudaResource {
     /** The copy-mode plan whose host share has not run yet (at most one), and its timing events. */
     private Plan pending;
     private CudaEvent[] pendingMarks;
+    /** Why a copy-mode plan's rows never reached their slots; the directory then lists rows the slots lack. */
+    private String transferFailure;
     private long plans;
     /** Count hints: staging and device buffers grown on demand (rows, then counts), and their upload's end. */
     private final CudaEvent hintsDone;
@@ -166,6 +168,11 @@ public final class GpuEmbeddingCache extends CudaResource {
         int maxMisses = maxLookups; // a batch misses at most as many distinct rows as it looks up
         this.transfer = java.util.Objects.requireNonNull(transfer, "transfer").forRowFloats(dim);
         this.stages = this.transfer == CacheTransfer.COPY ? COPY_STAGES : BUS_STAGES;
+        if (rowwiseAccum != (model.deviceAccum() != null)) {
+            throw new IllegalArgumentException("the GPU cache's host tables " + (rowwiseAccum ? "have" : "lack")
+                    + " row accumulators but the device model " + (rowwiseAccum ? "lacks" : "has") + " them: both follow"
+                    + " whether the embedding optimizer is row-wise Adagrad");
+        }
         this.packedEntries = Math.min(maxMisses, capacity);
         long packedBytes = HostRowMover.downBytes(packedEntries, dim, rowwiseAccum);
         if (this.transfer == CacheTransfer.COPY && packedBytes > Integer.MAX_VALUE) {
@@ -296,6 +303,7 @@ public final class GpuEmbeddingCache extends CudaResource {
     private Plan plan(int[] ids, int examples, long ticket, long oldestLive, CudaEvent[] marks) {
         checkOpen();
         completeTransfers(); // the earlier plan's rows move before this one's (the class comment)
+        checkTransfers();
         int n = examples * tables;
         PlanBuffer b = freeBuffer();
         b.done.synchronize(); // its last plan's upload has read the staging memory
@@ -348,6 +356,22 @@ public final class GpuEmbeddingCache extends CudaResource {
         CudaEvent[] marks = pendingMarks;
         pending = null;
         pendingMarks = null;
+        try {
+            completeTransfer(p, marks);
+        } catch (RuntimeException e) {
+            transferFailure = "the rows of GPU cache plan " + p.ticket + " did not reach their slots (" + e + ")";
+            throw e;
+        }
+    }
+
+    private void checkTransfers() {
+        if (transferFailure != null) {
+            throw new IllegalStateException(transferFailure + "; the cache would serve wrong rows and cannot be used."
+                    + " Fix: restart from the last checkpoint (trainer.cuda.cache-transfer=bus avoids the host's share)");
+        }
+    }
+
+    private void completeTransfer(Plan p, CudaEvent[] marks) {
         PlanBuffer b = p.buffer;
         DlrmKernels.CachePlanSpace w = b.workspace;
         swapCounted.synchronize();
@@ -399,6 +423,7 @@ public final class GpuEmbeddingCache extends CudaResource {
     public void use(Plan plan, DeviceBuffer stepIds, CudaStream compute) {
         checkOpen();
         if (plan == pending) completeTransfers();
+        checkTransfers();
         PlanBuffer b = plan.buffer;
         compute.waitFor(b.done);
         cuMemcpyDtoDAsync(stepIds.ptr(), b.slots.ptr(), 4L * plan.lookups, compute.handle());
