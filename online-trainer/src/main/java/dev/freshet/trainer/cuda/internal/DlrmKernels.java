@@ -254,6 +254,8 @@ public final class DlrmKernels extends CudaResource {
      */
     public void cachePack(int n, CachePlanSpace p, CUdeviceptr cacheTable, CUdeviceptr cacheAccum, int dim, CUdeviceptr packed,
                           CudaStream stream) {
+        // a warp per entry, all at once: unlike cache_swap's bus round trips these are device-memory copies that
+        // hold a multiprocessor for microseconds, so the grid need not be kept small beside the step's GEMMs
         launch(cachePack, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, p.swapSlot(), p.swapEvict(), p.swapLoad(), cacheTable,
                 cacheAccum, dim, packed);
     }

@@ -262,7 +262,8 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     /**
      * Queues the plan of one batch ({@code ids[b * T + t]}: example b's row of table t) on the cache's
-     * stream and returns at once. Ids outside their table are skipped (their slots are meaningless): the
+     * stream and returns at once (in copy mode, once the plan before it, if still pending, has completed: see
+     * {@link #completeTransfers}). Ids outside their table are skipped (their slots are meaningless): the
      * caller checks the batch, and releases the plan unused if it fails, before a step uses it. Tickets
      * increase from plan to plan; slots used by tickets {@code >= oldestLive} are never evicted.
      */
