@@ -332,9 +332,6 @@ public final class CudaBackend implements TrainerBackend {
         }
         Lookahead next = lookaheads.peekFirst();
         if (next != null && !ahead.holds(next.batch, cache == null)) ahead.stage(next.batch, cache == null);
-        // copy-engine transfers: the host's share of the last plan, now that the checks and staging above have
-        // overlapped the GPU's share
-        if (cache != null) cache.completeTransfers();
     }
 
     @Override

@@ -1,11 +1,16 @@
 package dev.freshet.trainer.cuda.internal;
 
 import dev.freshet.trainer.cuda.CudaOptions.CacheTransfer;
+import jcuda.driver.CUcontext;
 import jcuda.driver.CUdeviceptr;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 
@@ -29,14 +34,16 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  * tables over the bus (mapped memory). Copy: a kernel packs the victims' rows into one buffer, a copy
  * engine takes it to the host, host threads write the victims into the tables and gather the missing rows
  * ({@link HostRowMover}), a copy engine brings those back and a kernel puts them into their slots. The host's
- * share waits for the GPU's, so a copy-mode plan is completed later: by the next plan, {@link #use},
- * {@link #release} or {@link #completeTransfers}, whichever comes first; the caller queues its training
- * step first and completes the plan while the GPU trains.
+ * share waits for the GPU's, so the cache's transfer thread completes a copy-mode plan while the caller goes
+ * on (checking and staging the next batch while the GPU trains); the next plan, {@link #use}, {@link #release}
+ * and the synchronous methods wait for it. One thread calls the cache; the transfer thread touches only the
+ * pending plan's workspace, the transfer buffers, the host tables and the cache's stream, each of which the
+ * caller reaches only after waiting for it.
  *
  * <p>A row evicted by one plan and loaded by a later one carries every update made to it, in both modes,
  * because plans move rows in ticket order. Bus: the plans' kernels run in order on one stream, so the later
  * plan's load reads the host table after the earlier one's write-back. Copy: a plan's host share runs before
- * the next plan is queued (plan() completes the pending one first), so the earlier plan's victims are in the
+ * the next plan is queued (plan() waits for the pending one first), so the earlier plan's victims are in the
  * host tables before the later plan's host share gathers them; and the later plan's pack runs on the stream
  * after the earlier plan's unpack. Within one plan no row is both evicted (it was cached) and loaded (it was
  * not). The rows a plan evicts are not being updated meanwhile: slots of the batch in flight are never
@@ -82,9 +89,12 @@ public final class GpuEmbeddingCache extends CudaResource {
     private final HostRowMover mover;
     /** Swap entries the transfer buffers hold: a plan moves at most min(its misses, the slots) rows. */
     private final int packedEntries;
-    /** The copy-mode plan whose host share has not run yet (at most one), and its timing events. */
+    /** Copy mode: the thread that completes plans, with the context it works in. */
+    private final ExecutorService transferThread;
+    private final CUcontext context;
+    /** The copy-mode plan being completed on the transfer thread (at most one), and that work. */
     private Plan pending;
-    private CudaEvent[] pendingMarks;
+    private Future<?> pendingWork;
     /** Why a copy-mode plan's rows never reached their slots; the directory then lists rows the slots lack. */
     private String transferFailure;
     private long plans;
@@ -206,12 +216,21 @@ public final class GpuEmbeddingCache extends CudaResource {
                 hostDownRows = hostDown.view(0, (int) hostDown.bytes());
                 hostUpRows = hostUp.view(0, (int) hostUp.bytes());
                 mover = new HostRowMover(HostRowMover.threadsForThisMachine());
+                context = new CUcontext();
+                jcuda.driver.JCudaDriver.cuCtxGetCurrent(context);
+                transferThread = Executors.newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "freshet-cache-transfers");
+                    t.setDaemon(true);
+                    return t;
+                });
             } else {
                 devicePacked = null;
                 hostDown = hostUp = hostSwapCounts = null;
                 swapCounted = swapPacked = null;
                 hostDownRows = hostUpRows = null;
                 mover = null;
+                context = null;
+                transferThread = null;
             }
         } catch (RuntimeException e) {
             closeAll(owned);
@@ -262,8 +281,8 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     /**
      * Queues the plan of one batch ({@code ids[b * T + t]}: example b's row of table t) on the cache's
-     * stream and returns at once (in copy mode, once the plan before it, if still pending, has completed: see
-     * {@link #completeTransfers}). Ids outside their table are skipped (their slots are meaningless): the
+     * stream and returns at once (in copy mode, once the plan before it has completed). Ids outside their table
+     * are skipped (their slots are meaningless): the
      * caller checks the batch, and releases the plan unused if it fails, before a step uses it. Tickets
      * increase from plan to plan; slots used by tickets {@code >= oldestLive} are never evicted.
      */
@@ -290,7 +309,7 @@ public final class GpuEmbeddingCache extends CudaResource {
         try {
             for (int i = 0; i < marks.length; i++) marks[i] = new CudaEvent("cache plan stage " + i, true);
             Plan p = plan(ids, examples, ticket, oldestLive, marks);
-            completeTransfers();
+            awaitTransfer();
             stream.synchronize();
             release(p);
             double[] ms = new double[stages.size()];
@@ -303,7 +322,7 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     private Plan plan(int[] ids, int examples, long ticket, long oldestLive, CudaEvent[] marks) {
         checkOpen();
-        completeTransfers(); // the earlier plan's rows move before this one's (the class comment)
+        awaitTransfer(); // the earlier plan's rows move before this one's (the class comment)
         checkTransfers();
         int n = examples * tables;
         PlanBuffer b = freeBuffer();
@@ -329,7 +348,10 @@ public final class GpuEmbeddingCache extends CudaResource {
             b.space.download(hostSwapCounts.host(), 8, stream); // counters [0] misses and [1] victims claimed
             swapCounted.record(stream);
             pending = plan;
-            pendingMarks = marks;
+            pendingWork = transferThread.submit(() -> {
+                jcuda.driver.JCudaDriver.cuCtxSetCurrent(context);
+                completeTransfer(plan, marks);
+            });
             return plan;
         }
         kernels.cacheSwap(w.maxMisses(), w.counters(), w.swapSlot(), w.swapEvict(), w.swapLoad(), model.deviceTable().ptr(),
@@ -345,33 +367,44 @@ public final class GpuEmbeddingCache extends CudaResource {
         return model.deviceAccum() == null ? null : model.deviceAccum().ptr();
     }
 
-    /**
-     * Copy mode: completes the pending plan, if any. Waits until its swap lists are known and its victims' rows
-     * have reached the host, moves the rows in host memory, and queues their upload, the unpack and the slot
-     * assignment. The caller's training step should already be queued, so that the GPU trains meanwhile.
-     */
-    public void completeTransfers() {
-        checkOpen();
+    /** Copy mode: waits until the transfer thread has completed the pending plan, if any. */
+    private void awaitTransfer() {
         Plan p = pending;
         if (p == null) return;
-        CudaEvent[] marks = pendingMarks;
+        Future<?> work = pendingWork;
         pending = null;
-        pendingMarks = null;
+        pendingWork = null;
+        boolean interrupted = false;
         try {
-            completeTransfer(p, marks);
-        } catch (RuntimeException e) {
-            transferFailure = "the rows of GPU cache plan " + p.ticket + " did not reach their slots (" + e + ")";
-            throw e;
+            while (true) {
+                try {
+                    work.get();
+                    return;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the transfer thread still uses the stream and the buffers: wait all the same
+                }
+            }
+        } catch (ExecutionException e) {
+            transferFailure = "the rows of GPU cache plan " + p.ticket + " did not reach their slots (" + e.getCause() + ")";
+            throw transferFailed(e.getCause());
+        } finally {
+            if (interrupted) Thread.currentThread().interrupt();
         }
     }
 
     private void checkTransfers() {
-        if (transferFailure != null) {
-            throw new IllegalStateException(transferFailure + "; the cache would serve wrong rows and cannot be used."
-                    + " Fix: restart from the last checkpoint (trainer.cuda.cache-transfer=bus avoids the host's share)");
-        }
+        if (transferFailure != null) throw transferFailed(null);
     }
 
+    private IllegalStateException transferFailed(Throwable cause) {
+        return new IllegalStateException(transferFailure + "; the cache would serve wrong rows and cannot be used."
+                + " Fix: restart from the last checkpoint (trainer.cuda.cache-transfer=bus avoids the host's share)", cause);
+    }
+
+    /**
+     * On the transfer thread: waits until the plan's swap lists are known and its victims' rows have reached the
+     * host, moves the rows in host memory, and queues their upload, the unpack and the slot assignment.
+     */
     private void completeTransfer(Plan p, CudaEvent[] marks) {
         PlanBuffer b = p.buffer;
         DlrmKernels.CachePlanSpace w = b.workspace;
@@ -423,7 +456,7 @@ public final class GpuEmbeddingCache extends CudaResource {
      */
     public void use(Plan plan, DeviceBuffer stepIds, CudaStream compute) {
         checkOpen();
-        if (plan == pending) completeTransfers();
+        if (plan == pending) awaitTransfer();
         checkTransfers();
         PlanBuffer b = plan.buffer;
         compute.waitFor(b.done);
@@ -451,14 +484,14 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     /** Frees a plan that will not be used (its batch will be planned again); the rows it loaded stay cached. */
     public void release(Plan plan) {
-        if (plan == pending) completeTransfers(); // the directory already lists its rows as cached
+        if (plan == pending) awaitTransfer(); // the directory already lists its rows as cached
         plan.buffer.held = false;
     }
 
     /** Writes every cached row back to the host tables (weights and accumulators), keeping it cached. Synchronous. */
     public void flushAll(CudaStream compute) {
         checkOpen();
-        completeTransfers();
+        awaitTransfer();
         stream.synchronize();
         compute.synchronize();
         kernels.cacheFlush(capacity, null, slotRow.ptr(), model.deviceTable().ptr(),
@@ -469,7 +502,7 @@ public final class GpuEmbeddingCache extends CudaResource {
     /** Forgets every cached row (after the host tables were replaced); access counts are kept. Synchronous. */
     public void invalidate() {
         checkOpen();
-        completeTransfers();
+        awaitTransfer();
         for (PlanBuffer b : buffers) b.held = false;
         clearDirectory();
     }
@@ -551,19 +584,21 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     /** The slot of each lookup of a plan (after it ran). */
     int[] slotsOf(Plan plan) {
-        completeTransfers();
+        awaitTransfer();
         stream.synchronize();
         return download(plan.buffer.slots, plan.lookups);
     }
 
     /** The row in each slot, -1 when empty. */
     int[] slotRows() {
+        awaitTransfer();
         stream.synchronize();
         return download(slotRow, capacity);
     }
 
     /** The slot of each global row, -1 when not cached. */
     int[] rowSlots() {
+        awaitTransfer();
         stream.synchronize();
         return download(rowSlot, (int) totalRows());
     }
@@ -576,7 +611,15 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     @Override
     void release() {
-        if (mover != null) mover.close();
+        if (transferThread != null) {
+            try {
+                awaitTransfer();
+            } catch (IllegalStateException e) {
+                // closing anyway: the failure was or will be reported where the plan is used
+            }
+            transferThread.shutdownNow();
+            mover.close();
+        }
         closeAllAfter(stream, owned);
     }
 }
