@@ -492,6 +492,7 @@ public final class GpuEmbeddingCache extends CudaResource {
     public void flushAll(CudaStream compute) {
         checkOpen();
         awaitTransfer();
+        checkTransfers(); // slots that never received their rows must not overwrite the host tables
         stream.synchronize();
         compute.synchronize();
         kernels.cacheFlush(capacity, null, slotRow.ptr(), model.deviceTable().ptr(),
