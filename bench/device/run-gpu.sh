@@ -12,7 +12,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm --
 cp=".device/lib/*"
 rc=0
 if [ "$mode" = tests ] || [ "$mode" = all ]; then
-  tests="dev.freshet.trainer.cuda.internal.DlrmKernelsGpuTest dev.freshet.trainer.cuda.CudaVersusCpuGpuTest dev.freshet.trainer.cuda.internal.GpuCacheDirectoryGpuTest dev.freshet.trainer.cuda.internal.CacheSwapGpuTest dev.freshet.trainer.cuda.CudaOptionsTest"
+  tests="dev.freshet.trainer.cuda.internal.DlrmKernelsGpuTest dev.freshet.trainer.cuda.CudaVersusCpuGpuTest dev.freshet.trainer.cuda.internal.GpuCacheDirectoryGpuTest dev.freshet.trainer.cuda.internal.CacheSwapGpuTest dev.freshet.trainer.cuda.internal.CacheTransferGpuTest dev.freshet.trainer.cuda.internal.HostRowMoverTest dev.freshet.trainer.cuda.CudaOptionsTest"
   echo "== CUDA tests: java GpuTestMain $tests"
   java -Xmx8g -cp "$cp" GpuTestMain $tests 2>&1 | tee "$out/tests.log" || rc=1
 fi

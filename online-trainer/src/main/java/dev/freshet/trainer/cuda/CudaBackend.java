@@ -133,7 +133,7 @@ public final class CudaBackend implements TrainerBackend {
             boolean rowwise = config.embeddingOptimizer().kind() == OptimizerKind.ROWWISE_ADAGRAD;
             if (options.cached()) {
                 long[] rows = config.tables().stream().mapToLong(TableSpec::rows).toArray();
-                c = new GpuEmbeddingCache(k, m, rows, (int) physical, options.agingSteps(), rowwise);
+                c = new GpuEmbeddingCache(k, m, rows, (int) physical, options.agingSteps(), rowwise, options.cacheTransfer());
             }
             s = new CudaStream("compute");
             int b = config.batchSize();
@@ -206,9 +206,21 @@ public final class CudaBackend implements TrainerBackend {
     public String description() {
         String where = options.cached()
                 ? "cache " + model.physicalRows() + " of " + config.totalRows() + " rows ("
-                + String.format("%.2f%%", 100.0 * model.physicalRows() / config.totalRows()) + "), tables in host memory"
+                + String.format("%.2f%%", 100.0 * model.physicalRows() / config.totalRows()) + "), tables in host memory, "
+                + "cache transfer " + transferName()
                 : "all rows on the GPU";
         return "cuda (" + context.deviceName() + ", " + (context.totalBytes() >> 30) + " GiB, " + config.precision() + ", " + where + ")";
+    }
+
+    /** The cache's transfer mode as trainer.cuda.cache-transfer names it, and "(auto)" when auto chose it. */
+    private String transferName() {
+        String mode = cache.transfer().name().toLowerCase(java.util.Locale.ROOT);
+        return options.cacheTransfer() == CudaOptions.CacheTransfer.AUTO ? mode + " (auto)" : mode;
+    }
+
+    /** How the cache moves rows (BUS or COPY), or null without a cache. */
+    public CudaOptions.CacheTransfer cacheTransfer() {
+        return cache == null ? null : cache.transfer();
     }
 
     @Override

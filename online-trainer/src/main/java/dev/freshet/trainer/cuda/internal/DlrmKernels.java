@@ -33,7 +33,7 @@ public final class DlrmKernels extends CudaResource {
     private final CUfunction colSum, dedupRows, interactFwd, interactBwd, bceLoss, embUpdate, denseUpdate;
     /** The interaction for rows of 128 floats, one warp per example, for at most 8, 16 and 32 vectors. */
     private final CUfunction[] interact128Fwd = new CUfunction[3], interact128Bwd = new CUfunction[3];
-    private final CUfunction cacheSwap, cacheFlush, fillUniform, copyMatrix;
+    private final CUfunction cacheSwap, cachePack, cacheUnpack, cacheFlush, fillUniform, copyMatrix;
     /** GEMMs with a dimension of 1: N (forward), M (weight gradient), K (input gradient). */
     private final CUfunction gemvN1, gemvM1, outerK1;
     private final CUfunction cacheLookup, cacheHistogram, cacheThreshold, cacheSelect, cacheInstall, cacheAssign, cacheAge,
@@ -77,6 +77,8 @@ public final class DlrmKernels extends CudaResource {
         embUpdate = function("emb_update");
         denseUpdate = function("dense_update");
         cacheSwap = function("cache_swap");
+        cachePack = function("cache_pack");
+        cacheUnpack = function("cache_unpack");
         cacheFlush = function("cache_flush");
         fillUniform = function("fill_uniform");
         copyMatrix = function("copy_matrix");
@@ -317,6 +319,25 @@ public final class DlrmKernels extends CudaResource {
         launch(cacheSwap, blocks, 1, 1, SWAP_THREADS, 0, stream, n, count, slots, evictRows, loadRows, cacheTable, cacheAccum,
                 hostTable.chunkAddresses(), hostTable.rowsPerChunk(), hostAccum == null ? null : hostAccum.chunkAddresses(),
                 hostAccum == null ? 1L : hostAccum.rowsPerChunk(), dim);
+    }
+
+    /**
+     * Packs entries [0, n) of a plan's swap lists and the rows (and accumulators) of their victims into
+     * {@code packed}, in the layout that {@link HostRowMover} reads (see DlrmKernels.cu, cache_pack).
+     */
+    public void cachePack(int n, CachePlanSpace p, CUdeviceptr cacheTable, CUdeviceptr cacheAccum, int dim, CUdeviceptr packed,
+                          CudaStream stream) {
+        // a warp per entry, all at once: unlike cache_swap's bus round trips these are device-memory copies that
+        // hold a multiprocessor for microseconds, so the grid need not be kept small beside the step's GEMMs
+        launch(cachePack, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, p.swapSlot(), p.swapEvict(), p.swapLoad(), cacheTable,
+                cacheAccum, dim, packed);
+    }
+
+    /** Puts the loaded rows (and accumulators) of entries [0, n), packed by {@link HostRowMover}, into their slots. */
+    public void cacheUnpack(int n, CachePlanSpace p, CUdeviceptr packed, CUdeviceptr cacheTable, CUdeviceptr cacheAccum, int dim,
+                            CudaStream stream) {
+        launch(cacheUnpack, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, p.swapSlot(), p.swapLoad(), packed, cacheTable, cacheAccum,
+                dim);
     }
 
     /** Directory arrays of the GPU cache (see DlrmKernels.cu, "GPU embedding cache directory"). */

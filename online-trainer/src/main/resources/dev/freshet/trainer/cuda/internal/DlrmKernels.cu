@@ -1136,6 +1136,44 @@ extern "C" __global__ void cache_flush(int n, const int* __restrict__ slots, con
     if (cacheAccum && lane == 0) *hostRow(accumChunks, accumRowsPerChunk, rows[e], 1) = cacheAccum[slot];
 }
 
+// Copy-engine swap, for small rows: cache_swap moves a 64-byte row per bus request and is bound by the bus's
+// per-request cost, not its bandwidth. Instead cache_pack gathers a plan's n swap entries into one contiguous
+// buffer that a single copy-engine transfer takes to the host, host threads place the evicted rows and gather
+// the rows to load (HostRowMover), one transfer brings those back, and cache_unpack puts them into their
+// slots. One warp per entry. Packed layouts (entry e, D floats a row; accumulators only when cacheAccum is
+// given), as HostRowMover reads and writes them:
+//   cache_pack    int evicted row [e] (-1: the slot was empty), int loaded row [n + e],
+//                 float evicted weights [2n + eD, +D), float evicted accumulator [2n + nD + e]
+//   cache_unpack  float loaded weights [eD, +D), float loaded accumulator [nD + e]
+extern "C" __global__ void cache_pack(int n, const int* __restrict__ slots, const int* __restrict__ evictRows,
+                                      const int* __restrict__ loadRows, const float* __restrict__ cacheTable,
+                                      const float* __restrict__ cacheAccum, int D, float* __restrict__ packed) {
+    int e = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    int lane = threadIdx.x % 32;
+    if (e >= n) return;
+    int ev = evictRows[e];
+    size_t slot = (size_t)slots[e];
+    float* rows = packed + 2 * (size_t)n;
+    if (lane == 0) {
+        int* lists = reinterpret_cast<int*>(packed);
+        lists[e] = ev;
+        lists[n + e] = loadRows[e];
+        if (cacheAccum && ev >= 0) rows[(size_t)n * D + e] = cacheAccum[slot];
+    }
+    if (ev >= 0) copyRowWarp(cacheTable + slot * D, rows + (size_t)e * D, D, lane);
+}
+
+extern "C" __global__ void cache_unpack(int n, const int* __restrict__ slots, const int* __restrict__ loadRows,
+                                        const float* __restrict__ packed, float* __restrict__ cacheTable,
+                                        float* __restrict__ cacheAccum, int D) {
+    int e = (blockIdx.x * blockDim.x + threadIdx.x) / 32;
+    int lane = threadIdx.x % 32;
+    if (e >= n || loadRows[e] < 0) return;
+    size_t slot = (size_t)slots[e];
+    copyRowWarp(packed + (size_t)e * D, cacheTable + slot * D, D, lane);
+    if (cacheAccum && lane == 0) cacheAccum[slot] = packed[(size_t)n * D + e];
+}
+
 // ---------------------------------------------------------------------------------------------
 // GPU embedding cache directory: which cache slot holds which row, planned on the GPU so that the
 // host only forwards a batch's ids (planning 1.7 M lookups on the host took longer than a step).
@@ -1145,9 +1183,9 @@ extern "C" __global__ void cache_flush(int n, const int* __restrict__ slots, con
 // A plan (ticket `epoch`) runs on one stream: lookup pins the batch's cached rows and lists its misses;
 // victims are the least-counted slots not pinned by a batch still to train (epoch < oldestLive): a
 // log2 histogram of the candidates' counts gives the threshold, select claims that many slots;
-// install rewires the directory and cache_swap writes the victims back and loads the misses; assign
-// turns the batch's ids into slots. Sampled-LFU at log2 granularity, as Colossal-AI's frequency-aware
-// cache (2022), without the host in the loop.
+// install rewires the directory and cache_swap (or cache_pack and cache_unpack, the host between them)
+// writes the victims back and loads the misses; assign turns the batch's ids into slots. Sampled-LFU at
+// log2 granularity, as Colossal-AI's frequency-aware cache (2022), without the host in the loop.
 //   counters: [0] misses, [1] victims claimed, [2] threshold bin, [3] shortfall (candidates < misses),
 //             [4] candidates, [8..40] histogram; totalMisses accumulates over plans.
 // ---------------------------------------------------------------------------------------------
