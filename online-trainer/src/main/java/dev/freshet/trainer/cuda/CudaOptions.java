@@ -26,19 +26,24 @@ public record CudaOptions(int device, double cacheFraction, long cacheRows, bool
      * How the GPU cache writes evicted rows back to the host tables and loads missing rows. {@code BUS}: one
      * kernel reads and writes the pinned host tables directly, a bus request per row (bandwidth-bound for
      * large rows). {@code COPY}: the rows are packed on the GPU, cross the bus as one copy-engine transfer
-     * each way, and host threads move them between the tables and the transfer buffers (for small rows, whose
-     * per-request cost makes the bus kernel latency-bound). {@code AUTO}: by the row size.
+     * each way, and host threads move them between the tables and the transfer buffers (the bus kernel waits
+     * on the bus for every row, which tells when a batch misses many rows). {@code AUTO}: by the batch's lookups.
+     *
+     * <p>Measured on an H200 (TrainerGpuBench, cache of 2%, bench/device/NOTES.md): at batch 65536 copy reached
+     * 0.88-0.97 of the all-on-GPU speed against 0.68-0.91 for bus (kaggle16 and kaggle128); at batches 2048 and
+     * 16384 bus did better (0.73-0.89 against 0.43-0.83): there a plan moves a few thousand rows and the copy's
+     * fixed costs (two waits on the GPU, the hand-off to host threads) weigh more than the bus requests.
      */
     public enum CacheTransfer {
         AUTO, BUS, COPY;
 
-        /** AUTO copies rows of at most this many floats and uses the bus kernel for longer ones. */
-        public static final int AUTO_COPY_MAX_FLOATS = 32;
+        /** AUTO copies when a full batch has at least this many lookups (examples x tables), else uses the bus kernel. */
+        public static final int AUTO_COPY_MIN_LOOKUPS = 1 << 20;
 
-        /** BUS or COPY for rows of {@code dim} floats. */
-        public CacheTransfer forRowFloats(int dim) {
+        /** BUS or COPY for batches of at most {@code maxLookups} lookups. */
+        public CacheTransfer forBatchLookups(long maxLookups) {
             if (this != AUTO) return this;
-            return dim <= AUTO_COPY_MAX_FLOATS ? COPY : BUS;
+            return maxLookups >= AUTO_COPY_MIN_LOOKUPS ? COPY : BUS;
         }
     }
 
@@ -56,9 +61,10 @@ public record CudaOptions(int device, double cacheFraction, long cacheRows, bool
             "With the GPU cache: copy the next batch's missing rows into the cache, and its inputs to the GPU, on other streams while the current batch trains (off: when it trains).");
     public static final Setting<CacheTransfer> CACHE_TRANSFER = Setting.ofEnum("trainer.cuda.cache-transfer", CacheTransfer.class,
             CacheTransfer.AUTO, "How the GPU cache moves rows to and from the host tables: bus (a kernel reads and writes host memory"
-                    + " directly; best for large rows), copy (rows packed on the GPU, one copy-engine transfer each way, host threads"
-                    + " place them; best for small rows, uses a few cores while it runs), auto (copy for rows of at most "
-                    + CacheTransfer.AUTO_COPY_MAX_FLOATS + " floats, else bus: the crossover measured on an H200).");
+                    + " directly; best for small batches), copy (rows packed on the GPU, one copy-engine transfer each way, host"
+                    + " threads place them; best for large batches, uses up to 16 cores while it runs), auto (copy when a batch has at"
+                    + " least " + CacheTransfer.AUTO_COPY_MIN_LOOKUPS + " lookups, examples x tables, else bus: the crossover measured"
+                    + " on an H200).");
     public static final List<Setting<?>> SETTINGS = List.of(DEVICE, CACHE_FRACTION, CACHE_ROWS, GRAPHS, AGING_STEPS,
             OVERLAP_SWAPS, CACHE_TRANSFER);
 
@@ -77,7 +83,7 @@ public record CudaOptions(int device, double cacheFraction, long cacheRows, bool
                 config.get(AGING_STEPS), config.get(OVERLAP_SWAPS), config.get(CACHE_TRANSFER));
     }
 
-    /** All rows on the GPU, graphs on, device 0 (a cache, once sized, picks its transfer by row size). */
+    /** All rows on the GPU, graphs on, device 0 (a cache, once sized, picks its transfer by the batch size). */
     public static CudaOptions defaults() {
         return new CudaOptions(0, 0.0, 0, true, 200, true, CacheTransfer.AUTO);
     }

@@ -154,7 +154,7 @@ public final class GpuEmbeddingCache extends CudaResource {
      * @param tableRows  rows of each table (the host tables hold them all)
      * @param capacity   cache slots (the device model's physical rows)
      * @param agingSteps halve the cached rows' access counts every this many plans (0: never)
-     * @param transfer   how rows move; AUTO picks by the row size
+     * @param transfer   how rows move; AUTO picks by the lookups of a full batch
      */
     public GpuEmbeddingCache(DlrmKernels kernels, DeviceModel model, long[] tableRows, int capacity, int agingSteps,
                              boolean rowwiseAccum, CacheTransfer transfer) {
@@ -176,7 +176,7 @@ public final class GpuEmbeddingCache extends CudaResource {
         this.agingSteps = agingSteps;
         int maxLookups = model.maxBatch() * tables;
         int maxMisses = maxLookups; // a batch misses at most as many distinct rows as it looks up
-        this.transfer = java.util.Objects.requireNonNull(transfer, "transfer").forRowFloats(dim);
+        this.transfer = java.util.Objects.requireNonNull(transfer, "transfer").forBatchLookups(maxLookups);
         this.stages = this.transfer == CacheTransfer.COPY ? COPY_STAGES : BUS_STAGES;
         if (rowwiseAccum != (model.deviceAccum() != null)) {
             throw new IllegalArgumentException("the GPU cache's host tables " + (rowwiseAccum ? "have" : "lack")

@@ -23,7 +23,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  */
 final class HostRowMover implements AutoCloseable {
     /** Below this many entries per thread the hand-off costs more than the copies it spreads. */
-    private static final int MIN_ENTRIES_PER_TASK = 4096;
+    private static final int MIN_ENTRIES_PER_TASK = 1024;
     private static final AtomicInteger POOLS = new AtomicInteger();
 
     private final int threads;
@@ -42,9 +42,12 @@ final class HostRowMover implements AutoCloseable {
         });
     }
 
-    /** Threads for this machine: its cores, at most 8 (beyond that the copies wait on memory, not on cores). */
+    /**
+     * Threads for this machine: all but two of its cores (the trainer's and the JVM's), at most 16. Each thread
+     * waits on one row's memory round trip at a time, so more threads keep more rows in flight.
+     */
     static int threadsForThisMachine() {
-        return Math.max(1, Math.min(8, Runtime.getRuntime().availableProcessors()));
+        return Math.max(1, Math.min(16, Runtime.getRuntime().availableProcessors() - 2));
     }
 
     static long downBytes(long n, int dim, boolean accum) {
