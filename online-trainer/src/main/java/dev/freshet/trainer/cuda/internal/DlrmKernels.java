@@ -34,8 +34,8 @@ public final class DlrmKernels extends CudaResource {
     /** The interaction for rows of 128 floats, one warp per example, for at most 8, 16 and 32 vectors. */
     private final CUfunction[] interact128Fwd = new CUfunction[3], interact128Bwd = new CUfunction[3];
     private final CUfunction cacheSwap, cachePack, cacheUnpack, cacheFlush, fillUniform, copyMatrix;
-    /** GEMMs with a dimension of 1: N (forward), M (weight gradient), K (input gradient). */
-    private final CUfunction gemvN1, gemvM1, outerK1;
+    /** GEMMs with a dimension of 1: N (forward), M (weight gradient), K (input gradient); weight gradients of at most 16 columns. */
+    private final CUfunction gemvN1, gemvM1, outerK1, gemmTnSkinny;
     private final CUfunction cacheLookup, cacheHistogram, cacheThreshold, cacheSelect, cacheInstall, cacheAssign, cacheAge,
             cacheAddCounts;
 
@@ -85,6 +85,7 @@ public final class DlrmKernels extends CudaResource {
         gemvN1 = function("gemv_n1");
         gemvM1 = function("gemv_m1");
         outerK1 = function("outer_k1");
+        gemmTnSkinny = function("gemm_tn_skinny");
         cacheLookup = function("cache_lookup");
         cacheHistogram = function("cache_histogram");
         cacheThreshold = function("cache_threshold");
@@ -161,7 +162,7 @@ public final class DlrmKernels extends CudaResource {
         }
         // fp32: the 128x128 kernel does twice the work per loaded byte but needs a grid that fills the GPU
         // (a weight gradient always can, split over the batch), and wastes most of its tile where M or N is
-        // narrow (the bottom MLP's 13-wide input: a 512 x 13 weight gradient)
+        // narrow (M or N at most 64; the narrowest, at most 16 columns, take gemm_tn_skinny)
         boolean narrow = Math.min(m, n) <= 64;
         boolean large = !bf16 && (simt == SimtTile.LARGE || (simt == SimtTile.AUTO
                 && ((atomicOut && !narrow) || (long) ceilDiv(m, 128) * ceilDiv(n, 128) >= TARGET_BLOCKS / 2)));
@@ -177,7 +178,13 @@ public final class DlrmKernels extends CudaResource {
                 ldmask, atomicOut ? 1 : 0, kPerSplit);
     }
 
-    /** Launches a kernel for a GEMM with a dimension of 1, if it is one (see DlrmKernels.cu); false otherwise. */
+    /** Columns of the widest weight gradient gemm_tn_skinny takes (SKINNY_N), rows per thread (SKINNY_ROWS), K slice (SKINNY_BK). */
+    private static final int SKINNY_N = 16, SKINNY_ROWS = 2, SKINNY_BK = 32;
+
+    /**
+     * Launches a kernel for a GEMM with a dimension of 1, or for a weight gradient of at most 16 columns, if it
+     * is one (see DlrmKernels.cu); false otherwise.
+     */
     private boolean degenerate(boolean bf16, GemmKind kind, int m, int n, int k, CUdeviceptr a, int lda, CUdeviceptr b, int ldb,
                                CUdeviceptr c, int ldc, CUdeviceptr bias, boolean relu, CUdeviceptr mask, int ldmask,
                                boolean atomicOut, CudaStream stream) {
@@ -192,6 +199,13 @@ public final class DlrmKernels extends CudaResource {
             launch(gemvM1, ceilDiv(n, 256), ceilDiv(k, kPerBlock), 1, 256, 0, stream, n, k, a, lda, b, ldb, c, kPerBlock, round);
             return true;
         }
+        if (kind == GemmKind.TN && n <= SKINNY_N && atomicOut) {
+            int rowBlocks = ceilDiv(m, 256 * SKINNY_ROWS);
+            int splits = Math.max(1, Math.min(ceilDiv(k, SKINNY_BK), 4 * MULTIPROCESSORS / rowBlocks));
+            int kPerBlock = ceilDiv(ceilDiv(k, splits), SKINNY_BK) * SKINNY_BK;
+            launch(gemmTnSkinny, rowBlocks, ceilDiv(k, kPerBlock), 1, 256, 0, stream, m, n, k, a, lda, b, ldb, c, ldc, kPerBlock, round);
+            return true;
+        }
         if (kind == GemmKind.NN && k == 1) {
             launch(outerK1, (int) Math.min(ceilDiv((long) m * n, 256), 8L * MULTIPROCESSORS), 1, 1, 256, 0, stream, m, n, a, lda, b, c,
                     ldc, bias, relu ? 1 : 0, mask, ldmask, atomicOut ? 1 : 0, round);
@@ -203,6 +217,8 @@ public final class DlrmKernels extends CudaResource {
     /**
      * Splits of a weight gradient's reduction over the batch: enough blocks for at least one wave over the
      * multiprocessors, and a whole number of waves where possible (a last, partly filled wave idles the rest).
+     * (Preferring the fewest splits with a 90% full last wave, 8 rather than 33 for kaggle's 1024 x 1024
+     * gradient, was 4% slower on the H200: the many short splits hide latency better than they cost in atomics.)
      */
     static int splitsFor(int tiles, int k, int wave) {
         // up to 256 splits of at least 256: a gradient of one or two tiles (the bottom MLP's 128 x 256) fills the GPU

@@ -65,7 +65,10 @@ class DlrmKernelsGpuTest {
             // a dimension of 1 (the last top layer): AUTO takes the dedicated kernels, SMALL/LARGE the tiles
             "NT, false, 300, 1, 479, true, false, false, AUTO",
             "TN, false, 1, 256, 3000, false, false, true, AUTO",
-            "TN, false, 512, 16, 5000, false, false, true, AUTO",  // narrow: 64x64 tiles, many splits
+            // weight gradients of at most 16 columns: AUTO takes gemm_tn_skinny (rows past 512 too)
+            "TN, false, 512, 16, 5000, false, false, true, AUTO",
+            "TN, true, 700, 13, 3001, false, false, true, AUTO",
+            "TN, false, 70, 20, 5000, false, false, true, AUTO",  // narrow: 64x64 tiles, many splits
             "NN, false, 300, 256, 1, false, true, false, AUTO",
             "NN, true, 300, 256, 1, false, true, false, AUTO",
             "NN, false, 300, 256, 1, false, true, false, LARGE",
