@@ -36,6 +36,6 @@ if [ "$mode" = bench ] || [ "$mode" = all ]; then
   fi
   echo "== Freshet CUDA backend: TrainerGpuBench $*"
   java -Xmx24g -XX:+UseTransparentHugePages -cp "$cp" dev.freshet.bench.gpu.TrainerGpuBench --peer "$out/peer.log" --out "$out/trainer-gpu.json" \
-    --command "bench/device/build-device.sh, then on the GPU machine: bench/device/run-gpu.sh $mode $* (peer: python3 torch_dlrm_peer.py $peer_args${PEER_LOG:+, figures from $PEER_LOG})" "$@" 2>&1 | tee "$out/bench.log" || rc=1
+    --command "bench/device/build-device.sh, then on the GPU machine: GEMM_BENCH=${GEMM_BENCH:-1} CACHE_BENCH=${CACHE_BENCH:-1} bench/device/run-gpu.sh $mode $* (peer: python3 torch_dlrm_peer.py $peer_args${PEER_LOG:+, figures from $PEER_LOG})" "$@" 2>&1 | tee "$out/bench.log" || rc=1
 fi
 exit $rc
