@@ -3,7 +3,8 @@
 #   bench/device/run-gpu.sh tests                 the CUDA tests (CUDA vs CPU backend), JUnit summary
 #   bench/device/run-gpu.sh bench [BENCH ARGS]    the PyTorch peer, then TrainerGpuBench with its figures
 #   bench/device/run-gpu.sh all [BENCH ARGS]      both
-# Logs and bench/results/trainer-gpu.json go to $OUT (or ./device-out when OUT is unset).
+# Logs and bench/results/trainer-gpu.json go to $OUT (or ./device-out when OUT is unset). GEMM_BENCH=0 and
+# CACHE_BENCH=0 skip the GEMM and GPU cache diagnostics (GemmBench, GpuCacheBench) that run before TrainerGpuBench.
 set -uo pipefail
 mode=${1:-all}; shift || true
 out=${OUT:-device-out}; mkdir -p "$out"
@@ -12,7 +13,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm --
 cp=".device/lib/*"
 rc=0
 if [ "$mode" = tests ] || [ "$mode" = all ]; then
-  tests="dev.freshet.trainer.cuda.internal.DlrmKernelsGpuTest dev.freshet.trainer.cuda.CudaVersusCpuGpuTest dev.freshet.trainer.cuda.internal.GpuCacheDirectoryGpuTest dev.freshet.trainer.cuda.internal.CacheSwapGpuTest dev.freshet.trainer.cuda.CudaOptionsTest"
+  tests="dev.freshet.trainer.cuda.internal.DlrmKernelsGpuTest dev.freshet.trainer.cuda.CudaVersusCpuGpuTest dev.freshet.trainer.cuda.internal.GpuCacheDirectoryGpuTest dev.freshet.trainer.cuda.internal.CacheSwapGpuTest dev.freshet.trainer.cuda.internal.CacheTransferGpuTest dev.freshet.trainer.cuda.internal.HostRowMoverTest dev.freshet.trainer.cuda.CudaOptionsTest"
   echo "== CUDA tests: java GpuTestMain $tests"
   java -Xmx8g -cp "$cp" GpuTestMain $tests 2>&1 | tee "$out/tests.log" || rc=1
 fi
@@ -29,10 +30,12 @@ if [ "$mode" = bench ] || [ "$mode" = all ]; then
     echo "== GEMM kernels: GemmBench"
     java -cp "$cp" dev.freshet.bench.gpu.GemmBench 2>&1 | tee "$out/gemm.log"
   fi
-  echo "== GPU cache diagnostics: GpuCacheBench"
-  java -Xmx40g -XX:+UseTransparentHugePages -cp "$cp" dev.freshet.bench.gpu.GpuCacheBench 2>&1 | tee "$out/cache.log"
+  if [ "${CACHE_BENCH:-1}" = 1 ]; then
+    echo "== GPU cache diagnostics: GpuCacheBench"
+    java -Xmx40g -XX:+UseTransparentHugePages -cp "$cp" dev.freshet.bench.gpu.GpuCacheBench 2>&1 | tee "$out/cache.log"
+  fi
   echo "== Freshet CUDA backend: TrainerGpuBench $*"
   java -Xmx24g -XX:+UseTransparentHugePages -cp "$cp" dev.freshet.bench.gpu.TrainerGpuBench --peer "$out/peer.log" --out "$out/trainer-gpu.json" \
-    --command "bench/device/build-device.sh, then on the GPU machine: bench/device/run-gpu.sh $mode $* (peer: python3 torch_dlrm_peer.py $peer_args${PEER_LOG:+, figures from $PEER_LOG})" "$@" 2>&1 | tee "$out/bench.log" || rc=1
+    --command "bench/device/build-device.sh, then on the GPU machine: GEMM_BENCH=${GEMM_BENCH:-1} CACHE_BENCH=${CACHE_BENCH:-1} bench/device/run-gpu.sh $mode $* (peer: python3 torch_dlrm_peer.py $peer_args${PEER_LOG:+, figures from $PEER_LOG})" "$@" 2>&1 | tee "$out/bench.log" || rc=1
 fi
 exit $rc

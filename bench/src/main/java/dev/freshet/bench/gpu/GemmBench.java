@@ -13,21 +13,29 @@ import java.util.Locale;
  * TFLOP/s of the trainer's own GEMM kernels on the MLP shapes of kaggle128 (top layer 1024 -> 1024 and
  * 479 -> 1024 at batch 65536 and 2048), fp32 and bf16, each 128x128 kernel built for one or for two
  * blocks per multiprocessor: the figures behind DlrmKernels' defaults. Random inputs; 3 warm-up runs,
- * then the median of 10 timed with events.
+ * then the median of 10 timed with events. {@code --shapes NT:65536x512x16,TN:512x16x65536} times other
+ * shapes ({@code kind:MxNxK}) instead, with the two-blocks build only.
  */
 public final class GemmBench {
     private GemmBench() {
     }
 
     public static void main(String[] args) {
+        int[][] shapes = { // kind, M, N, K
+                {0, 65536, 1024, 1024}, {1, 65536, 1024, 1024}, {2, 1024, 1024, 65536},
+                {0, 65536, 1024, 479}, {1, 65536, 479, 1024}, {2, 1024, 479, 65536},
+                {0, 2048, 1024, 1024}, {1, 2048, 1024, 1024}, {2, 1024, 1024, 2048},
+        };
+        boolean[] builds = {false, true};
+        if (args.length == 2 && args[0].equals("--shapes")) {
+            shapes = java.util.Arrays.stream(args[1].split(",")).map(GemmBench::shape).toArray(int[][]::new);
+            builds = new boolean[]{true};
+        } else if (args.length != 0) {
+            throw new IllegalArgumentException("usage: GemmBench [--shapes KIND:MxNxK,...] (KIND NT, NN or TN), got " + String.join(" ", args));
+        }
         try (CudaContext ctx = new CudaContext(0); CudaStream s = new CudaStream("gemm bench")) {
             System.out.println("gemm bench on " + ctx.deviceName());
-            int[][] shapes = { // kind, M, N, K
-                    {0, 65536, 1024, 1024}, {1, 65536, 1024, 1024}, {2, 1024, 1024, 65536},
-                    {0, 65536, 1024, 479}, {1, 65536, 479, 1024}, {2, 1024, 479, 65536},
-                    {0, 2048, 1024, 1024}, {1, 2048, 1024, 1024}, {2, 1024, 1024, 2048},
-            };
-            for (boolean two : new boolean[]{false, true}) {
+            for (boolean two : builds) {
                 try (DlrmKernels k = new DlrmKernels(two)) {
                     for (int[] sh : shapes) {
                         for (boolean bf16 : new boolean[]{false, true}) {
@@ -41,6 +49,14 @@ public final class GemmBench {
                 }
             }
         }
+    }
+
+    private static int[] shape(String spec) {
+        String[] kindAndDims = spec.split(":");
+        String[] dims = kindAndDims.length == 2 ? kindAndDims[1].split("x") : new String[0];
+        if (dims.length != 3) throw new IllegalArgumentException("shape '" + spec + "' is not KIND:MxNxK, e.g. NT:65536x512x16");
+        return new int[]{GemmKind.valueOf(kindAndDims[0]).ordinal(), Integer.parseInt(dims[0]), Integer.parseInt(dims[1]),
+                Integer.parseInt(dims[2])};
     }
 
     private static double time(DlrmKernels k, CudaStream s, GemmKind kind, boolean bf16, int m, int n, int kk) {

@@ -37,10 +37,12 @@ import java.util.stream.IntStream;
  *   <li>the trainer's API path ({@code train(Examples)}: host batch in, probabilities and loss out,
  *       one synchronisation per step) on fresh batches;</li>
  *   <li>the same with the GPU embedding cache holding a fraction of the rows and the tables in
- *       pinned host memory, with lookahead prefetch of the next batch; hit rate alongside.</li>
+ *       pinned host memory, with lookahead prefetch of the next batch; hit rate alongside. The cache moves
+ *       rows as {@code --cache-transfer auto|bus|copy} says (trainer.cuda.cache-transfer, default auto).</li>
  * </ol>
  * Run on the GPU machine by bench/device/run-gpu.sh, which runs the peer first and passes its output
- * with --peer.
+ * with --peer. Options (each {@code --name value}): configs, batches, dtypes, optimizers, cache-fraction,
+ * api-path, steps, out, peer, command, and layers ({@code true}: the step breakdown times each MLP layer).
  */
 public final class TrainerGpuBench {
     private static final int ROTATION = 8;
@@ -56,8 +58,10 @@ public final class TrainerGpuBench {
         List<String> dtypes = List.of(a.getOrDefault("dtypes", "fp32,bf16").split(","));
         List<String> optimizers = List.of(a.getOrDefault("optimizers", "sgd,rowwise_adagrad").split(","));
         double cacheFraction = Double.parseDouble(a.getOrDefault("cache-fraction", "0.02"));
+        CudaOptions.CacheTransfer cacheTransfer = CudaOptions.CACHE_TRANSFER.parse(a.getOrDefault("cache-transfer", "auto"));
         boolean apiPath = Boolean.parseBoolean(a.getOrDefault("api-path", "true"));
         int fixedSteps = Integer.parseInt(a.getOrDefault("steps", "0"));
+        boolean perLayer = Boolean.parseBoolean(a.getOrDefault("layers", "false"));
         Path out = Path.of(a.getOrDefault("out", "bench/results/trainer-gpu.json"));
         Map<String, Double> peer = a.containsKey("peer") ? readPeer(Path.of(a.get("peer"))) : Map.of();
 
@@ -84,7 +88,7 @@ public final class TrainerGpuBench {
                         OptimizerKind kind = opt.equals("sgd") ? OptimizerKind.SGD : OptimizerKind.ROWWISE_ADAGRAD;
                         ModelConfig model = ModelConfig.kaggle(config, batch, kind, precision);
                         String name = config + " batch " + batch + " " + dtype + " emb " + opt;
-                        double sps = resident(model, rotation, steps, name);
+                        double sps = resident(model, rotation, steps, name, perLayer);
                         report.add(name + " resident samples/s", Math.round(sps), "samples/s", true, null);
                         if (kind == OptimizerKind.SGD) {
                             sgdResident = sps;
@@ -104,7 +108,8 @@ public final class TrainerGpuBench {
                         String name = config + " batch " + batch + " " + dtype + " emb sgd cache " + pct(cacheFraction);
                         double[] hit = {Double.NaN};
                         double all = apiPath(model, CudaOptions.defaults(), fresh, steps, name + " (all rows on GPU, api-path)", null);
-                        double cached = apiPath(model, CudaOptions.defaults().withCacheFraction(cacheFraction), fresh, steps, name, hit);
+                        double cached = apiPath(model, CudaOptions.defaults().withCacheFraction(cacheFraction).withCacheTransfer(cacheTransfer),
+                                fresh, steps, name, hit);
                         report.add(name + " samples/s", Math.round(cached), "samples/s", true, null);
                         report.add(name + " hit rate", round3(hit[0]), "fraction", true, null);
                         report.add(name + " vs all-on-GPU api-path", round3(cached / all), "ratio", true, 0.9);
@@ -119,7 +124,7 @@ public final class TrainerGpuBench {
     }
 
     /** Steps on batches held on the GPU, queued back to back; wall time over the timed steps after a sync. */
-    private static double resident(ModelConfig model, Examples[] rotation, int steps, String name) {
+    private static double resident(ModelConfig model, Examples[] rotation, int steps, String name, boolean perLayer) {
         try (CudaBackend b = CudaBackend.createUninitialisedHost(model, CudaOptions.defaults())) {
             List<CudaBackend.ResidentBatch> on = new ArrayList<>();
             try {
@@ -136,8 +141,8 @@ public final class TrainerGpuBench {
                 start.close();
                 end.close();
                 StringBuilder breakdown = new StringBuilder();
-                b.profileStep(on.get(0)).forEach((stage, ms) -> breakdown.append(String.format(Locale.ROOT, " | %s %.3f", stage, ms)));
-                System.out.println("  step breakdown (ms, no graph)" + breakdown);
+                b.profileStep(on.get(0), perLayer).forEach((stage, ms) -> breakdown.append(String.format(Locale.ROOT, " | %s %.3f", stage, ms)));
+                System.out.println("  step breakdown (ms, no graph" + (perLayer ? ", MLP layer by layer" : "") + ")" + breakdown);
                 double sps = (double) model.batchSize() * steps / ((t1 - t0) / 1e9);
                 System.out.printf(Locale.ROOT, "%-48s resident %,12.0f samples/s  (%.3f ms/step GPU)  loss %.4f -> %.4f  gpu used %s (model+workspace %s)  host rss %s%n",
                         name, sps, gpuMs / steps, warmLoss, loss, gib(b.deviceUsedBytes()), gib(b.deviceBytes()), gib(rssBytes()));
@@ -172,7 +177,7 @@ public final class TrainerGpuBench {
             double sps = (double) model.batchSize() * steps / ((t1 - t0) / 1e9);
             if (hitRate != null) {
                 hitRate[0] = b.cacheHitRate();
-                System.out.println("  cache: " + b.cacheTimings());
+                System.out.println("  cache (transfer " + b.cacheTransfer().name().toLowerCase(Locale.ROOT) + "): " + b.cacheTimings());
             }
             System.out.printf(Locale.ROOT, "%-48s %,12.0f samples/s  loss %.4f -> %.4f  hit rate %.4f  gpu used %s (model+workspace %s)  pinned host %s  host rss %s  setup %.1f s%n",
                     name, sps, first, loss, b.cacheHitRate(), gib(b.deviceUsedBytes()), gib(b.deviceBytes()),

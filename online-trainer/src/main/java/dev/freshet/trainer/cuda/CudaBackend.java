@@ -133,7 +133,7 @@ public final class CudaBackend implements TrainerBackend {
             boolean rowwise = config.embeddingOptimizer().kind() == OptimizerKind.ROWWISE_ADAGRAD;
             if (options.cached()) {
                 long[] rows = config.tables().stream().mapToLong(TableSpec::rows).toArray();
-                c = new GpuEmbeddingCache(k, m, rows, (int) physical, options.agingSteps(), rowwise);
+                c = new GpuEmbeddingCache(k, m, rows, (int) physical, options.agingSteps(), rowwise, options.cacheTransfer());
             }
             s = new CudaStream("compute");
             int b = config.batchSize();
@@ -206,9 +206,21 @@ public final class CudaBackend implements TrainerBackend {
     public String description() {
         String where = options.cached()
                 ? "cache " + model.physicalRows() + " of " + config.totalRows() + " rows ("
-                + String.format("%.2f%%", 100.0 * model.physicalRows() / config.totalRows()) + "), tables in host memory"
+                + String.format("%.2f%%", 100.0 * model.physicalRows() / config.totalRows()) + "), tables in host memory, "
+                + "cache transfer " + transferName()
                 : "all rows on the GPU";
         return "cuda (" + context.deviceName() + ", " + (context.totalBytes() >> 30) + " GiB, " + config.precision() + ", " + where + ")";
+    }
+
+    /** The cache's transfer mode as trainer.cuda.cache-transfer names it, and "(auto)" when auto chose it. */
+    private String transferName() {
+        String mode = cache.transfer().name().toLowerCase(java.util.Locale.ROOT);
+        return options.cacheTransfer() == CudaOptions.CacheTransfer.AUTO ? mode + " (auto)" : mode;
+    }
+
+    /** How the cache moves rows (BUS or COPY), or null without a cache. */
+    public CudaOptions.CacheTransfer cacheTransfer() {
+        return cache == null ? null : cache.transfer();
     }
 
     @Override
@@ -564,6 +576,11 @@ public final class CudaBackend implements TrainerBackend {
      * milliseconds per stage (in order). For the benchmark's breakdown.
      */
     public java.util.LinkedHashMap<String, Float> profileStep(ResidentBatch batch) {
+        return profileStep(batch, false);
+    }
+
+    /** As {@link #profileStep(ResidentBatch)}; with {@code perLayer}, each MLP layer is a stage of its own. */
+    public java.util.LinkedHashMap<String, Float> profileStep(ResidentBatch batch, boolean perLayer) {
         checkOpen();
         context.makeCurrent();
         finish();
@@ -576,11 +593,19 @@ public final class CudaBackend implements TrainerBackend {
         CudaEvent start = new CudaEvent("profile start", true);
         start.record(compute);
         try {
-            model.queueStep(n, compute, stage -> {
-                CudaEvent e = new CudaEvent("after " + stage, true);
-                e.record(compute);
-                names.add(stage);
-                events.add(e);
+            model.queueStep(n, compute, new DeviceModel.StageMarks() {
+                @Override
+                public void mark(String stage) {
+                    CudaEvent e = new CudaEvent("after " + stage, true);
+                    e.record(compute);
+                    names.add(stage);
+                    events.add(e);
+                }
+
+                @Override
+                public boolean perLayer() {
+                    return perLayer;
+                }
             });
             compute.synchronize();
             java.util.LinkedHashMap<String, Float> ms = new java.util.LinkedHashMap<>();

@@ -17,9 +17,35 @@ import java.util.List;
  * @param agingSteps    the cache halves its access counts every this many steps (0: never)
  * @param overlapSwaps  plan the next batch and copy its missing rows on a second stream while the current
  *                      batch trains (false: when the next batch trains)
+ * @param cacheTransfer how the cache moves rows between the host tables and the GPU
  */
 public record CudaOptions(int device, double cacheFraction, long cacheRows, boolean graphs, int agingSteps,
-                          boolean overlapSwaps) {
+                          boolean overlapSwaps, CacheTransfer cacheTransfer) {
+
+    /**
+     * How the GPU cache writes evicted rows back to the host tables and loads missing rows. {@code BUS}: one
+     * kernel reads and writes the pinned host tables directly, a bus request per row (bandwidth-bound for
+     * large rows). {@code COPY}: the rows are packed on the GPU, cross the bus as one copy-engine transfer
+     * each way, and host threads move them between the tables and the transfer buffers (the bus kernel waits
+     * on the bus for every row, which tells when a batch misses many rows). {@code AUTO}: by the batch's lookups.
+     *
+     * <p>Measured on an H200 (TrainerGpuBench, cache of 2%, bench/device/NOTES.md): at batch 65536 copy reached
+     * 0.88-0.97 of the all-on-GPU speed against 0.68-0.91 for bus (kaggle16 and kaggle128); at batches 2048 and
+     * 16384 bus did better (0.73-0.89 against 0.43-0.83): there a plan moves a few thousand rows and the copy's
+     * fixed costs (two waits on the GPU, the hand-off to host threads) weigh more than the bus requests.
+     */
+    public enum CacheTransfer {
+        AUTO, BUS, COPY;
+
+        /** AUTO copies when a full batch has at least this many lookups (examples x tables), else uses the bus kernel. */
+        public static final int AUTO_COPY_MIN_LOOKUPS = 1 << 20;
+
+        /** BUS or COPY for batches of at most {@code maxLookups} lookups. */
+        public CacheTransfer forBatchLookups(long maxLookups) {
+            if (this != AUTO) return this;
+            return maxLookups >= AUTO_COPY_MIN_LOOKUPS ? COPY : BUS;
+        }
+    }
 
     public static final Setting<Integer> DEVICE = Setting.ofInt("trainer.cuda.device", 0, 0, 63,
             "CUDA device ordinal the trainer uses.");
@@ -33,8 +59,14 @@ public record CudaOptions(int device, double cacheFraction, long cacheRows, bool
             "The GPU cache halves its row access counts every this many steps, so a moving hot set is followed; 0 never.");
     public static final Setting<Boolean> OVERLAP_SWAPS = Setting.ofBoolean("trainer.cuda.cache-overlap", true,
             "With the GPU cache: copy the next batch's missing rows into the cache, and its inputs to the GPU, on other streams while the current batch trains (off: when it trains).");
+    public static final Setting<CacheTransfer> CACHE_TRANSFER = Setting.ofEnum("trainer.cuda.cache-transfer", CacheTransfer.class,
+            CacheTransfer.AUTO, "How the GPU cache moves rows to and from the host tables: bus (a kernel reads and writes host memory"
+                    + " directly; best for small batches), copy (rows packed on the GPU, one copy-engine transfer each way, host"
+                    + " threads place them; best for large batches, uses up to 16 cores while it runs), auto (copy when a batch has at"
+                    + " least " + CacheTransfer.AUTO_COPY_MIN_LOOKUPS + " lookups, examples x tables, else bus: the crossover measured"
+                    + " on an H200).");
     public static final List<Setting<?>> SETTINGS = List.of(DEVICE, CACHE_FRACTION, CACHE_ROWS, GRAPHS, AGING_STEPS,
-            OVERLAP_SWAPS);
+            OVERLAP_SWAPS, CACHE_TRANSFER);
 
     public CudaOptions {
         if (device < 0) throw new ConfigException(DEVICE.key() + " = " + device + " must be >= 0");
@@ -43,32 +75,37 @@ public record CudaOptions(int device, double cacheFraction, long cacheRows, bool
         }
         if (cacheRows < 0) throw new ConfigException(CACHE_ROWS.key() + " = " + cacheRows + " must be >= 0");
         if (agingSteps < 0) throw new ConfigException(AGING_STEPS.key() + " = " + agingSteps + " must be >= 0");
+        if (cacheTransfer == null) throw new ConfigException(CACHE_TRANSFER.key() + " must be set: auto, bus or copy");
     }
 
     public static CudaOptions from(ConfigSource config) {
         return new CudaOptions(config.get(DEVICE), config.get(CACHE_FRACTION), config.get(CACHE_ROWS), config.get(GRAPHS),
-                config.get(AGING_STEPS), config.get(OVERLAP_SWAPS));
+                config.get(AGING_STEPS), config.get(OVERLAP_SWAPS), config.get(CACHE_TRANSFER));
     }
 
-    /** All rows on the GPU, graphs on, device 0. */
+    /** All rows on the GPU, graphs on, device 0 (a cache, once sized, picks its transfer by the batch size). */
     public static CudaOptions defaults() {
-        return new CudaOptions(0, 0.0, 0, true, 200, true);
+        return new CudaOptions(0, 0.0, 0, true, 200, true, CacheTransfer.AUTO);
     }
 
     public CudaOptions withCacheFraction(double fraction) {
-        return new CudaOptions(device, fraction, 0, graphs, agingSteps, overlapSwaps);
+        return new CudaOptions(device, fraction, 0, graphs, agingSteps, overlapSwaps, cacheTransfer);
     }
 
     public CudaOptions withCacheRows(long rows) {
-        return new CudaOptions(device, cacheFraction, rows, graphs, agingSteps, overlapSwaps);
+        return new CudaOptions(device, cacheFraction, rows, graphs, agingSteps, overlapSwaps, cacheTransfer);
     }
 
     public CudaOptions withGraphs(boolean on) {
-        return new CudaOptions(device, cacheFraction, cacheRows, on, agingSteps, overlapSwaps);
+        return new CudaOptions(device, cacheFraction, cacheRows, on, agingSteps, overlapSwaps, cacheTransfer);
     }
 
     public CudaOptions withOverlapSwaps(boolean on) {
-        return new CudaOptions(device, cacheFraction, cacheRows, graphs, agingSteps, on);
+        return new CudaOptions(device, cacheFraction, cacheRows, graphs, agingSteps, on, cacheTransfer);
+    }
+
+    public CudaOptions withCacheTransfer(CacheTransfer transfer) {
+        return new CudaOptions(device, cacheFraction, cacheRows, graphs, agingSteps, overlapSwaps, transfer);
     }
 
     public boolean cached() {

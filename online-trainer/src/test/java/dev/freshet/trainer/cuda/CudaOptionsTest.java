@@ -36,4 +36,18 @@ class CudaOptionsTest {
                 () -> CudaOptions.from(ConfigSource.of(Map.of("trainer.cuda.cache-fraction", "1.5"))));
         assertTrue(e.getMessage().contains("trainer.cuda.cache-fraction") && e.getMessage().contains("0.0..1.0"), e.getMessage());
     }
+
+    @Test
+    void cacheTransferAutoPicksByBatchLookupsAndAModeCanBeForced() {
+        CudaOptions o = CudaOptions.from(ConfigSource.empty());
+        assertEquals(CudaOptions.CacheTransfer.AUTO, o.cacheTransfer());
+        assertEquals(CudaOptions.CacheTransfer.COPY, o.cacheTransfer().forBatchLookups(65536L * 26));
+        assertEquals(CudaOptions.CacheTransfer.COPY, o.cacheTransfer().forBatchLookups(CudaOptions.CacheTransfer.AUTO_COPY_MIN_LOOKUPS));
+        assertEquals(CudaOptions.CacheTransfer.BUS, o.cacheTransfer().forBatchLookups(16384L * 26));
+        CudaOptions bus = CudaOptions.from(ConfigSource.of(Map.of("trainer.cuda.cache-transfer", "bus")));
+        assertEquals(CudaOptions.CacheTransfer.BUS, bus.cacheTransfer().forBatchLookups(65536L * 26), "a forced mode holds for any batch");
+        ConfigException e = assertThrows(ConfigException.class,
+                () -> CudaOptions.from(ConfigSource.of(Map.of("trainer.cuda.cache-transfer", "dma"))));
+        assertTrue(e.getMessage().contains("trainer.cuda.cache-transfer") && e.getMessage().contains("auto|bus|copy"), e.getMessage());
+    }
 }

@@ -11,6 +11,7 @@ import dev.freshet.trainer.Precision;
 import dev.freshet.trainer.StepResult;
 import dev.freshet.trainer.TableSpec;
 import dev.freshet.trainer.cpu.CpuBackend;
+import dev.freshet.trainer.cuda.CudaOptions.CacheTransfer;
 import dev.freshet.trainer.cuda.internal.CudaContext;
 import dev.freshet.trainer.host.HostModelState;
 import org.junit.jupiter.api.Assumptions;
@@ -18,6 +19,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -31,7 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The CUDA backend against the CPU backend (the reference) on the same fresh random inputs: every
  * probability and loss of every step, and every dense weight, optimizer state, embedding row and row
  * accumulator after 1, 10 and 100 steps, within fp32 1e-4 / bf16 1e-2 relative error
- * (||cuda - cpu|| / ||cpu|| per tensor). Embedding tables are compared over the rows the CPU changed,
+ * (||cuda - cpu|| / ||cpu|| per tensor). The GPU cache's tests run with each of its transfer modes. Embedding tables are compared over the rows the CPU changed,
  * so that untouched rows (equal by construction) do not dilute the error.
  *
  * <p>The optimizers are conditioned: Adagrad accumulators start at 0.1 (TensorFlow's default) and Adam's
@@ -128,40 +131,70 @@ class CudaVersusCpuGpuTest {
                 1e-2, false);
     }
 
+    /**
+     * Criteo's shape with small tables: 26 tables of 128-float rows (the warp-per-example interaction
+     * kernels), a 479-wide top MLP input (R and the first top weight padded to 480 on the GPU), batch 64.
+     */
+    static ModelConfig wideRows(Precision precision, long seed) {
+        List<TableSpec> tables = new ArrayList<>();
+        for (int t = 0; t < 26; t++) tables.add(new TableSpec("T" + t, 3 + 97L * t, 128));
+        return new ModelConfig(tables, 13, 128, List.of(64, 128), List.of(96, 32, 1),
+                conditioned(OptimizerKind.ROWWISE_ADAGRAD, 0.05f), conditioned(OptimizerKind.ADAGRAD, 0.01f), 64, seed, precision);
+    }
+
+    @Test
+    void fp32WideRowsManyTables() {
+        compare(wideRows(Precision.FP32, 21), CudaOptions.defaults(), 1e-4, false);
+    }
+
+    @Test
+    void bf16WideRowsManyTables() {
+        compare(wideRows(Precision.BF16, 22), CudaOptions.defaults(), 1e-2, false);
+    }
+
     static ModelConfig largeTables(OptimizerKind dense, Precision precision, long seed) {
         return new ModelConfig(List.of(new TableSpec("A", 200_000, 16), new TableSpec("B", 100_000, 16),
                 new TableSpec("C", 50_000, 16)), 5, 16, List.of(32, 16), List.of(64, 32, 1),
                 conditioned(OptimizerKind.ROWWISE_ADAGRAD, 0.05f), conditioned(dense, 0.01f), 64, seed, precision);
     }
 
+    private static CudaOptions cache(CacheTransfer transfer) {
+        return CudaOptions.defaults().withCacheTransfer(transfer);
+    }
+
     /** GPU cache of 1% of the rows, a hot set that moves every 10 steps, lookahead prefetch of the next batch. */
-    @Test
-    void fp32CacheOnePercentMovingHotSet() {
-        compare(largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 16), CudaOptions.defaults().withCacheFraction(0.01), 1e-4, true);
+    @ParameterizedTest
+    @EnumSource(value = CacheTransfer.class, names = {"BUS", "COPY"})
+    void fp32CacheOnePercentMovingHotSet(CacheTransfer transfer) {
+        compare(largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 16), cache(transfer).withCacheFraction(0.01), 1e-4, true);
     }
 
     /** The same with the swaps run on the training stream (no overlap with the step). */
-    @Test
-    void fp32CacheOnePercentMovingHotSetNoOverlap() {
+    @ParameterizedTest
+    @EnumSource(value = CacheTransfer.class, names = {"BUS", "COPY"})
+    void fp32CacheOnePercentMovingHotSetNoOverlap(CacheTransfer transfer) {
         compare(largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 16),
-                CudaOptions.defaults().withCacheFraction(0.01).withOverlapSwaps(false), 1e-4, true);
+                cache(transfer).withCacheFraction(0.01).withOverlapSwaps(false), 1e-4, true);
     }
 
     /** The same with dense SGD. */
-    @Test
-    void fp32CacheOnePercentMovingHotSetDenseSgd() {
-        compare(largeTables(OptimizerKind.SGD, Precision.FP32, 16), CudaOptions.defaults().withCacheFraction(0.01), 1e-4, true);
+    @ParameterizedTest
+    @EnumSource(value = CacheTransfer.class, names = {"BUS", "COPY"})
+    void fp32CacheOnePercentMovingHotSetDenseSgd(CacheTransfer transfer) {
+        compare(largeTables(OptimizerKind.SGD, Precision.FP32, 16), cache(transfer).withCacheFraction(0.01), 1e-4, true);
     }
 
     /**
      * A cache barely larger than two batches' lookups (192 each): nearly every plan evicts, and the plan of
      * the next batch is queued while the current one trains. (It passed on the H200 also with a backend that
      * let that plan evict the batch in flight, notes/run20: the race it guards against did not show in 100
-     * steps; GpuCacheDirectoryGpuTest checks the rule itself.)
+     * steps; GpuCacheDirectoryGpuTest checks the rule itself.) Rows evicted by one plan and loaded again by the
+     * next are common here; CacheTransferGpuTest checks that case on its own.
      */
-    @Test
-    void fp32CacheUnderEvictionPressure() {
-        compare(largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 17), CudaOptions.defaults().withCacheRows(420), 1e-4, true);
+    @ParameterizedTest
+    @EnumSource(value = CacheTransfer.class, names = {"BUS", "COPY"})
+    void fp32CacheUnderEvictionPressure(CacheTransfer transfer) {
+        compare(largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 17), cache(transfer).withCacheRows(420), 1e-4, true);
     }
 
     /** The model and stream of the cache test with every row on the GPU: what the cache must not change. */
@@ -170,13 +203,14 @@ class CudaVersusCpuGpuTest {
         compare(largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 16), CudaOptions.defaults(), 1e-4, true);
     }
 
-    @Test
-    void bf16CacheOnePercentMovingHotSet() {
+    @ParameterizedTest
+    @EnumSource(value = CacheTransfer.class, names = {"BUS", "COPY"})
+    void bf16CacheOnePercentMovingHotSet(CacheTransfer transfer) {
         ModelConfig config = new ModelConfig(List.of(new TableSpec("A", 200_000, 16), new TableSpec("B", 100_000, 16),
                 new TableSpec("C", 50_000, 16)), 5, 16, List.of(32, 16), List.of(64, 32, 1),
                 conditioned(OptimizerKind.SGD, 0.05f), conditioned(OptimizerKind.SGD, 0.01f), 64, 17,
                 Precision.BF16);
-        compare(config, CudaOptions.defaults().withCacheFraction(0.01), 1e-2, true);
+        compare(config, cache(transfer).withCacheFraction(0.01), 1e-2, true);
     }
 
     /**
@@ -184,8 +218,9 @@ class CudaVersusCpuGpuTest {
      * is dropped from the lookahead without disturbing the step before it, and fails when it is trained;
      * the backend then trains on, still equal to the CPU backend.
      */
-    @Test
-    void aBadBatchNamedAheadFailsWhenItTrainsAndNothingElse() {
+    @ParameterizedTest
+    @EnumSource(value = CacheTransfer.class, names = {"BUS", "COPY"})
+    void aBadBatchNamedAheadFailsWhenItTrainsAndNothingElse(CacheTransfer transfer) {
         ModelConfig config = largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 18);
         SplittableRandom random = new SplittableRandom(System.nanoTime());
         Examples first = batch(config, random, 0, 4000), after = batch(config, random, 0, 4000);
@@ -194,7 +229,7 @@ class CudaVersusCpuGpuTest {
         bad.sparse[at] = (int) config.tables().get(at % config.numTables()).rows(); // one past the last row
         try (HostModelState initial = HostModelState.initialize(config);
              CpuBackend cpu = CpuBackend.create(HostModelState.copyOf(initial), 2);
-             CudaBackend cuda = CudaBackend.create(config, CudaOptions.defaults().withCacheFraction(0.01), HostModelState.copyOf(initial))) {
+             CudaBackend cuda = CudaBackend.create(config, cache(transfer).withCacheFraction(0.01), HostModelState.copyOf(initial))) {
             float[] pCpu = new float[config.batchSize()], pGpu = new float[config.batchSize()];
             cuda.prefetch(bad);
             assertEquals(cpu.train(first, pCpu).loss(), cuda.train(first, pGpu).loss(), 1e-4);
@@ -213,11 +248,12 @@ class CudaVersusCpuGpuTest {
     /**
      * A batch named ahead has its inputs uploaded while the step before it trains. If it is then dropped
      * (not trained next) and its arrays come back with other contents, the new contents train, not the
-     * staged copy: with and without the cache.
+     * staged copy: without the cache and with it, in each transfer mode.
      */
     @Test
     void aBatchRefilledAfterItsLookaheadWasDroppedTrainsItsNewContents() {
-        for (CudaOptions options : List.of(CudaOptions.defaults(), CudaOptions.defaults().withCacheFraction(0.01))) {
+        for (CudaOptions options : List.of(CudaOptions.defaults(), cache(CacheTransfer.BUS).withCacheFraction(0.01),
+                cache(CacheTransfer.COPY).withCacheFraction(0.01))) {
             ModelConfig config = largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 19);
             SplittableRandom random = new SplittableRandom(System.nanoTime());
             Examples a = batch(config, random, 0, 4000), b = batch(config, random, 0, 4000), c = batch(config, random, 0, 4000);
@@ -237,7 +273,7 @@ class CudaVersusCpuGpuTest {
                 assertEquals(cpu.train(c, pCpu).loss(), cuda.train(c, pGpu).loss(), 1e-4);
                 double want = cpu.train(reused, pCpu).loss();
                 double got = cuda.train(reused, pGpu).loss();
-                assertEquals(want, got, 1e-4 * Math.abs(want), options.cached() ? "with the cache" : "all rows on the GPU");
+                assertEquals(want, got, 1e-4 * Math.abs(want), options.cached() ? "with the cache, " + options.cacheTransfer() : "all rows on the GPU");
                 assertTrue(relErr(pGpu, pCpu, config.batchSize()) <= 1e-4, "probabilities of the refilled batch");
             }
         }

@@ -31,9 +31,16 @@ public final class DlrmKernels extends CudaResource {
     private final CUfunction[] sgemm, sgemmLarge, hgemm;
     private final boolean twoBlocksPerSm;
     private final CUfunction colSum, dedupRows, interactFwd, interactBwd, bceLoss, embUpdate, denseUpdate;
-    private final CUfunction cacheSwap, cacheFlush, fillUniform;
+    /** The interaction for rows of 128 floats, one warp per example, for at most 8, 16 and 32 vectors. */
+    private final CUfunction[] interact128Fwd = new CUfunction[3], interact128Bwd = new CUfunction[3];
+    private final CUfunction cacheSwap, cachePack, cacheUnpack, cacheFlush, fillUniform, copyMatrix;
+    /** GEMMs with a dimension of 1: N (forward), M (weight gradient), K (input gradient); weight gradients of at most 16 columns. */
+    private final CUfunction gemvN1, gemvM1, outerK1, gemmTnSkinny;
     private final CUfunction cacheLookup, cacheHistogram, cacheThreshold, cacheSelect, cacheInstall, cacheAssign, cacheAge,
             cacheAddCounts;
+
+    /** Examples (warps) per block of the interaction kernels for 128-float rows (I128_WARPS in DlrmKernels.cu). */
+    private static final int INTERACT128_WARPS = 4;
 
     /** Operand order of a GEMM, see DlrmKernels.cu. */
     public enum GemmKind { NT, NN, TN }
@@ -62,12 +69,23 @@ public final class DlrmKernels extends CudaResource {
         dedupRows = function("dedup_rows");
         interactFwd = function("interact_fwd");
         interactBwd = function("interact_bwd");
+        for (int i = 0; i < 3; i++) {
+            interact128Fwd[i] = function("interact128_fwd_f" + (8 << i));
+            interact128Bwd[i] = function("interact128_bwd_f" + (8 << i));
+        }
         bceLoss = function("bce_loss");
         embUpdate = function("emb_update");
         denseUpdate = function("dense_update");
         cacheSwap = function("cache_swap");
+        cachePack = function("cache_pack");
+        cacheUnpack = function("cache_unpack");
         cacheFlush = function("cache_flush");
         fillUniform = function("fill_uniform");
+        copyMatrix = function("copy_matrix");
+        gemvN1 = function("gemv_n1");
+        gemvM1 = function("gemv_m1");
+        outerK1 = function("outer_k1");
+        gemmTnSkinny = function("gemm_tn_skinny");
         cacheLookup = function("cache_lookup");
         cacheHistogram = function("cache_histogram");
         cacheThreshold = function("cache_threshold");
@@ -139,9 +157,15 @@ public final class DlrmKernels extends CudaResource {
     void gemm(boolean bf16, GemmKind kind, int m, int n, int k, CUdeviceptr a, int lda, CUdeviceptr b, int ldb,
               CUdeviceptr c, int ldc, CUdeviceptr bias, boolean relu, CUdeviceptr mask, int ldmask,
               boolean atomicOut, SimtTile simt, CudaStream stream) {
+        if (simt == SimtTile.AUTO && degenerate(bf16, kind, m, n, k, a, lda, b, ldb, c, ldc, bias, relu, mask, ldmask, atomicOut, stream)) {
+            return;
+        }
         // fp32: the 128x128 kernel does twice the work per loaded byte but needs a grid that fills the GPU
-        boolean large = !bf16 && (simt == SimtTile.LARGE
-                || (simt == SimtTile.AUTO && (atomicOut || (long) ceilDiv(m, 128) * ceilDiv(n, 128) >= TARGET_BLOCKS / 2)));
+        // (a weight gradient always can, split over the batch), and wastes most of its tile where M or N is
+        // narrow (M or N at most 64; the narrowest, at most 16 columns, take gemm_tn_skinny)
+        boolean narrow = Math.min(m, n) <= 64;
+        boolean large = !bf16 && (simt == SimtTile.LARGE || (simt == SimtTile.AUTO
+                && ((atomicOut && !narrow) || (long) ceilDiv(m, 128) * ceilDiv(n, 128) >= TARGET_BLOCKS / 2)));
         int tile = bf16 || large ? 128 : 64;
         int tileK = bf16 ? 32 : large ? 8 : 16;
         int tilesM = ceilDiv(m, tile), tilesN = ceilDiv(n, tile);
@@ -154,12 +178,51 @@ public final class DlrmKernels extends CudaResource {
                 ldmask, atomicOut ? 1 : 0, kPerSplit);
     }
 
+    /** Columns of the widest weight gradient gemm_tn_skinny takes (SKINNY_N), rows per thread (SKINNY_ROWS), K slice (SKINNY_BK). */
+    private static final int SKINNY_N = 16, SKINNY_ROWS = 2, SKINNY_BK = 32;
+
+    /**
+     * Launches a kernel for a GEMM with a dimension of 1, or for a weight gradient of at most 16 columns, if it
+     * is one (see DlrmKernels.cu); false otherwise.
+     */
+    private boolean degenerate(boolean bf16, GemmKind kind, int m, int n, int k, CUdeviceptr a, int lda, CUdeviceptr b, int ldb,
+                               CUdeviceptr c, int ldc, CUdeviceptr bias, boolean relu, CUdeviceptr mask, int ldmask,
+                               boolean atomicOut, CudaStream stream) {
+        int round = bf16 ? 1 : 0;
+        if (kind == GemmKind.NT && n == 1) {
+            launch(gemvN1, ceilDiv(m, 8), 1, 1, 256, 0, stream, m, k, a, lda, b, c, ldc, bias, relu ? 1 : 0, mask, ldmask,
+                    atomicOut ? 1 : 0, round);
+            return true;
+        }
+        if (kind == GemmKind.TN && m == 1 && atomicOut) {
+            int kPerBlock = 512;
+            launch(gemvM1, ceilDiv(n, 256), ceilDiv(k, kPerBlock), 1, 256, 0, stream, n, k, a, lda, b, ldb, c, kPerBlock, round);
+            return true;
+        }
+        if (kind == GemmKind.TN && n <= SKINNY_N && atomicOut) {
+            int rowBlocks = ceilDiv(m, 256 * SKINNY_ROWS);
+            int splits = Math.max(1, Math.min(ceilDiv(k, SKINNY_BK), 4 * MULTIPROCESSORS / rowBlocks));
+            int kPerBlock = ceilDiv(ceilDiv(k, splits), SKINNY_BK) * SKINNY_BK;
+            launch(gemmTnSkinny, rowBlocks, ceilDiv(k, kPerBlock), 1, 256, 0, stream, m, n, k, a, lda, b, ldb, c, ldc, kPerBlock, round);
+            return true;
+        }
+        if (kind == GemmKind.NN && k == 1) {
+            launch(outerK1, (int) Math.min(ceilDiv((long) m * n, 256), 8L * MULTIPROCESSORS), 1, 1, 256, 0, stream, m, n, a, lda, b, c,
+                    ldc, bias, relu ? 1 : 0, mask, ldmask, atomicOut ? 1 : 0, round);
+            return true;
+        }
+        return false;
+    }
+
     /**
      * Splits of a weight gradient's reduction over the batch: enough blocks for at least one wave over the
      * multiprocessors, and a whole number of waves where possible (a last, partly filled wave idles the rest).
+     * (Preferring the fewest splits with a 90% full last wave, 8 rather than 33 for kaggle's 1024 x 1024
+     * gradient, was 4% slower on the H200: the many short splits hide latency better than they cost in atomics.)
      */
     static int splitsFor(int tiles, int k, int wave) {
-        int maxSplits = Math.max(1, Math.min(64, ceilDiv(k, 512)));
+        // up to 256 splits of at least 256: a gradient of one or two tiles (the bottom MLP's 128 x 256) fills the GPU
+        int maxSplits = Math.max(1, Math.min(256, ceilDiv(k, 256)));
         int sms = wave;
         int best = 1;
         double bestScore = -1;
@@ -195,8 +258,24 @@ public final class DlrmKernels extends CudaResource {
         return (f * (dim + 1) + (backward ? f * f : 0)) * Float.BYTES;
     }
 
+    /**
+     * Which of the interaction kernels for 128-float rows fits {@code tables + 1} vectors (0: 8, 1: 16, 2: 32),
+     * or -1 when the rows are not 128 floats wide or there are more than 32 vectors (the shared-memory kernels).
+     */
+    static int interact128Variant(int tables, int dim) {
+        int f = tables + 1;
+        if (dim != 128 || f > 32) return -1;
+        return f <= 8 ? 0 : f <= 16 ? 1 : 2;
+    }
+
     public void interactForward(int batch, int tables, int dim, CUdeviceptr x, CUdeviceptr table, CUdeviceptr inv,
                                 CUdeviceptr uniqueRows, CUdeviceptr r, int ldr, CudaStream stream) {
+        int v = interact128Variant(tables, dim);
+        if (v >= 0) {
+            launch(interact128Fwd[v], ceilDiv(batch, INTERACT128_WARPS), 1, 1, 32 * INTERACT128_WARPS, 0, stream, batch, tables,
+                    x, table, inv, uniqueRows, r, ldr);
+            return;
+        }
         launch(interactFwd, batch, 1, 1, 128, interactSharedBytes(tables, dim, false), stream, tables, dim, x, table, inv,
                 uniqueRows, r, ldr);
     }
@@ -204,8 +283,20 @@ public final class DlrmKernels extends CudaResource {
     public void interactBackward(int batch, int tables, int dim, CUdeviceptr x, CUdeviceptr table, CUdeviceptr inv,
                                  CUdeviceptr uniqueRows, CUdeviceptr dr, int ldr, boolean maskRelu, CUdeviceptr dx,
                                  CUdeviceptr gradAcc, CudaStream stream) {
+        int v = interact128Variant(tables, dim);
+        if (v >= 0) {
+            launch(interact128Bwd[v], ceilDiv(batch, INTERACT128_WARPS), 1, 1, 32 * INTERACT128_WARPS, 0, stream, batch, tables,
+                    x, table, inv, uniqueRows, dr, ldr, maskRelu ? 1 : 0, dx, gradAcc);
+            return;
+        }
         launch(interactBwd, batch, 1, 1, 128, interactSharedBytes(tables, dim, true), stream, tables, dim, x, table, inv,
                 uniqueRows, dr, ldr, maskRelu ? 1 : 0, dx, gradAcc);
+    }
+
+    /** {@code dst[r * ldd + c] = src[r * lds + c]} for {@code r < rows, c < cols}. */
+    public void copyMatrix(int rows, int cols, CUdeviceptr src, int lds, CUdeviceptr dst, int ldd, CudaStream stream) {
+        launch(copyMatrix, Math.min(ceilDiv(rows * cols, 256), 4 * MULTIPROCESSORS), 1, 1, 256, 0, stream, rows, cols, src, lds,
+                dst, ldd);
     }
 
     public void bceLoss(int batch, CUdeviceptr logits, CUdeviceptr labels, CUdeviceptr probs, CUdeviceptr dlogits,
@@ -244,6 +335,25 @@ public final class DlrmKernels extends CudaResource {
         launch(cacheSwap, blocks, 1, 1, SWAP_THREADS, 0, stream, n, count, slots, evictRows, loadRows, cacheTable, cacheAccum,
                 hostTable.chunkAddresses(), hostTable.rowsPerChunk(), hostAccum == null ? null : hostAccum.chunkAddresses(),
                 hostAccum == null ? 1L : hostAccum.rowsPerChunk(), dim);
+    }
+
+    /**
+     * Packs entries [0, n) of a plan's swap lists and the rows (and accumulators) of their victims into
+     * {@code packed}, in the layout that {@link HostRowMover} reads (see DlrmKernels.cu, cache_pack).
+     */
+    public void cachePack(int n, CachePlanSpace p, CUdeviceptr cacheTable, CUdeviceptr cacheAccum, int dim, CUdeviceptr packed,
+                          CudaStream stream) {
+        // a warp per entry, all at once: unlike cache_swap's bus round trips these are device-memory copies that
+        // hold a multiprocessor for microseconds, so the grid need not be kept small beside the step's GEMMs
+        launch(cachePack, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, p.swapSlot(), p.swapEvict(), p.swapLoad(), cacheTable,
+                cacheAccum, dim, packed);
+    }
+
+    /** Puts the loaded rows (and accumulators) of entries [0, n), packed by {@link HostRowMover}, into their slots. */
+    public void cacheUnpack(int n, CachePlanSpace p, CUdeviceptr packed, CUdeviceptr cacheTable, CUdeviceptr cacheAccum, int dim,
+                            CudaStream stream) {
+        launch(cacheUnpack, ceilDiv(n, 8), 1, 1, 256, 0, stream, n, p.swapSlot(), p.swapLoad(), packed, cacheTable, cacheAccum,
+                dim);
     }
 
     /** Directory arrays of the GPU cache (see DlrmKernels.cu, "GPU embedding cache directory"). */

@@ -1,8 +1,16 @@
 package dev.freshet.trainer.cuda.internal;
 
+import dev.freshet.trainer.cuda.CudaOptions.CacheTransfer;
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdeviceptr;
+
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
 
@@ -16,17 +24,35 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  *
  * <p>{@link #plan} queues, on the cache's own stream, everything that makes one batch's rows resident:
  * count and pin the batch's cached rows, choose the least-counted unpinned slots as victims, write the
- * victims back and load the misses (one kernel reading and writing host memory over the bus), and turn
- * the batch's ids into slots. Plans run in ticket order on that stream, so a row written back by one
- * plan is loaded again only after its write-back (a row evicted and re-read carries every update made
- * to it). A plan may evict only slots last used by tickets older than {@code oldestLive}, the oldest
- * batch not yet trained: a lookahead plan runs while the batch before it trains and never touches its
- * rows. {@link #use} makes the compute stream wait for the plan and copies its slots into the step's
- * inputs; {@link #finish} (after the step synchronised) reports a cache too small for the batches in
- * flight and frees the plan's buffers.
+ * victims back and load the misses, and turn the batch's ids into slots. A plan may evict only slots last
+ * used by tickets older than {@code oldestLive}, the oldest batch not yet trained: a lookahead plan runs
+ * while the batch before it trains and never touches its rows. {@link #use} makes the compute stream wait
+ * for the plan and copies its slots into the step's inputs; {@link #finish} (after the step synchronised)
+ * reports a cache too small for the batches in flight and frees the plan's buffers.
+ *
+ * <p>Rows move in one of two ways ({@link CacheTransfer}). Bus: one kernel reads and writes the host
+ * tables over the bus (mapped memory). Copy: a kernel packs the victims' rows into one buffer, a copy
+ * engine takes it to the host, host threads write the victims into the tables and gather the missing rows
+ * ({@link HostRowMover}), a copy engine brings those back and a kernel puts them into their slots. The host's
+ * share waits for the GPU's, so the cache's transfer thread completes a copy-mode plan while the caller goes
+ * on (checking and staging the next batch while the GPU trains); the next plan, {@link #use}, {@link #release}
+ * and the synchronous methods wait for it. One thread calls the cache; the transfer thread touches only the
+ * pending plan's workspace, the transfer buffers, the host tables and the cache's stream, each of which the
+ * caller reaches only after waiting for it.
+ *
+ * <p>A row evicted by one plan and loaded by a later one carries every update made to it, in both modes,
+ * because plans move rows in ticket order. Bus: the plans' kernels run in order on one stream, so the later
+ * plan's load reads the host table after the earlier one's write-back. Copy: a plan's host share runs before
+ * the next plan is queued (plan() waits for the pending one first), so the earlier plan's victims are in the
+ * host tables before the later plan's host share gathers them; and the later plan's pack runs on the stream
+ * after the earlier plan's unpack. Within one plan no row is both evicted (it was cached) and loaded (it was
+ * not). The rows a plan evicts are not being updated meanwhile: slots of the batch in flight are never
+ * victims, and earlier steps have synchronised.
  *
  * <p>GPU memory beyond the cached rows: 8 bytes per table row for the directory (slot and access
- * count), and three plan workspaces of about 28 bytes per lookup of a full batch.
+ * count), three plan workspaces of about 28 bytes per lookup of a full batch, and in copy mode one packed
+ * buffer of 4 (D + 3) bytes per row a plan can move (min(lookups of a full batch, slots)); the same twice in
+ * pinned host memory.
  */
 public final class GpuEmbeddingCache extends CudaResource {
     /** Plan workspaces: two lookaheads and one plan made on demand. */
@@ -48,6 +74,29 @@ public final class GpuEmbeddingCache extends CudaResource {
     private final PinnedHostBuffer statsStaging;
     private final PlanBuffer[] buffers = new PlanBuffer[PLAN_BUFFERS];
     private final List<CudaResource> owned = new ArrayList<>();
+    private final CacheTransfer transfer;
+    private final List<String> stages;
+    /**
+     * Copy mode only (else null): one set of transfer buffers for all plans. Plans move rows one after the other
+     * (the class comment): the next plan's download lands in {@code hostDown} after this plan's host share read
+     * it, and its host share writes {@code hostUp} only once its own download has ended, which the stream runs
+     * after this plan's upload.
+     */
+    private final DeviceBuffer devicePacked;
+    private final PinnedHostBuffer hostDown, hostUp, hostSwapCounts;
+    private final ByteBuffer hostDownRows, hostUpRows;
+    private final CudaEvent swapCounted, swapPacked;
+    private final HostRowMover mover;
+    /** Swap entries the transfer buffers hold: a plan moves at most min(its misses, the slots) rows. */
+    private final int packedEntries;
+    /** Copy mode: the thread that completes plans, with the context it works in. */
+    private final ExecutorService transferThread;
+    private final CUcontext context;
+    /** The copy-mode plan being completed on the transfer thread (at most one), and that work. */
+    private Plan pending;
+    private Future<?> pendingWork;
+    /** Why a copy-mode plan's rows never reached their slots; the directory then lists rows the slots lack. */
+    private String transferFailure;
     private long plans;
     /** Count hints: staging and device buffers grown on demand (rows, then counts), and their upload's end. */
     private final CudaEvent hintsDone;
@@ -105,9 +154,10 @@ public final class GpuEmbeddingCache extends CudaResource {
      * @param tableRows  rows of each table (the host tables hold them all)
      * @param capacity   cache slots (the device model's physical rows)
      * @param agingSteps halve the cached rows' access counts every this many plans (0: never)
+     * @param transfer   how rows move; AUTO picks by the lookups of a full batch
      */
     public GpuEmbeddingCache(DlrmKernels kernels, DeviceModel model, long[] tableRows, int capacity, int agingSteps,
-                             boolean rowwiseAccum) {
+                             boolean rowwiseAccum, CacheTransfer transfer) {
         super("GPU embedding cache");
         this.kernels = kernels;
         this.model = model;
@@ -126,6 +176,20 @@ public final class GpuEmbeddingCache extends CudaResource {
         this.agingSteps = agingSteps;
         int maxLookups = model.maxBatch() * tables;
         int maxMisses = maxLookups; // a batch misses at most as many distinct rows as it looks up
+        this.transfer = java.util.Objects.requireNonNull(transfer, "transfer").forBatchLookups(maxLookups);
+        this.stages = this.transfer == CacheTransfer.COPY ? COPY_STAGES : BUS_STAGES;
+        if (rowwiseAccum != (model.deviceAccum() != null)) {
+            throw new IllegalArgumentException("the GPU cache's host tables " + (rowwiseAccum ? "have" : "lack")
+                    + " row accumulators but the device model " + (rowwiseAccum ? "lacks" : "has") + " them: both follow"
+                    + " whether the embedding optimizer is row-wise Adagrad");
+        }
+        this.packedEntries = Math.min(maxMisses, capacity);
+        long packedBytes = HostRowMover.downBytes(packedEntries, dim, rowwiseAccum);
+        if (this.transfer == CacheTransfer.COPY && packedBytes > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("copy-engine cache transfers of up to " + packedEntries + " rows of " + dim
+                    + " floats need " + packedBytes + " bytes of staging, more than the " + Integer.MAX_VALUE
+                    + " a buffer holds. Fix: trainer.cuda.cache-transfer=bus, or a smaller model.batch-size or cache");
+        }
         try {
             hostTable = add(owned, new HostRowStore("host embedding tables", total, dim));
             hostAccum = rowwiseAccum ? add(owned, new HostRowStore("host row accumulators", total, 1)) : null;
@@ -141,6 +205,33 @@ public final class GpuEmbeddingCache extends CudaResource {
             statsStaging = add(owned, new PinnedHostBuffer("cache statistics staging", 8 + 4L * (tables + 1), false));
             for (int i = 0; i < PLAN_BUFFERS; i++) buffers[i] = new PlanBuffer(i, maxLookups, maxMisses, owned);
             hintsDone = add(owned, new CudaEvent("cache count hints done", false));
+            if (this.transfer == CacheTransfer.COPY) {
+                devicePacked = add(owned, new DeviceBuffer("cache packed swap rows", packedBytes));
+                hostDown = add(owned, new PinnedHostBuffer("cache swap rows from the GPU", packedBytes, false));
+                hostUp = add(owned, new PinnedHostBuffer("cache swap rows to the GPU",
+                        HostRowMover.upBytes(packedEntries, dim, rowwiseAccum), false));
+                hostSwapCounts = add(owned, new PinnedHostBuffer("cache swap counts", 8, false));
+                swapCounted = add(owned, new CudaEvent("cache swap counted", false));
+                swapPacked = add(owned, new CudaEvent("cache swap rows downloaded", false));
+                hostDownRows = hostDown.view(0, (int) hostDown.bytes());
+                hostUpRows = hostUp.view(0, (int) hostUp.bytes());
+                mover = new HostRowMover(HostRowMover.threadsForThisMachine());
+                context = new CUcontext();
+                jcuda.driver.JCudaDriver.cuCtxGetCurrent(context);
+                transferThread = Executors.newSingleThreadExecutor(r -> {
+                    Thread t = new Thread(r, "freshet-cache-transfers");
+                    t.setDaemon(true);
+                    return t;
+                });
+            } else {
+                devicePacked = null;
+                hostDown = hostUp = hostSwapCounts = null;
+                swapCounted = swapPacked = null;
+                hostDownRows = hostUpRows = null;
+                mover = null;
+                context = null;
+                transferThread = null;
+            }
         } catch (RuntimeException e) {
             closeAll(owned);
             throw e;
@@ -156,6 +247,11 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     public int capacity() {
         return capacity;
+    }
+
+    /** How this cache moves rows: BUS or COPY. */
+    public CacheTransfer transfer() {
+        return transfer;
     }
 
     public long totalRows() {
@@ -180,12 +276,13 @@ public final class GpuEmbeddingCache extends CudaResource {
     public long deviceBytes() {
         long b = offsets.bytes() + rowSlot.bytes() + rowCount.bytes() + slotRow.bytes() + slotEpoch.bytes() + totalMisses.bytes();
         for (PlanBuffer p : buffers) b += p.ids.bytes() + p.slots.bytes() + p.space.bytes();
-        return b;
+        return b + (devicePacked == null ? 0 : devicePacked.bytes());
     }
 
     /**
      * Queues the plan of one batch ({@code ids[b * T + t]}: example b's row of table t) on the cache's
-     * stream and returns at once. Ids outside their table are skipped (their slots are meaningless): the
+     * stream and returns at once (in copy mode, once the plan before it has completed). Ids outside their table
+     * are skipped (their slots are meaningless): the
      * caller checks the batch, and releases the plan unused if it fails, before a step uses it. Tickets
      * increase from plan to plan; slots used by tickets {@code >= oldestLive} are never evicted.
      */
@@ -193,21 +290,29 @@ public final class GpuEmbeddingCache extends CudaResource {
         return plan(ids, examples, ticket, oldestLive, null);
     }
 
-    /** Stages of a plan, as {@link #profile} times them. */
-    public static final List<String> STAGES = List.of("ids upload", "lookup", "victims", "swap", "assign");
+    private static final List<String> BUS_STAGES = List.of("ids upload", "lookup", "victims", "swap", "assign");
+    /** "host rows" includes the host's wait for the download and its hand-off to the threads. */
+    private static final List<String> COPY_STAGES = List.of("ids upload", "lookup", "victims", "pack + download", "host rows",
+            "upload + unpack", "assign");
+
+    /** Stages of a plan in this cache's transfer mode, as {@link #profile} times them. */
+    public List<String> stages() {
+        return stages;
+    }
 
     /**
      * Makes one plan with timing events between its stages and waits for it: milliseconds per stage of
-     * {@link #STAGES}. For benchmarks; the plan is released at once.
+     * {@link #stages()}. For benchmarks; the plan is released at once.
      */
     public double[] profile(int[] ids, int examples, long ticket, long oldestLive) {
-        CudaEvent[] marks = new CudaEvent[STAGES.size() + 1];
+        CudaEvent[] marks = new CudaEvent[stages.size() + 1];
         try {
             for (int i = 0; i < marks.length; i++) marks[i] = new CudaEvent("cache plan stage " + i, true);
             Plan p = plan(ids, examples, ticket, oldestLive, marks);
+            awaitTransfer();
             stream.synchronize();
             release(p);
-            double[] ms = new double[STAGES.size()];
+            double[] ms = new double[stages.size()];
             for (int i = 0; i < ms.length; i++) ms[i] = marks[i + 1].millisSince(marks[i]);
             return ms;
         } finally {
@@ -217,6 +322,8 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     private Plan plan(int[] ids, int examples, long ticket, long oldestLive, CudaEvent[] marks) {
         checkOpen();
+        awaitTransfer(); // the earlier plan's rows move before this one's (the class comment)
+        checkTransfers();
         int n = examples * tables;
         PlanBuffer b = freeBuffer();
         b.done.synchronize(); // its last plan's upload has read the staging memory
@@ -234,15 +341,103 @@ public final class GpuEmbeddingCache extends CudaResource {
         mark(marks, 2);
         kernels.cacheChooseVictims(directory, live, epoch, w, totalMisses.ptr(), stream);
         mark(marks, 3);
+        Plan plan = new Plan(b, ticket, n);
+        plans++;
+        lookups += n;
+        if (transfer == CacheTransfer.COPY) {
+            b.space.download(hostSwapCounts.host(), 8, stream); // counters [0] misses and [1] victims claimed
+            swapCounted.record(stream);
+            pending = plan;
+            pendingWork = transferThread.submit(() -> {
+                jcuda.driver.JCudaDriver.cuCtxSetCurrent(context);
+                completeTransfer(plan, marks);
+            });
+            return plan;
+        }
         kernels.cacheSwap(w.maxMisses(), w.counters(), w.swapSlot(), w.swapEvict(), w.swapLoad(), model.deviceTable().ptr(),
-                model.deviceAccum() == null ? null : model.deviceAccum().ptr(), hostTable, hostAccum, dim, stream);
+                deviceAccum(), hostTable, hostAccum, dim, stream);
         mark(marks, 4);
         kernels.cacheAssign(n, tables, b.ids.ptr(), offsets.ptr(), directory, b.slots.ptr(), stream);
         mark(marks, 5);
         b.done.record(stream);
-        plans++;
-        lookups += n;
-        return new Plan(b, ticket, n);
+        return plan;
+    }
+
+    private CUdeviceptr deviceAccum() {
+        return model.deviceAccum() == null ? null : model.deviceAccum().ptr();
+    }
+
+    /** Copy mode: waits until the transfer thread has completed the pending plan, if any. */
+    private void awaitTransfer() {
+        Plan p = pending;
+        if (p == null) return;
+        Future<?> work = pendingWork;
+        pending = null;
+        pendingWork = null;
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    work.get();
+                    return;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the transfer thread still uses the stream and the buffers: wait all the same
+                }
+            }
+        } catch (ExecutionException e) {
+            transferFailure = "the rows of GPU cache plan " + p.ticket + " did not reach their slots (" + e.getCause() + ")";
+            throw transferFailed(e.getCause());
+        } finally {
+            if (interrupted) Thread.currentThread().interrupt();
+        }
+    }
+
+    private void checkTransfers() {
+        if (transferFailure != null) throw transferFailed(null);
+    }
+
+    private IllegalStateException transferFailed(Throwable cause) {
+        return new IllegalStateException(transferFailure + "; the cache would serve wrong rows and cannot be used."
+                + " Fix: restart from the last checkpoint (trainer.cuda.cache-transfer=bus avoids the host's share)", cause);
+    }
+
+    /**
+     * On the transfer thread: waits until the plan's swap lists are known and its victims' rows have reached the
+     * host, moves the rows in host memory, and queues their upload, the unpack and the slot assignment.
+     */
+    private void completeTransfer(Plan p, CudaEvent[] marks) {
+        PlanBuffer b = p.buffer;
+        DlrmKernels.CachePlanSpace w = b.workspace;
+        swapCounted.synchronize();
+        ByteBuffer counts = hostSwapCounts.view(0, 8);
+        // the entries that move rows: cache_install fills min(maxMisses, misses) entries, those past the victims
+        // claimed (a shortfall, which finish() reports) move nothing
+        int n = Math.min(w.maxMisses(), Math.min(counts.getInt(0), counts.getInt(4)));
+        if (n > packedEntries) {
+            throw new IllegalStateException("GPU cache plan " + p.ticket + " swaps " + n + " rows, more than the " + packedEntries
+                    + " its transfer buffers hold (min(lookups of a full batch, slots)); the directory is inconsistent."
+                    + " Fix: trainer.cuda.cache-transfer=bus, and report this as a bug");
+        }
+        boolean accum = hostAccum != null;
+        if (n > 0) {
+            kernels.cachePack(n, w, model.deviceTable().ptr(), deviceAccum(), dim, devicePacked.ptr(), stream);
+            devicePacked.download(hostDown.host(), HostRowMover.downBytes(n, dim, accum), stream);
+        }
+        mark(marks, 4);
+        if (n > 0) {
+            swapPacked.record(stream);
+            swapPacked.synchronize();
+            mover.move(n, hostDownRows, hostUpRows, hostTable.hostRows(), accum ? hostAccum.hostRows() : null);
+        }
+        mark(marks, 5);
+        if (n > 0) {
+            devicePacked.upload(hostUp.host(), HostRowMover.upBytes(n, dim, accum), stream);
+            kernels.cacheUnpack(n, w, devicePacked.ptr(), model.deviceTable().ptr(), deviceAccum(), dim, stream);
+        }
+        mark(marks, 6);
+        kernels.cacheAssign(p.lookups, tables, b.ids.ptr(), offsets.ptr(), directory, b.slots.ptr(), stream);
+        mark(marks, 7);
+        b.done.record(stream);
     }
 
     private void mark(CudaEvent[] marks, int i) {
@@ -261,6 +456,8 @@ public final class GpuEmbeddingCache extends CudaResource {
      */
     public void use(Plan plan, DeviceBuffer stepIds, CudaStream compute) {
         checkOpen();
+        if (plan == pending) awaitTransfer();
+        checkTransfers();
         PlanBuffer b = plan.buffer;
         compute.waitFor(b.done);
         cuMemcpyDtoDAsync(stepIds.ptr(), b.slots.ptr(), 4L * plan.lookups, compute.handle());
@@ -287,12 +484,15 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     /** Frees a plan that will not be used (its batch will be planned again); the rows it loaded stay cached. */
     public void release(Plan plan) {
+        if (plan == pending) awaitTransfer(); // the directory already lists its rows as cached
         plan.buffer.held = false;
     }
 
     /** Writes every cached row back to the host tables (weights and accumulators), keeping it cached. Synchronous. */
     public void flushAll(CudaStream compute) {
         checkOpen();
+        awaitTransfer();
+        checkTransfers(); // slots that never received their rows must not overwrite the host tables
         stream.synchronize();
         compute.synchronize();
         kernels.cacheFlush(capacity, null, slotRow.ptr(), model.deviceTable().ptr(),
@@ -303,6 +503,7 @@ public final class GpuEmbeddingCache extends CudaResource {
     /** Forgets every cached row (after the host tables were replaced); access counts are kept. Synchronous. */
     public void invalidate() {
         checkOpen();
+        awaitTransfer();
         for (PlanBuffer b : buffers) b.held = false;
         clearDirectory();
     }
@@ -384,18 +585,21 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     /** The slot of each lookup of a plan (after it ran). */
     int[] slotsOf(Plan plan) {
+        awaitTransfer();
         stream.synchronize();
         return download(plan.buffer.slots, plan.lookups);
     }
 
     /** The row in each slot, -1 when empty. */
     int[] slotRows() {
+        awaitTransfer();
         stream.synchronize();
         return download(slotRow, capacity);
     }
 
     /** The slot of each global row, -1 when not cached. */
     int[] rowSlots() {
+        awaitTransfer();
         stream.synchronize();
         return download(rowSlot, (int) totalRows());
     }
@@ -408,6 +612,15 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     @Override
     void release() {
+        if (transferThread != null) {
+            try {
+                awaitTransfer();
+            } catch (IllegalStateException e) {
+                // closing anyway: the failure was or will be reported where the plan is used
+            }
+            transferThread.shutdownNow();
+            mover.close();
+        }
         closeAllAfter(stream, owned);
     }
 }

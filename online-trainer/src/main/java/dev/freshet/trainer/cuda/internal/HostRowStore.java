@@ -3,14 +3,14 @@ package dev.freshet.trainer.cuda.internal;
 import jcuda.Pointer;
 
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 
 /**
  * Rows of {@code dim} floats in pinned, mapped host memory, which kernels read and write over the bus:
  * the GPU cache's backing store of full embedding tables (or of their row accumulators). Held in chunks of
  * at most 1 GiB, because JCuda describes each pinned allocation with a ByteBuffer, whose size is an int;
- * kernels find row r in chunk r / rowsPerChunk through a device array of the chunks' addresses.
+ * kernels find row r in chunk r / rowsPerChunk through a device array of the chunks' addresses, the host
+ * through {@link RowChunks}.
  */
 public final class HostRowStore extends CudaResource {
     private static final long CHUNK_BYTES = 1L << 30;
@@ -20,6 +20,7 @@ public final class HostRowStore extends CudaResource {
     private final int dim;
     private final long rowsPerChunk;
     private final DeviceBuffer deviceChunkAddresses;
+    private final RowChunks hostRows;
 
     public HostRowStore(String name, long rows, int dim) {
         this(name, rows, dim, CHUNK_BYTES);
@@ -51,6 +52,9 @@ public final class HostRowStore extends CudaResource {
             throw e;
         }
         this.deviceChunkAddresses = addresses;
+        ByteBuffer[] views = new ByteBuffer[n];
+        for (int c = 0; c < n; c++) views[c] = chunks[c].view(0, (int) chunks[c].bytes());
+        this.hostRows = new RowChunks(views, rows, dim, rowsPerChunk);
     }
 
     public long rows() {
@@ -71,10 +75,13 @@ public final class HostRowStore extends CudaResource {
     public FloatBuffer row(long r) {
         checkOpen();
         if (r < 0 || r >= rows) throw new IndexOutOfBoundsException("row " + r + " outside " + what() + " of " + rows + " rows");
-        int c = (int) (r / rowsPerChunk);
-        long within = (r % rowsPerChunk) * dim * Float.BYTES;
-        ByteBuffer b = chunks[c].view(within, dim * Float.BYTES);
-        return b.order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+        return hostRows.row(r);
+    }
+
+    /** The rows as the host reads and writes them (the copy-engine swap's row copies). */
+    RowChunks hostRows() {
+        checkOpen();
+        return hostRows;
     }
 
     /**

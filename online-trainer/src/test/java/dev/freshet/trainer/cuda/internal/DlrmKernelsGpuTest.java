@@ -62,6 +62,16 @@ class DlrmKernelsGpuTest {
             "NT, false, 300, 1, 479, true, false, false, SMALL",
             "NT, false, 300, 1, 479, true, false, false, LARGE",
             "NT, true, 300, 1, 479, true, false, false, AUTO",
+            // a dimension of 1 (the last top layer): AUTO takes the dedicated kernels, SMALL/LARGE the tiles
+            "NT, false, 300, 1, 479, true, false, false, AUTO",
+            "TN, false, 1, 256, 3000, false, false, true, AUTO",
+            // weight gradients of at most 16 columns: AUTO takes gemm_tn_skinny (rows past 512 too)
+            "TN, false, 512, 16, 5000, false, false, true, AUTO",
+            "TN, true, 700, 13, 3001, false, false, true, AUTO",
+            "TN, false, 70, 20, 5000, false, false, true, AUTO",  // narrow: 64x64 tiles, many splits
+            "NN, false, 300, 256, 1, false, true, false, AUTO",
+            "NN, true, 300, 256, 1, false, true, false, AUTO",
+            "NN, false, 300, 256, 1, false, true, false, LARGE",
             "NN, false, 129, 70, 33, false, true, false, SMALL",
             "NN, false, 129, 70, 33, false, true, false, LARGE",
             "NN, true, 129, 70, 33, false, true, false, AUTO",
@@ -72,7 +82,10 @@ class DlrmKernelsGpuTest {
             "TN, true, 1, 256, 3000, false, false, true, AUTO",
             "NT, false, 1000, 300, 13, true, false, false, LARGE",
             "NT, true, 1000, 300, 13, true, false, false, AUTO",
-            // aligned shapes: whole 128x128 tiles take the vector-load path, the edge tiles the element-wise one
+            // aligned shapes: whole 128x128 tiles take the vector-load path, and so do edge tiles where M and N
+            // are multiples of 4 (vectors outside the matrix load zeros); N = 130 keeps its edge element-wise
+            "NT, false, 300, 130, 96, true, false, false, LARGE",
+            "NT, true, 300, 130, 96, true, false, false, AUTO",
             "NT, false, 300, 260, 96, true, false, false, LARGE",
             "NT, true, 300, 260, 96, true, false, false, AUTO",
             "NN, false, 260, 384, 64, false, true, false, LARGE",
@@ -116,18 +129,109 @@ class DlrmKernelsGpuTest {
             kernels.gemm(bf16, kind, m, n, k, da.ptr(), lda, db.ptr(), ldb, dc.ptr(), n, biasRelu ? dbias.ptr() : null, biasRelu,
                     mask ? dmask.ptr() : null, n, atomic, simt, stream);
             stream.synchronize();
-            float[] got = new float[m * n];
-            jcuda.driver.JCudaDriver.cuMemcpyDtoH(Pointer.to(got), dc.ptr(), (long) m * n * 4);
-            double diff = 0, norm = 0;
-            for (int i = 0; i < m * n; i++) {
-                assertTrue(Float.isFinite(got[i]), "element " + i + " not written (or not finite): " + got[i]);
-                diff += (got[i] - want[i]) * (got[i] - want[i]);
-                norm += want[i] * want[i];
-            }
-            double rel = Math.sqrt(diff / norm);
-            System.out.printf("gemm %s bf16=%s simt=%s %dx%dx%d: relative error %.2e%n", kind, bf16, simt, m, n, k, rel);
-            assertTrue(rel <= 1e-5, "relative error " + rel);
+            assertClose(String.format("gemm %s bf16=%s simt=%s %dx%dx%d", kind, bf16, simt, m, n, k), download(dc, m * n), want, 1e-5);
         }
+    }
+
+    /**
+     * The interaction forward and backward against float64: the warp-per-example kernels for 128-float rows
+     * (8, 16 and 32 vectors, including exactly 32) and the shared-memory kernels for other widths, with an
+     * odd and a padded leading dimension of R. Many lookups share a distinct row, so row gradients collide
+     * in the atomics. R's padding column must stay unwritten (the top MLP relies on it staying zero).
+     */
+    @ParameterizedTest(name = "tables={0} dim={1} padded={2} relu mask={3}")
+    @CsvSource({
+            "3, 128, false, true",
+            "12, 128, true, false",
+            "26, 128, false, true",
+            "26, 128, true, true",
+            "31, 128, true, false",
+            "26, 16, true, true",
+            "5, 24, false, false",
+    })
+    void interactionMatchesReference(int tables, int dim, boolean padded, boolean maskRelu) {
+        context.makeCurrent();
+        SplittableRandom r = new SplittableRandom(tables * 1009L + dim * 31L + (padded ? 7 : 0));
+        int batch = 67, f = tables + 1, pairs = f * (f - 1) / 2, width = dim + pairs;
+        int ldr = padded ? (width + 3) / 4 * 4 + 4 : width;  // padded: beyond the next multiple of 4 too
+        int distinct = 40, physical = 97;
+        float[] x = random(r, batch * dim), table = random(r, physical * dim), dR = random(r, batch * ldr);
+        int[] uniqueRows = r.ints(0, physical).distinct().limit(distinct).toArray();
+        int[] inv = r.ints((long) batch * tables, 0, distinct).toArray();
+
+        double[] wantR = new double[batch * width], wantDx = new double[batch * dim], wantGrad = new double[distinct * dim];
+        for (int b = 0; b < batch; b++) {
+            double[][] v = new double[f][dim];
+            for (int d = 0; d < dim; d++) v[0][d] = x[b * dim + d];
+            for (int t = 0; t < tables; t++) {
+                for (int d = 0; d < dim; d++) v[t + 1][d] = table[uniqueRows[inv[b * tables + t]] * dim + d];
+            }
+            double[][] g = new double[f][f];
+            for (int i = 1, p = 0; i < f; i++) {
+                for (int j = 0; j < i; j++, p++) {
+                    double dot = 0;
+                    for (int d = 0; d < dim; d++) dot += v[i][d] * v[j][d];
+                    wantR[b * width + dim + p] = dot;
+                    g[i][j] = g[j][i] = dR[b * ldr + dim + p];
+                }
+            }
+            for (int d = 0; d < dim; d++) wantR[b * width + d] = x[b * dim + d];
+            for (int i = 0; i < f; i++) {
+                for (int d = 0; d < dim; d++) {
+                    double s = 0;
+                    for (int j = 0; j < f; j++) s += g[i][j] * v[j][d];
+                    if (i == 0) {
+                        wantDx[b * dim + d] = maskRelu && !(x[b * dim + d] > 0) ? 0 : dR[b * ldr + d] + s;
+                    } else {
+                        wantGrad[inv[b * tables + i - 1] * dim + d] += s;
+                    }
+                }
+            }
+        }
+        float[] poison = new float[batch * ldr];
+        Arrays.fill(poison, Float.NaN);
+        try (DeviceBuffer dx = upload(x); DeviceBuffer dTable = upload(table); DeviceBuffer ddR = upload(dR);
+             DeviceBuffer dRows = uploadInts(uniqueRows); DeviceBuffer dInv = uploadInts(inv); DeviceBuffer dOut = upload(poison);
+             DeviceBuffer dDx = DeviceBuffer.floats("dx", (long) batch * dim); DeviceBuffer dGrad = upload(new float[distinct * dim])) {
+            kernels.interactForward(batch, tables, dim, dx.ptr(), dTable.ptr(), dInv.ptr(), dRows.ptr(), dOut.ptr(), ldr, stream);
+            kernels.interactBackward(batch, tables, dim, dx.ptr(), dTable.ptr(), dInv.ptr(), dRows.ptr(), ddR.ptr(), ldr, maskRelu,
+                    dDx.ptr(), dGrad.ptr(), stream);
+            stream.synchronize();
+            float[] out = download(dOut, batch * ldr), gotDx = download(dDx, batch * dim), gotGrad = download(dGrad, distinct * dim);
+            float[] gotR = new float[batch * width];
+            for (int b = 0; b < batch; b++) {
+                System.arraycopy(out, b * ldr, gotR, b * width, width);
+                for (int c = width; c < ldr; c++) assertTrue(Float.isNaN(out[b * ldr + c]), "padding column " + c + " of R written");
+            }
+            String what = String.format("interaction tables=%d dim=%d ldr=%d", tables, dim, ldr);
+            assertClose(what + " forward R", gotR, wantR, 1e-5);
+            assertClose(what + " backward dx", gotDx, wantDx, 1e-5);
+            assertClose(what + " backward row gradients", gotGrad, wantGrad, 1e-5);
+        }
+    }
+
+    private static void assertClose(String what, float[] got, double[] want, double tolerance) {
+        double diff = 0, norm = 0;
+        for (int i = 0; i < got.length; i++) {
+            assertTrue(Float.isFinite(got[i]), what + ": element " + i + " not written (or not finite): " + got[i]);
+            diff += (got[i] - want[i]) * (got[i] - want[i]);
+            norm += want[i] * want[i];
+        }
+        double rel = Math.sqrt(diff / norm);
+        System.out.printf("%s: relative error %.2e%n", what, rel);
+        assertTrue(rel <= tolerance, what + ": relative error " + rel + " above " + tolerance);
+    }
+
+    private static float[] download(DeviceBuffer d, int n) {
+        float[] v = new float[n];
+        jcuda.driver.JCudaDriver.cuMemcpyDtoH(Pointer.to(v), d.ptr(), (long) n * 4);
+        return v;
+    }
+
+    private static DeviceBuffer uploadInts(int[] v) {
+        DeviceBuffer d = DeviceBuffer.ints("input", v.length);
+        jcuda.driver.JCudaDriver.cuMemcpyHtoD(d.ptr(), Pointer.to(v), (long) v.length * 4);
+        return d;
     }
 
     private static float[] random(SplittableRandom r, int n) {

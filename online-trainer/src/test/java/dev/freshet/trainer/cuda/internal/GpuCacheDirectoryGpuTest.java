@@ -5,12 +5,14 @@ import dev.freshet.trainer.OptimizerKind;
 import dev.freshet.trainer.OptimizerSpec;
 import dev.freshet.trainer.Precision;
 import dev.freshet.trainer.TableSpec;
+import dev.freshet.trainer.cuda.CudaOptions.CacheTransfer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 import java.util.HashSet;
 import java.util.List;
@@ -25,7 +27,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The GPU-resident cache directory on its own: every lookup is given the slot that holds its row, the
  * directory stays a bijection between cached rows and slots, a lookahead plan never evicts the rows of
  * the batch in flight, frequently used rows stay cached while cold rows stream through, and a cache too
- * small for the batches in flight is reported. Fresh random ids on every run (the seed is printed).
+ * small for the batches in flight is reported; with either transfer mode. Fresh random ids on every run
+ * (the seed is printed).
  */
 @Tag("gpu")
 class GpuCacheDirectoryGpuTest {
@@ -66,15 +69,16 @@ class GpuCacheDirectoryGpuTest {
         return ids;
     }
 
-    @Test
-    void lookupsGetTheirRowsAndLookaheadNeverEvictsTheBatchInFlight() {
+    @ParameterizedTest
+    @EnumSource(value = CacheTransfer.class, names = {"BUS", "COPY"})
+    void lookupsGetTheirRowsAndLookaheadNeverEvictsTheBatchInFlight(CacheTransfer transfer) {
         long seed = System.nanoTime();
         System.out.println("GpuCacheDirectoryGpuTest seed " + seed);
         SplittableRandom r = new SplittableRandom(seed);
         int batch = 64, capacity = 600;
         ModelConfig config = config(batch);
         try (DlrmKernels k = new DlrmKernels(); DeviceModel model = new DeviceModel(config, k, capacity, batch);
-             GpuEmbeddingCache cache = new GpuEmbeddingCache(k, model, ROWS, capacity, 7, true)) {
+             GpuEmbeddingCache cache = new GpuEmbeddingCache(k, model, ROWS, capacity, 7, true, transfer)) {
             int[] ids = batch(r, batch);
             GpuEmbeddingCache.Plan inFlight = cache.plan(ids, batch, 1, 1);
             int[] inFlightIds = ids;
@@ -130,12 +134,13 @@ class GpuCacheDirectoryGpuTest {
     }
 
     /** Counts from feature-stats (addCounts) keep rows cached while rows seen as often by the stream itself go. */
-    @Test
-    void hintedRowsOutliveRowsCountedOnlyByTheStream() {
+    @ParameterizedTest
+    @EnumSource(value = CacheTransfer.class, names = {"BUS", "COPY"})
+    void hintedRowsOutliveRowsCountedOnlyByTheStream(CacheTransfer transfer) {
         int batch = 8, capacity = 60;
         ModelConfig config = config(batch);
         try (DlrmKernels k = new DlrmKernels(); DeviceModel model = new DeviceModel(config, k, capacity, batch);
-             GpuEmbeddingCache cache = new GpuEmbeddingCache(k, model, ROWS, capacity, 0, true)) {
+             GpuEmbeddingCache cache = new GpuEmbeddingCache(k, model, ROWS, capacity, 0, true, transfer)) {
             long ticket = 0;
             int[] first = null;
             for (int p = 0; p < 8; p++) {
@@ -159,12 +164,13 @@ class GpuCacheDirectoryGpuTest {
         }
     }
 
-    @Test
-    void aCacheTooSmallForTheBatchesInFlightIsReported() {
+    @ParameterizedTest
+    @EnumSource(value = CacheTransfer.class, names = {"BUS", "COPY"})
+    void aCacheTooSmallForTheBatchesInFlightIsReported(CacheTransfer transfer) {
         int batch = 64, capacity = 40;
         ModelConfig config = config(batch);
         try (DlrmKernels k = new DlrmKernels(); DeviceModel model = new DeviceModel(config, k, capacity, batch);
-             GpuEmbeddingCache cache = new GpuEmbeddingCache(k, model, ROWS, capacity, 0, true);
+             GpuEmbeddingCache cache = new GpuEmbeddingCache(k, model, ROWS, capacity, 0, true, transfer);
              CudaStream compute = new CudaStream("test compute")) {
             int[] ids = new int[batch * ROWS.length];
             for (int i = 0; i < ids.length; i++) ids[i] = (i / ROWS.length) % (int) ROWS[i % ROWS.length]; // 64 + 64 + 64 rows
