@@ -19,6 +19,7 @@ import org.apache.flink.api.common.typeinfo.BasicTypeInfo;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.configuration.ExternalizedCheckpointRetention;
 import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.connector.base.DeliveryGuarantee;
@@ -213,8 +214,9 @@ public final class FeatureJob {
 
     /**
      * Flink settings for running the job embedded: temp files, checkpoints and savepoints under the work
-     * directory, heap state, and a fixed-delay restart strategy so that a failure restarts the job
-     * from its last checkpoint. On a cluster the cluster's own configuration decides these.
+     * directory (the last checkpoint kept when the job is cancelled), heap state, and a fixed-delay restart
+     * strategy so that a failure restarts the job from its last checkpoint. On a cluster the cluster's own
+     * configuration decides these.
      */
     public static Configuration flinkConfiguration(FeatureStreamConfig config) {
         Path work = config.workDir().toAbsolutePath().normalize();
@@ -224,6 +226,8 @@ public final class FeatureJob {
         conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, "filesystem");
         conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, work.resolve("flink-checkpoints").toUri().toString());
         conf.set(CheckpointingOptions.SAVEPOINT_DIRECTORY, work.resolve("flink-savepoints").toUri().toString());
+        // a job cancelled instead of stopped with a savepoint leaves its last checkpoint to resume from
+        conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION, ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 10);
         conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofSeconds(1));
