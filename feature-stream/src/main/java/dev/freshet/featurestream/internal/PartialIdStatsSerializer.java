@@ -1,7 +1,5 @@
 package dev.freshet.featurestream.internal;
 
-import org.apache.flink.api.common.serialization.SerializerConfig;
-import org.apache.flink.api.common.typeinfo.TypeInformation;
 import org.apache.flink.api.common.typeutils.SimpleTypeSerializerSnapshot;
 import org.apache.flink.api.common.typeutils.TypeSerializer;
 import org.apache.flink.api.common.typeutils.TypeSerializerSchemaCompatibility;
@@ -125,64 +123,6 @@ public final class PartialIdStatsSerializer extends TypeSerializerSingleton<Part
         public TypeSerializerSchemaCompatibility<PartialIdStats> resolveSchemaCompatibility(TypeSerializerSnapshot<PartialIdStats> old) {
             if (old instanceof PojoSerializerSnapshot) return TypeSerializerSchemaCompatibility.compatibleAfterMigration();
             return super.resolveSchemaCompatibility(old);
-        }
-    }
-
-    /** The type information that makes Flink use this serializer for {@link PartialIdStats}. */
-    public static final class TypeInfo extends TypeInformation<PartialIdStats> {
-        @Override
-        public boolean isBasicType() {
-            return false;
-        }
-
-        @Override
-        public boolean isTupleType() {
-            return false;
-        }
-
-        @Override
-        public int getArity() {
-            return 1;
-        }
-
-        @Override
-        public int getTotalFields() {
-            return 1;
-        }
-
-        @Override
-        public Class<PartialIdStats> getTypeClass() {
-            return PartialIdStats.class;
-        }
-
-        @Override
-        public boolean isKeyType() {
-            return false;
-        }
-
-        @Override
-        public TypeSerializer<PartialIdStats> createSerializer(SerializerConfig config) {
-            return INSTANCE;
-        }
-
-        @Override
-        public String toString() {
-            return "PartialIdStats";
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof TypeInfo;
-        }
-
-        @Override
-        public int hashCode() {
-            return TypeInfo.class.hashCode();
-        }
-
-        @Override
-        public boolean canEqual(Object o) {
-            return o instanceof TypeInfo;
         }
     }
 }

@@ -108,7 +108,8 @@ class FeatureRowSerializerTest {
         TypeSerializerSchemaCompatibility<FeatureRow> compatibility =
                 SERIALIZER.snapshotConfiguration().resolveSchemaCompatibility(snapshot);
         assertTrue(compatibility.isCompatibleAsIs(), compatibility.toString());
-        assertEquals(new FeatureRowSerializer.TypeInfo(), RecordTypes.ROW);
+        assertEquals(new SerializerTypeInfo<>(FeatureRow.class, FeatureRowSerializer.INSTANCE), RecordTypes.ROW);
+        assertSame(FeatureRowSerializer.INSTANCE, RecordTypes.ROW.createSerializer(new org.apache.flink.api.common.serialization.SerializerConfigImpl()));
     }
 
     private static void assertSameRow(FeatureRow want, FeatureRow got) {
