@@ -64,21 +64,15 @@ final class RowChunks {
      * entry i of {@code packed} (at byte {@code packedOffset + i * dim * 4}) into that row.
      */
     void scatter(ByteBuffer packed, int packedOffset, ByteBuffer list, int listOffset, int from, int to) {
-        long sum = 0;
-        for (int g = from; g < to; g += GROUP) {
-            int end = Math.min(to, g + GROUP);
-            sum += touch(list, listOffset, g, end);
-            for (int i = g; i < end; i++) {
-                int r = list.getInt(listOffset + 4 * i);
-                if (r < 0) continue;
-                chunks[(int) (r / rowsPerChunk)].put(offsetInChunk(r), packed, packedOffset + i * rowBytes, rowBytes);
-            }
-        }
-        touched = sum;
+        copy(true, packed, packedOffset, list, listOffset, from, to);
     }
 
     /** The reverse of {@link #scatter}: each listed row into entry i of {@code packed}; entries of negative rows are left as they are. */
     void gather(ByteBuffer packed, int packedOffset, ByteBuffer list, int listOffset, int from, int to) {
+        copy(false, packed, packedOffset, list, listOffset, from, to);
+    }
+
+    private void copy(boolean intoRows, ByteBuffer packed, int packedOffset, ByteBuffer list, int listOffset, int from, int to) {
         long sum = 0;
         for (int g = from; g < to; g += GROUP) {
             int end = Math.min(to, g + GROUP);
@@ -86,7 +80,9 @@ final class RowChunks {
             for (int i = g; i < end; i++) {
                 int r = list.getInt(listOffset + 4 * i);
                 if (r < 0) continue;
-                packed.put(packedOffset + i * rowBytes, chunks[(int) (r / rowsPerChunk)], offsetInChunk(r), rowBytes);
+                ByteBuffer chunk = chunks[(int) (r / rowsPerChunk)];
+                if (intoRows) chunk.put(offsetInChunk(r), packed, packedOffset + i * rowBytes, rowBytes);
+                else packed.put(packedOffset + i * rowBytes, chunk, offsetInChunk(r), rowBytes);
             }
         }
         touched = sum;
