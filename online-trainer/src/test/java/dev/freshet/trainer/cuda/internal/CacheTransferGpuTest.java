@@ -7,11 +7,8 @@ import dev.freshet.trainer.Precision;
 import dev.freshet.trainer.TableSpec;
 import dev.freshet.trainer.cuda.CudaOptions.CacheTransfer;
 import jcuda.Pointer;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Tag;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -33,25 +30,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class CacheTransferGpuTest {
     private static final long[] ROWS = {3000, 200, 9000};
     private static final int DIM = 20;
-    private static CudaContext.Probe probe;
-    private static CudaContext context;
-
-    @BeforeAll
-    static void open() {
-        probe = CudaContext.probe(0);
-        if (probe.available()) context = new CudaContext(0);
-    }
-
-    @BeforeEach
-    void requireGpu() {
-        Assumptions.assumeTrue(probe.available(), "skipped: no CUDA GPU here (" + probe.reason() + ")");
-        context.makeCurrent();
-    }
-
-    @AfterAll
-    static void close() {
-        if (context != null) context.close();
-    }
+    @RegisterExtension
+    static final GpuContextExtension GPU = new GpuContextExtension();
 
     private static ModelConfig config(int batch) {
         return new ModelConfig(List.of(new TableSpec("A", ROWS[0], DIM), new TableSpec("B", ROWS[1], DIM),
