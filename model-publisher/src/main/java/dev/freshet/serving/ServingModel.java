@@ -14,6 +14,7 @@ import dev.freshet.serving.internal.PagedTable;
 import dev.freshet.trainer.ModelConfig;
 import dev.freshet.trainer.ModelDelta;
 
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -65,24 +66,77 @@ public final class ServingModel {
 
     /** Loads a FULL version from the store, checking every file; {@code fallbackLayout} serves where the manifest names none. */
     public static ServingModel load(ModelStore store, ModelManifest m, FeatureLayout fallbackLayout) {
-        LoadTarget target = new LoadTarget(m.config());
-        store.readFullInto(m, target);
-        FeatureLayout layout = layoutOf(m, fallbackLayout);
-        return new ServingModel(m.modelName(), m.version(), m.createdAt(), m.metrics(), m.config(), new EventEncoder(layout),
-                target.pagedTables(), target.dense().values().clone());
+        return load(store, List.of(m), fallbackLayout);
+    }
+
+    /**
+     * Loads a FULL version and the DELTAs after it ({@code chain}: the FULL first, each DELTA on the one
+     * before) in one pass: the DELTAs' rows are written into the freshly loaded tables, which nobody else
+     * holds yet, and one ONNX session is built, for the last version only.
+     */
+    public static ServingModel load(ModelStore store, List<ModelManifest> chain, FeatureLayout fallbackLayout) {
+        ModelManifest full = chain.get(0);
+        LoadTarget target = new LoadTarget(full.config());
+        store.readFullInto(full, target);
+        PagedTable[] tables = target.pagedTables();
+        float[] dense = target.dense().values().clone();
+        ModelManifest last = full;
+        Map<String, Double> metrics = full.metrics();
+        int dim = full.config().embeddingDim();
+        for (ModelManifest m : chain.subList(1, chain.size())) {
+            DeltaPayload delta = store.readDelta(m);
+            if (delta.parent() != last.version()) {
+                throw new ModelStoreException("delta " + delta.version() + " applies on " + delta.parent() + ", not on " + last.version());
+            }
+            for (ModelDelta.TableRows r : delta.delta().rows()) {
+                for (int i = 0; i < r.rows().length; i++) tables[r.table()].writeRowInPlace(r.rows()[i], r.values(), i * dim);
+            }
+            dense = delta.delta().dense().clone();
+            metrics = delta.delta().progress().metrics();
+            last = m;
+        }
+        FeatureLayout layout = layoutOf(full, fallbackLayout);
+        return new ServingModel(full.modelName(), last.version(), last.createdAt(), metrics, full.config(), new EventEncoder(layout),
+                tables, dense);
     }
 
     /** This version with a DELTA applied: touched pages copied, every other page shared. */
     public ServingModel apply(DeltaPayload delta, long createdAt) {
-        if (delta.parent() != version) {
-            throw new IllegalArgumentException("delta " + delta.version() + " applies on " + delta.parent() + ", not on " + version);
+        return apply(List.of(delta), createdAt);
+    }
+
+    /**
+     * This version with a chain of DELTAs applied (each on the one before, the first on this version), as one
+     * new version: the last DELTA's, dated {@code createdAt}. Each touched page is copied once however many of
+     * the DELTAs touch it, and one ONNX session is built, for the last DELTA's dense weights; the versions in
+     * between are never built.
+     */
+    public ServingModel apply(List<DeltaPayload> deltas, long createdAt) {
+        if (deltas.isEmpty()) throw new IllegalArgumentException("no DELTA to apply on version " + version);
+        long parent = version;
+        List<List<int[]>> ids = new ArrayList<>();
+        List<List<float[]>> values = new ArrayList<>();
+        for (int t = 0; t < tables.length; t++) {
+            ids.add(new ArrayList<>());
+            values.add(new ArrayList<>());
+        }
+        for (DeltaPayload delta : deltas) {
+            if (delta.parent() != parent) {
+                throw new IllegalArgumentException("delta " + delta.version() + " applies on " + delta.parent() + ", not on " + parent);
+            }
+            for (ModelDelta.TableRows r : delta.delta().rows()) {
+                ids.get(r.table()).add(r.rows());
+                values.get(r.table()).add(r.values());
+            }
+            parent = delta.version();
         }
         PagedTable[] next = tables.clone();
-        for (ModelDelta.TableRows r : delta.delta().rows()) {
-            next[r.table()] = tables[r.table()].withRows(r.rows(), r.values());
+        for (int t = 0; t < tables.length; t++) {
+            if (!ids.get(t).isEmpty()) next[t] = tables[t].withRows(ids.get(t), values.get(t));
         }
-        return new ServingModel(modelName, delta.version(), createdAt, delta.delta().progress().metrics(), config, encoder, next,
-                delta.delta().dense().clone());
+        DeltaPayload last = deltas.get(deltas.size() - 1);
+        return new ServingModel(modelName, last.version(), createdAt, last.delta().progress().metrics(), config, encoder, next,
+                last.delta().dense().clone());
     }
 
     static FeatureLayout layoutOf(ModelManifest m, FeatureLayout fallback) {

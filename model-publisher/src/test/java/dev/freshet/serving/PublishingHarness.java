@@ -126,6 +126,18 @@ final class PublishingHarness implements AutoCloseable {
         }
     }
 
+    /** Writes {@code records} to the topic the subscriber reads in one producer batch: one append, so one fetch returns all of them. */
+    void relayAsOneBatch(List<ModelUpdate> records) {
+        Map<String, Object> p = kafka.clientProps();
+        p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, 16 << 20);
+        p.put(ProducerConfig.BATCH_SIZE_CONFIG, 16 << 20);
+        p.put(ProducerConfig.LINGER_MS_CONFIG, 60_000);
+        try (KafkaProducer<String, ModelUpdate> producer = new KafkaProducer<>(p, new StringSerializer(), KafkaAvroSerde.of(ModelUpdate.class))) {
+            for (ModelUpdate r : records) producer.send(new ProducerRecord<>(served.modelUpdates(), model, r));
+            producer.flush();
+        }
+    }
+
     /** Checks each version the subscriber swaps in against the trainer's predictions for that version. */
     List<String> watch(ModelSubscriber subscriber) {
         List<String> wrong = java.util.Collections.synchronizedList(new ArrayList<>());
