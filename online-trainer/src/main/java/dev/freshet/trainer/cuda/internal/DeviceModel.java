@@ -280,7 +280,7 @@ public final class DeviceModel extends CudaResource {
         marks.mark("embedding + dense updates");
     }
 
-    /** dW += dY^T X, db += colsum(dY), and (if wanted) dX = dY W, masked where the layer input was a clipped ReLU. */
+    /** dW += dY^T X, db += colsum(dY) (in one kernel where it can), and (if wanted) dX = dY W, masked where the layer input was a clipped ReLU. */
     private void backwardLayer(LayerShape L, int batch, CUdeviceptr dY, CUdeviceptr input, boolean wantInputGrad,
                                boolean inputIsRelu, CUdeviceptr dX, CudaStream s) {
         backwardLayer(L, L.in(), weight(L), deviceDenseGrad.at((long) L.weightOffset() * 4), batch, dY, input, wantInputGrad,
@@ -290,9 +290,7 @@ public final class DeviceModel extends CudaResource {
     /** As above, with the weight and its gradient in rows of {@code width} floats (the layer input's row length). */
     private void backwardLayer(LayerShape L, int width, CUdeviceptr w, CUdeviceptr dW, int batch, CUdeviceptr dY,
                                CUdeviceptr input, boolean wantInputGrad, boolean inputIsRelu, CUdeviceptr dX, CudaStream s) {
-        kernels.gemm(bf16, DlrmKernels.GemmKind.TN, L.out(), width, batch, dY, L.out(), input, width, dW, width, null, false,
-                null, 0, true, s);
-        kernels.colSum(batch, L.out(), dY, deviceDenseGrad.at((long) L.biasOffset() * 4), bf16, s);
+        kernels.weightGradient(bf16, L.out(), width, batch, dY, input, width, dW, width, deviceDenseGrad.at((long) L.biasOffset() * 4), s);
         if (wantInputGrad) {
             kernels.gemm(bf16, DlrmKernels.GemmKind.NN, batch, width, L.out(), dY, L.out(), w, width, dX, width,
                     null, false, inputIsRelu ? input : null, width, false, s);

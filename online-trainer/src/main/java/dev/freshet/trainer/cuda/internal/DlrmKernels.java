@@ -151,14 +151,32 @@ public final class DlrmKernels extends CudaResource {
     public void gemm(boolean bf16, GemmKind kind, int m, int n, int k, CUdeviceptr a, int lda, CUdeviceptr b, int ldb,
                      CUdeviceptr c, int ldc, CUdeviceptr bias, boolean relu, CUdeviceptr mask, int ldmask,
                      boolean atomicOut, CudaStream stream) {
-        gemm(bf16, kind, m, n, k, a, lda, b, ldb, c, ldc, bias, relu, mask, ldmask, atomicOut, SimtTile.AUTO, stream);
+        gemm(bf16, kind, m, n, k, a, lda, b, ldb, c, ldc, bias, relu, mask, ldmask, atomicOut, SimtTile.AUTO, null, stream);
     }
 
-    void gemm(boolean bf16, GemmKind kind, int m, int n, int k, CUdeviceptr a, int lda, CUdeviceptr b, int ldb,
-              CUdeviceptr c, int ldc, CUdeviceptr bias, boolean relu, CUdeviceptr mask, int ldmask,
-              boolean atomicOut, SimtTile simt, CudaStream stream) {
+    /**
+     * A layer's weight and bias gradients: dW[m, n] += sum_k dY[k, m] x[k, n] (TN, split over K; dW zeroed first)
+     * and db[m] += sum_k dY[k, m], dY in rows of exactly m floats. The fp32 128x128 kernel sums db from the dY
+     * tiles it loads anyway; every other kernel leaves db to a col_sum pass after it.
+     */
+    public void weightGradient(boolean bf16, int m, int n, int k, CUdeviceptr dY, CUdeviceptr x, int ldx, CUdeviceptr dW, int ldw,
+                               CUdeviceptr db, CudaStream stream) {
+        weightGradient(bf16, m, n, k, dY, x, ldx, dW, ldw, db, SimtTile.AUTO, stream);
+    }
+
+    void weightGradient(boolean bf16, int m, int n, int k, CUdeviceptr dY, CUdeviceptr x, int ldx, CUdeviceptr dW, int ldw,
+                        CUdeviceptr db, SimtTile simt, CudaStream stream) {
+        if (!gemm(bf16, GemmKind.TN, m, n, k, dY, m, x, ldx, dW, ldw, null, false, null, 0, true, simt, db, stream)) {
+            colSum(k, m, dY, db, bf16, stream);
+        }
+    }
+
+    /** Returns whether the kernel also added the column sums of A into {@code sumA} (when not null). */
+    boolean gemm(boolean bf16, GemmKind kind, int m, int n, int k, CUdeviceptr a, int lda, CUdeviceptr b, int ldb,
+                 CUdeviceptr c, int ldc, CUdeviceptr bias, boolean relu, CUdeviceptr mask, int ldmask,
+                 boolean atomicOut, SimtTile simt, CUdeviceptr sumA, CudaStream stream) {
         if (simt == SimtTile.AUTO && degenerate(bf16, kind, m, n, k, a, lda, b, ldb, c, ldc, bias, relu, mask, ldmask, atomicOut, stream)) {
-            return;
+            return false;
         }
         // fp32: the 128x128 kernel does twice the work per loaded byte but needs a grid that fills the GPU
         // (a weight gradient always can, split over the batch), and wastes most of its tile where M or N is
@@ -174,8 +192,10 @@ public final class DlrmKernels extends CudaResource {
         int kPerSplit = ceilDiv(ceilDiv(k, splits), tileK) * tileK;
         splits = ceilDiv(k, kPerSplit);
         CUfunction f = (bf16 ? hgemm : large ? sgemmLarge : sgemm)[kind.ordinal()];
+        boolean sums = sumA != null && large && kind == GemmKind.TN;
         launch(f, tilesN, tilesM, splits, 256, 0, stream, m, n, k, a, lda, b, ldb, c, ldc, bias, relu ? 1 : 0, mask,
-                ldmask, atomicOut ? 1 : 0, kPerSplit);
+                ldmask, atomicOut ? 1 : 0, kPerSplit, sums ? sumA : null);
+        return sums;
     }
 
     /** Columns of the widest weight gradient gemm_tn_skinny takes (SKINNY_N), rows per thread (SKINNY_ROWS), K slice (SKINNY_BK). */

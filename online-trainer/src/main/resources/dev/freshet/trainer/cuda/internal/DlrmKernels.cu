@@ -21,6 +21,8 @@ using namespace nvcuda;
 //   input grad  dX = dY W     (TA=0, TB=0), masked by the layer input > 0 when that input is a ReLU output
 //   weight grad dW = dY^T X   (TA=1, TB=0), split over K (the batch) with atomic adds into a zeroed dW
 // Epilogue: + bias[n], ReLU, * (mask[m*ldmask+n] > 0). With atomicOut the block adds its partial sum.
+// sumA (weight gradients in the fp32 128x128 kernel only): sumA[m] += sum_k A(m,k), the bias gradient, from the
+// dY tiles the blocks of the first column of tiles load anyway (a separate col_sum pass reads dY once more).
 // ---------------------------------------------------------------------------------------------
 
 struct Epilogue {
@@ -29,6 +31,7 @@ struct Epilogue {
     const float* mask;
     int ldmask;
     int atomicOut;
+    float* sumA;
 };
 
 __device__ __forceinline__ void storeC(float* C, int ldc, int m, int n, float v, const Epilogue& e) {
@@ -187,6 +190,7 @@ __device__ __forceinline__ void sgemmLargeTile(int M, int N, int K, const float*
     for (int i = 0; i < 8; i++)
 #pragma unroll
         for (int j = 0; j < 8; j++) acc[i][j] = 0.0f;
+    float sumA = 0.0f;  // TA: column sums of A (see Epilogue)
     float ra[4], rb[4];
     // FAST: one float4 per operand per thread, along the operand's contiguous dimension
     const int qa = TA ? (tid % 32) * 4 : (tid % 2) * 4, qb = TA ? tid / 32 : tid / 2;   // A: (m, k) or (k, m)
@@ -262,9 +266,19 @@ __device__ __forceinline__ void sgemmLargeTile(int M, int N, int K, const float*
 #pragma unroll
                 for (int j = 0; j < 8; j++) acc[i][j] = fmaf(av[i], bv[j], acc[i][j]);
         }
+        if constexpr (TA) {
+            // the slice's column sums: thread t adds column t % 128 of rows 4 (t / 128) .. +3 (zeros past M and kEnd)
+            if (e.sumA && blockIdx.x == 0) {
+                const float* col = &As[buf][(tid >> 7) * 4][tid & 127];
+                sumA += (col[0] + col[SL_BM + 4]) + (col[2 * (SL_BM + 4)] + col[3 * (SL_BM + 4)]);
+            }
+        }
         if (more) storeTile(buf ^ 1);
         __syncthreads();
         buf ^= 1;
+    }
+    if constexpr (TA) {
+        if (e.sumA && blockIdx.x == 0 && m0 + (tid & 127) < M) atomicAdd(&e.sumA[m0 + (tid & 127)], sumA);
     }
     if constexpr (!TA && TB) {  // the forward (NT) kernel
         bool vectorStore = storeVectorizable(C, ldc, e);
@@ -498,8 +512,8 @@ __device__ void hgemm(int M, int N, int K, const float* __restrict__ A, int lda,
 #define GEMM_ENTRY(name, body, ta, tb, minBlocks)                                                             \
     extern "C" __global__ void __launch_bounds__(256, minBlocks) name(                                        \
         int M, int N, int K, const float* A, int lda, const float* B, int ldb, float* C, int ldc,             \
-        const float* bias, int relu, const float* mask, int ldmask, int atomicOut, int kPerSplit) {           \
-        Epilogue e{bias, relu, mask, ldmask, atomicOut};                                                      \
+        const float* bias, int relu, const float* mask, int ldmask, int atomicOut, int kPerSplit, float* sumA) { \
+        Epilogue e{bias, relu, mask, ldmask, atomicOut, sumA};                                                \
         body<ta, tb>(M, N, K, A, lda, B, ldb, C, ldc, e, kPerSplit);                                          \
     }
 
