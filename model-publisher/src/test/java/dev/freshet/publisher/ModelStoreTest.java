@@ -223,6 +223,26 @@ class ModelStoreTest {
     }
 
     @Test
+    void remembersKindsWithoutServingAStaleNewestFull() {
+        ModelStore store = ModelStore.open(dir, "m");
+        writeFull(store, 1);
+        writeDelta(store, 2, 1);
+        writeDelta(store, 3, 2);
+        assertEquals(1, store.latestFull().getAsLong());
+        // Another writer of the same store (a rollback) adds a FULL: this instance has the older versions' kinds
+        // remembered and must still see the new one.
+        ModelStore other = ModelStore.open(dir, "m");
+        writeFull(other, 4);
+        writeDelta(store, 5, 4);
+        assertEquals(4, store.latestFull().getAsLong());
+        assertEquals(UpdateKind.DELTA, store.kindOf(5));
+        assertEquals(UpdateKind.FULL, store.kindOf(4));
+        assertEquals(List.of(1L, 2L, 3L), store.retain(1));
+        assertEquals(4, store.latestFull().getAsLong());
+        assertThrows(ModelStoreException.class, () -> store.kindOf(2), "a deleted version has no kind");
+    }
+
+    @Test
     void deltaPayloadRefusesRowsOutOfRangeOrOrder() {
         ModelDelta bad = new ModelDelta(config, List.of(new ModelDelta.TableRows(0, new int[]{5, 3}, new float[16])),
                 new float[new dev.freshet.trainer.DenseParameters(config).size()], TestModels.progress(1, 0.5));
