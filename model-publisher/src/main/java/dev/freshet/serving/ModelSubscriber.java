@@ -51,10 +51,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p><b>A backlog is applied as one version.</b> The DELTAs of one poll are verified and decoded one by
  * one, each against the one before, and then built into one new version, the last one's (each touched
  * page copied once, one ONNX session). DELTAs queue up here while the one before is being applied, and
- * building each of them in turn made a replica that fell behind for a moment (a GC pause, a busy core)
- * fall further behind: in the pipeline benchmark at 10,000 events/s a DELTA took 10-50 ms of the
- * replica's CPU and up to 400 ms of wall time, four arrive a second, and the served stage's p99 reached
- * 1.2-1.4 s. The versions in between are never served; {@link #deltasMerged()} counts them.
+ * building each of them in turn kept a replica that fell behind for a moment (a GC pause, busy cores)
+ * behind for as many DELTAs: in the pipeline benchmark at 10,000 events/s a DELTA took 10-50 ms of the
+ * replica's CPU but up to 400 ms of wall time, four arrive a second, and the replica started 7 s behind
+ * after the first minute's backlog (now one build of seven DELTAs). The versions in between are never
+ * served; {@link #deltasMerged()} counts them.
  */
 public final class ModelSubscriber implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(ModelSubscriber.class);

@@ -265,6 +265,8 @@ public final class EmbeddedFreshet implements AutoCloseable {
         metrics.gauge("freshet_publisher_version", "Newest version published.", () -> publisher.metrics().lastVersion());
         metrics.gauge("freshet_serving_version", "Version the serving replica answers with (-1: none).", serving::currentVersion);
         metrics.counter("freshet_serving_deltas_applied_total", "DELTAs the serving replica applied.", Map.of(), serving::deltasApplied);
+        metrics.counter("freshet_serving_deltas_merged_total", "DELTAs the serving replica applied together with a later one, never serving them alone.",
+                Map.of(), serving::deltasMerged);
         metrics.counter("freshet_serving_fulls_loaded_total", "FULL versions the serving replica loaded.", Map.of(), serving::fullsLoaded);
         metrics.counter("freshet_serving_resyncs_total", "Times the serving replica rebuilt its model from the store.", Map.of(), serving::resyncs);
         metrics.gauge("freshet_serving_lag_seconds", "How long the newest announced version has waited to be served.", () -> serving.lagMillis() / 1000.0);

@@ -43,7 +43,13 @@ import java.util.stream.Stream;
  *       rate includes the JIT's start-up work.</li>
  * </ol>
  * Each measured window also reports the CPU it took per component (trainer, feature job, broker, producer,
- * publisher, serving, and the JVM's own JIT and GC threads), in cores.
+ * publisher, serving, and the JVM's own JIT and GC threads), in cores, and the process's minor page faults.
+ *
+ * <p><b>JVM flags</b>: a fixed, pre-touched heap ({@code -Xms6g -Xmx6g -XX:+AlwaysPreTouch}, recorded in the
+ * results' command). Without it G1 grows the heap while the benchmark runs, and whichever threads first touch
+ * the new memory pay a page fault per 4 KiB: in this VM a heap grown by 1.3 GB two minutes into the
+ * run cost the serving replica, among others, 3-5 times its CPU per DELTA in the windows that followed (a
+ * start-up cost like the JIT's, which the warm-up below is there to keep out of the figures).
  *
  * <p><b>Warm-up</b> ({@code --warmup}, default 30 s; 0 turns it off): the JIT compiles the hot paths of the
  * broker, Flink, the clients and the trainer for a minute or more after start-up, taking up to half of one of
@@ -57,7 +63,7 @@ import java.util.stream.Stream;
  * command line records it as a {@code --set}.
  * <pre>
  * mvn -B -o -q -pl bench -am install -DskipTests
- * mvn -B -o -q -pl bench exec:exec -Dexec.executable=java -Dexec.args="-Dorg.apache.avro.SERIALIZABLE_PACKAGES=dev.freshet \
+ * mvn -B -o -q -pl bench exec:exec -Dexec.executable=java -Dexec.args="-Xms6g -Xmx6g -XX:+AlwaysPreTouch -Dorg.apache.avro.SERIALIZABLE_PACKAGES=dev.freshet \
  *     --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED -cp %classpath \
  *     dev.freshet.bench.pipeline.PipelineBench --events 100000 --rate 10000 --seconds 30"
  * </pre>
@@ -174,7 +180,9 @@ public final class PipelineBench {
             long n0 = events;
             await(() -> f.featureTap().examples() - featurised0 >= n0, 300);
             double featuresSeconds = (System.nanoTime() - start) / 1e9;
-            Map<String, Double> cores = CpuShare.between(cpu0, CpuShare.snapshot());
+            CpuShare.Snapshot cpu1 = CpuShare.snapshot();
+            Map<String, Double> cores = CpuShare.between(cpu0, cpu1);
+            double faults = CpuShare.minorFaultsPerSecond(cpu0, cpu1);
             // Without trainer.batch-linger the trainer cuts batches at fixed points of the stream: a last partial batch
             // waits for more examples. With it, every example is trained.
             long trainable = f.trainsPartialBatches() ? n0 : n0 / f.batchSize() * f.batchSize();
@@ -199,7 +207,8 @@ public final class PipelineBench {
                 line.append(String.format(Locale.ROOT, " %s %.2f,", component, c));
                 report.add("throughput_cpu_cores_" + component.replaceAll("[^a-z]+", "_").replaceAll("_$", ""), c, "cores", false, null);
             });
-            log("  CPU (cores) from the first send to the last example committed:%s", line.substring(0, Math.max(0, line.length() - 1)));
+            log("  CPU (cores) from the first send to the last example committed:%s; minor page faults %.0f/s", line.substring(0, Math.max(0, line.length() - 1)), faults);
+            report.add("throughput_minor_page_faults_per_s", faults, "faults/s", false, null);
 
             report.add("time_to_first_served_model_s", (f.firstModelServedAt() - t0) / 1000.0, "s", false, 60.0);
             report.add("trainer_backend_is_gpu", f.trainerDescription().startsWith("cuda") ? 1 : 0, "bool", true, null);
@@ -259,7 +268,9 @@ public final class PipelineBench {
         f.producer().flush();
         double offered = sent / ((System.nanoTime() - begin) / 1e9);
         // The window's CPU only: what each component spends at this rate.
-        Map<String, Double> cores = CpuShare.between(cpu0, CpuShare.snapshot());
+        CpuShare.Snapshot cpu1 = CpuShare.snapshot();
+        Map<String, Double> cores = CpuShare.between(cpu0, cpu1);
+        double faults = CpuShare.minorFaultsPerSecond(cpu0, cpu1);
         // Without a batch linger, the trainer's last partial batch waits for more examples: it is not expected to be served.
         long expected = f.trainsPartialBatches() ? sent : sent - (f.batchSize() - 1);
         boolean servedAll = await(() -> freshness.summary().count() >= expected, 60);
@@ -285,7 +296,8 @@ public final class PipelineBench {
             line.append(String.format(Locale.ROOT, " %s %.2f,", component, c));
             report.add(prefix + "cpu_cores_" + component.replaceAll("[^a-z]+", "_").replaceAll("_$", ""), c, "cores", false, null);
         });
-        log("  CPU (cores) while offering %.0f events/s:%s", offered, line.substring(0, Math.max(0, line.length() - 1)));
+        log("  CPU (cores) while offering %.0f events/s:%s; minor page faults %.0f/s", offered, line.substring(0, Math.max(0, line.length() - 1)), faults);
+        report.add(prefix + "minor_page_faults_per_s", faults, "faults/s", false, null);
         Map<String, Double> other = CpuShare.unattributed(cpu0, CpuShare.snapshot());
         if (!other.isEmpty()) log("  threads counted as other: %s", other);
         // Percentiles cover served events only; events not served within the wait are counted here, not hidden. Without
