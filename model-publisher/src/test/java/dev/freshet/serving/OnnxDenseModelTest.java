@@ -63,6 +63,30 @@ class OnnxDenseModelTest {
         assertThrows(IllegalStateException.class, () -> model.predict(new OnnxDenseModel.Batch(new float[8], new float[5], 1)));
     }
 
+    /**
+     * A replica loads a model per DELTA: loading leaves nothing in the temporary directory (DJL's stream load left an
+     * empty ort-model* directory per model until the JVM exited).
+     */
+    @Test
+    void loadingLeavesNoTemporaryFiles() throws java.io.IOException {
+        ModelConfig config = smallConfig(2, 4);
+        byte[] onnx = OnnxExport.export(config, new float[new DenseParameters(config).size()], "test", 1);
+        java.nio.file.Path tmp = java.nio.file.Path.of(System.getProperty("java.io.tmpdir"));
+        long before = ours(tmp);
+        for (int i = 0; i < 5; i++) {
+            try (OnnxDenseModel model = new OnnxDenseModel(onnx, "v" + i, 2, 4, 5)) {
+                assertEquals(1, model.predict(new OnnxDenseModel.Batch(new float[8], new float[5], 1)).length);
+            }
+        }
+        assertEquals(before, ours(tmp), "temporary files or directories left by 5 model loads");
+    }
+
+    private static long ours(java.nio.file.Path tmp) throws java.io.IOException {
+        try (java.util.stream.Stream<java.nio.file.Path> s = java.nio.file.Files.list(tmp)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith("ort-model") || n.startsWith("freshet-dense-")).count();
+        }
+    }
+
     /** DLRM forward in doubles: bottom MLP, dots of (x, e_1..e_T) for i > j, top MLP, sigmoid. */
     static double reference(ModelConfig config, float[] w, float[] emb, float[] dense, int example) {
         DenseParameters shapes = new DenseParameters(config);
