@@ -41,6 +41,8 @@ mkdir -p $out/build/classes/dev/freshet/trainer/cuda/internal
 cp online-trainer/src/main/resources/dev/freshet/trainer/cuda/internal/DlrmKernels.ptx $out/build/classes/dev/freshet/trainer/cuda/internal/
 (cd $out/build/classes && jar cf ../../lib/freshet-gpu-run.jar .)
 cp ../shared/bench/torch_dlrm_peer.py $out/
-# jdk.management: HostMemory reads the machine's RAM; jdk.zipfs: JUnit scans jars
-[ -f $out/jre.tar.gz ] || ../shared/tools/device-jre.sh $out java.base,java.logging,java.management,jdk.unsupported,jdk.management,jdk.zipfs
+# jdk.management: HostMemory reads the machine's RAM; jdk.zipfs: JUnit scans jars; jdk.jfr: a flight recording of a
+# GPU run (java -XX:StartFlightRecording=filename=$OUT/x.jfr,settings=profile ...; read it here with `jfr print`).
+# A runtime packed before jdk.jfr was added lacks it: delete .device/jre.tar.gz to repack.
+[ -f $out/jre.tar.gz ] || ../shared/tools/device-jre.sh $out java.base,java.logging,java.management,jdk.unsupported,jdk.management,jdk.zipfs,jdk.jfr
 du -sh $out
