@@ -11,6 +11,8 @@ out=${OUT:-device-out}; mkdir -p "$out"
 tar -xzf .device/jre.tar.gz -C /tmp && export JAVA_HOME=/tmp/jre PATH=/tmp/jre/bin:$PATH
 nvidia-smi --query-gpu=name,driver_version,memory.used,memory.total,clocks.sm --format=csv | tee "$out/gpu.txt"
 cp=".device/lib/*"
+# as the freshet launcher does: glibc advises huge pages for large chunks, so the cache's host tables get them (THP madvise)
+export GLIBC_TUNABLES=glibc.malloc.hugetlb=1
 rc=0
 if [ "$mode" = tests ] || [ "$mode" = all ]; then
   tests="dev.freshet.trainer.cuda.internal.DlrmKernelsGpuTest dev.freshet.trainer.cuda.CudaVersusCpuGpuTest dev.freshet.trainer.cuda.internal.GpuCacheDirectoryGpuTest dev.freshet.trainer.cuda.internal.CacheSwapGpuTest dev.freshet.trainer.cuda.internal.CacheTransferGpuTest dev.freshet.trainer.cuda.internal.HostRowMoverTest dev.freshet.trainer.cuda.CudaOptionsTest"

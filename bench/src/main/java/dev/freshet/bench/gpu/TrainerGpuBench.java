@@ -38,7 +38,9 @@ import java.util.stream.IntStream;
  *       one synchronisation per step) on fresh batches;</li>
  *   <li>the same with the GPU embedding cache holding a fraction of the rows and the tables in
  *       pinned host memory, with lookahead prefetch of the next batch; hit rate alongside. The cache moves
- *       rows as {@code --cache-transfer auto|bus|copy} says (trainer.cuda.cache-transfer, default auto).</li>
+ *       rows as {@code --cache-transfer auto|bus|copy} says (trainer.cuda.cache-transfer, default auto). Before
+ *       the first case, one unmeasured copy-mode cache run warms the host threads' path (see
+ *       warmUpCacheHostPath).</li>
  * </ol>
  * Run on the GPU machine by bench/device/run-gpu.sh, which runs the peer first and passes its output
  * with --peer. Options (each {@code --name value}): configs, batches, dtypes, optimizers, cache-fraction,
@@ -73,6 +75,7 @@ public final class TrainerGpuBench {
         String machine = probe.deviceName() + " (" + (probe.totalBytes() >> 30) + " GiB), " + BenchReport.thisMachine();
         BenchReport report = new BenchReport(a.getOrDefault("command", "bench/device/run-gpu.sh"), machine);
         System.out.println("gpu " + probe.deviceName() + "; peer figures read: " + peer.size());
+        if (cacheFraction > 0) warmUpCacheHostPath(configs.get(0), cacheFraction);
 
         for (String config : configs) {
             for (int batch : batches) {
@@ -121,6 +124,21 @@ public final class TrainerGpuBench {
             }
         }
         report.write(out);
+    }
+
+    /**
+     * Runs the copy-mode cache once, unmeasured, before any case: the first cache in the process that moves rows
+     * through host threads paid a one-off cost of ~0.1-0.2 s in its first timed steps (the JIT compiling the row
+     * copies, the threads starting), enough to read 0.22-0.39 (kaggle16 16384 bf16) or 0.75 (kaggle128 16384 fp32)
+     * for whichever case came first, against 0.89-0.98 for the same cases later in a process (bench/device/NOTES.md,
+     * session 5). A trainer pays it once at start-up; the figures are for steady training.
+     */
+    private static void warmUpCacheHostPath(String config, double cacheFraction) {
+        int batch = 16384, steps = 60;
+        ModelConfig model = ModelConfig.kaggle(config, batch, OptimizerKind.SGD, Precision.BF16);
+        apiPath(model, CudaOptions.defaults().withCacheFraction(cacheFraction).withCacheTransfer(CudaOptions.CacheTransfer.COPY),
+                batches(config, batch, WARMUP + steps + 1, 3), steps, "warm-up, not measured: " + config + " batch " + batch
+                        + " bf16 cache " + pct(cacheFraction) + " copy", null);
     }
 
     /** Steps on batches held on the GPU, queued back to back; wall time over the timed steps after a sync. */

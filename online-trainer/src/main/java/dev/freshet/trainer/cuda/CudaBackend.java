@@ -206,7 +206,8 @@ public final class CudaBackend implements TrainerBackend {
     public String description() {
         String where = options.cached()
                 ? "cache " + model.physicalRows() + " of " + config.totalRows() + " rows ("
-                + String.format("%.2f%%", 100.0 * model.physicalRows() / config.totalRows()) + "), tables in host memory, "
+                + String.format("%.2f%%", 100.0 * model.physicalRows() / config.totalRows()) + "), tables in host memory"
+                + (cache.hostTable().inHugePages() ? " (2 MiB pages)" : "") + ", "
                 + "cache transfer " + transferName()
                 : "all rows on the GPU";
         return "cuda (" + context.deviceName() + ", " + (context.totalBytes() >> 30) + " GiB, " + config.precision() + ", " + where + ")";

@@ -30,15 +30,16 @@ public record CudaOptions(int device, double cacheFraction, long cacheRows, bool
      * on the bus for every row, which tells when a batch misses many rows). {@code AUTO}: by the batch's lookups.
      *
      * <p>Measured on an H200 (TrainerGpuBench, cache of 2%, bench/device/NOTES.md): at batch 65536 copy reached
-     * 0.88-0.97 of the all-on-GPU speed against 0.68-0.91 for bus (kaggle16 and kaggle128); at batches 2048 and
-     * 16384 bus did better (0.73-0.89 against 0.43-0.83): there a plan moves a few thousand rows and the copy's
-     * fixed costs (two waits on the GPU, the hand-off to host threads) weigh more than the bus requests.
+     * 0.88-0.97 of the all-on-GPU speed against 0.68-0.91 for bus (kaggle16 and kaggle128); at 16384, once the
+     * host threads wrote evicted rows back after queueing the loaded rows' upload instead of before, copy 0.89-0.98
+     * against bus 0.75-0.97 (session 5, runs 5-6); at 2048 a plan moves a few thousand rows and bus does better:
+     * the copy's fixed costs (two waits on the GPU, the hand-off to host threads) weigh more than the bus requests.
      */
     public enum CacheTransfer {
         AUTO, BUS, COPY;
 
         /** AUTO copies when a full batch has at least this many lookups (examples x tables), else uses the bus kernel. */
-        public static final int AUTO_COPY_MIN_LOOKUPS = 1 << 20;
+        public static final int AUTO_COPY_MIN_LOOKUPS = 1 << 18;
 
         /** BUS or COPY for batches of at most {@code maxLookups} lookups. */
         public CacheTransfer forBatchLookups(long maxLookups) {

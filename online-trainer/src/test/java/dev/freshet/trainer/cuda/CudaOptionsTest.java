@@ -43,7 +43,8 @@ class CudaOptionsTest {
         assertEquals(CudaOptions.CacheTransfer.AUTO, o.cacheTransfer());
         assertEquals(CudaOptions.CacheTransfer.COPY, o.cacheTransfer().forBatchLookups(65536L * 26));
         assertEquals(CudaOptions.CacheTransfer.COPY, o.cacheTransfer().forBatchLookups(CudaOptions.CacheTransfer.AUTO_COPY_MIN_LOOKUPS));
-        assertEquals(CudaOptions.CacheTransfer.BUS, o.cacheTransfer().forBatchLookups(16384L * 26));
+        assertEquals(CudaOptions.CacheTransfer.COPY, o.cacheTransfer().forBatchLookups(16384L * 26));
+        assertEquals(CudaOptions.CacheTransfer.BUS, o.cacheTransfer().forBatchLookups(2048L * 26));
         CudaOptions bus = CudaOptions.from(ConfigSource.of(Map.of("trainer.cuda.cache-transfer", "bus")));
         assertEquals(CudaOptions.CacheTransfer.BUS, bus.cacheTransfer().forBatchLookups(65536L * 26), "a forced mode holds for any batch");
         ConfigException e = assertThrows(ConfigException.class,

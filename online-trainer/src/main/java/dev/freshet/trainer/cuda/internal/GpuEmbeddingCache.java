@@ -35,17 +35,21 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  * engine takes it to the host, host threads write the victims into the tables and gather the missing rows
  * ({@link HostRowMover}), a copy engine brings those back and a kernel puts them into their slots. The host's
  * share waits for the GPU's, so the cache's transfer thread completes a copy-mode plan while the caller goes
- * on (checking and staging the next batch while the GPU trains); the next plan, {@link #use}, {@link #release}
- * and the synchronous methods wait for it. One thread calls the cache; the transfer thread touches only the
- * pending plan's workspace, the transfer buffers, the host tables and the cache's stream, each of which the
- * caller reaches only after waiting for it.
+ * on (checking and staging the next batch while the GPU trains). The transfer thread gathers the rows to load
+ * first and queues their upload; only then does it write the evicted rows into the host tables, while the GPU
+ * unpacks and the next plan looks its batch up. The next plan and {@link #use} wait for the upload to be
+ * queued, {@link #release} and the synchronous methods for the whole host share. One thread calls the cache;
+ * the transfer thread touches only the pending plan's workspace, the transfer buffers, the host tables and the
+ * cache's stream, each of which the caller reaches only after waiting for it (the stream: after the upload is
+ * queued, when the transfer thread queues nothing more for that plan).
  *
  * <p>A row evicted by one plan and loaded by a later one carries every update made to it, in both modes,
  * because plans move rows in ticket order. Bus: the plans' kernels run in order on one stream, so the later
- * plan's load reads the host table after the earlier one's write-back. Copy: a plan's host share runs before
- * the next plan is queued (plan() waits for the pending one first), so the earlier plan's victims are in the
- * host tables before the later plan's host share gathers them; and the later plan's pack runs on the stream
- * after the earlier plan's unpack. Within one plan no row is both evicted (it was cached) and loaded (it was
+ * plan's load reads the host table after the earlier one's write-back. Copy: the plans' host shares run one
+ * after the other on the one transfer thread, write-back included, so the earlier plan's victims are in the
+ * host tables before the later plan's host share gathers them (and before its download overwrites the
+ * transfer buffer they are written from); the later plan's pack runs on the stream after the earlier plan's
+ * unpack. Within one plan no row is both evicted (it was cached) and loaded (it was
  * not). The rows a plan evicts are not being updated meanwhile: slots of the batch in flight are never
  * victims, and earlier steps have synchronised.
  *
@@ -92,9 +96,15 @@ public final class GpuEmbeddingCache extends CudaResource {
     /** Copy mode: the thread that completes plans, with the context it works in. */
     private final ExecutorService transferThread;
     private final CUcontext context;
-    /** The copy-mode plan being completed on the transfer thread (at most one), and that work. */
+    /**
+     * The copy-mode plan being completed on the transfer thread (at most one), that work, and the point in it
+     * after which the plan's rows are on their way to the GPU (only the write-back of its victims is left).
+     */
     private Plan pending;
     private Future<?> pendingWork;
+    private java.util.concurrent.CompletableFuture<Void> pendingQueued;
+    /** Why a write-back of evicted rows failed after its plan's upload was queued (the transfer thread sets it). */
+    private volatile String writeBackFailure;
     /** Why a copy-mode plan's rows never reached their slots; the directory then lists rows the slots lack. */
     private String transferFailure;
     private long plans;
@@ -291,7 +301,10 @@ public final class GpuEmbeddingCache extends CudaResource {
     }
 
     private static final List<String> BUS_STAGES = List.of("ids upload", "lookup", "victims", "swap", "assign");
-    /** "host rows" includes the host's wait for the download and its hand-off to the threads. */
+    /**
+     * "host rows" includes the host's wait for the download and its hand-off to the threads; it times the gather
+     * of the rows to load, not the write-back of the evicted ones, which follows the upload's queueing.
+     */
     private static final List<String> COPY_STAGES = List.of("ids upload", "lookup", "victims", "pack + download", "host rows",
             "upload + unpack", "assign");
 
@@ -322,7 +335,9 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     private Plan plan(int[] ids, int examples, long ticket, long oldestLive, CudaEvent[] marks) {
         checkOpen();
-        awaitTransfer(); // the earlier plan's rows move before this one's (the class comment)
+        // the earlier plan's loaded rows are queued before this plan's lookup; its write-back ends before this
+        // plan's host share starts, on the same transfer thread (the class comment)
+        awaitQueued();
         checkTransfers();
         int n = examples * tables;
         PlanBuffer b = freeBuffer();
@@ -347,10 +362,19 @@ public final class GpuEmbeddingCache extends CudaResource {
         if (transfer == CacheTransfer.COPY) {
             b.space.download(hostSwapCounts.host(), 8, stream); // counters [0] misses and [1] victims claimed
             swapCounted.record(stream);
+            java.util.concurrent.CompletableFuture<Void> queued = new java.util.concurrent.CompletableFuture<>();
             pending = plan;
+            pendingQueued = queued;
             pendingWork = transferThread.submit(() -> {
-                jcuda.driver.JCudaDriver.cuCtxSetCurrent(context);
-                completeTransfer(plan, marks);
+                try {
+                    jcuda.driver.JCudaDriver.cuCtxSetCurrent(context);
+                    completeTransfer(plan, marks, queued);
+                } catch (RuntimeException | Error e) {
+                    if (!queued.completeExceptionally(e)) {
+                        writeBackFailure = "the rows GPU cache plan " + plan.ticket + " evicted did not reach the host tables (" + e + ")";
+                    }
+                    throw e;
+                }
             });
             return plan;
         }
@@ -359,6 +383,7 @@ public final class GpuEmbeddingCache extends CudaResource {
         mark(marks, 4);
         kernels.cacheAssign(n, tables, b.ids.ptr(), offsets.ptr(), directory, b.slots.ptr(), stream);
         mark(marks, 5);
+        fetchOutcome(b);
         b.done.record(stream);
         return plan;
     }
@@ -367,8 +392,35 @@ public final class GpuEmbeddingCache extends CudaResource {
         return model.deviceAccum() == null ? null : model.deviceAccum().ptr();
     }
 
-    /** Copy mode: waits until the transfer thread has completed the pending plan, if any. */
+    /**
+     * Copy mode: waits until the transfer thread has queued the pending plan's upload (all it queues on the
+     * stream for that plan), if it has not been waited for; its write-back may still run.
+     */
+    private void awaitQueued() {
+        java.util.concurrent.CompletableFuture<Void> queued = pendingQueued;
+        if (queued == null) return;
+        pendingQueued = null;
+        boolean interrupted = false;
+        try {
+            while (true) {
+                try {
+                    queued.get();
+                    return;
+                } catch (InterruptedException e) {
+                    interrupted = true; // the transfer thread still uses the stream and the buffers: wait all the same
+                }
+            }
+        } catch (ExecutionException e) {
+            transferFailure = "the rows of GPU cache plan " + pending.ticket + " did not reach their slots (" + e.getCause() + ")";
+            throw transferFailed(e.getCause());
+        } finally {
+            if (interrupted) Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Copy mode: waits until the transfer thread has completed the pending plan, write-back included, if any. */
     private void awaitTransfer() {
+        awaitQueued();
         Plan p = pending;
         if (p == null) return;
         Future<?> work = pendingWork;
@@ -385,7 +437,10 @@ public final class GpuEmbeddingCache extends CudaResource {
                 }
             }
         } catch (ExecutionException e) {
-            transferFailure = "the rows of GPU cache plan " + p.ticket + " did not reach their slots (" + e.getCause() + ")";
+            if (transferFailure == null) {
+                transferFailure = writeBackFailure != null ? writeBackFailure
+                        : "the rows of GPU cache plan " + p.ticket + " did not reach their slots (" + e.getCause() + ")";
+            }
             throw transferFailed(e.getCause());
         } finally {
             if (interrupted) Thread.currentThread().interrupt();
@@ -393,6 +448,7 @@ public final class GpuEmbeddingCache extends CudaResource {
     }
 
     private void checkTransfers() {
+        if (transferFailure == null) transferFailure = writeBackFailure;
         if (transferFailure != null) throw transferFailed(null);
     }
 
@@ -403,9 +459,11 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     /**
      * On the transfer thread: waits until the plan's swap lists are known and its victims' rows have reached the
-     * host, moves the rows in host memory, and queues their upload, the unpack and the slot assignment.
+     * host, gathers the rows to load, queues their upload, the unpack and the slot assignment (then completes
+     * {@code queued}), and writes the victims' rows into the host tables.
      */
-    private void completeTransfer(Plan p, CudaEvent[] marks) {
+    private void completeTransfer(Plan p, CudaEvent[] marks, java.util.concurrent.CompletableFuture<Void> queued) {
+        if (writeBackFailure != null) throw new IllegalStateException(writeBackFailure);
         PlanBuffer b = p.buffer;
         DlrmKernels.CachePlanSpace w = b.workspace;
         swapCounted.synchronize();
@@ -427,7 +485,7 @@ public final class GpuEmbeddingCache extends CudaResource {
         if (n > 0) {
             swapPacked.record(stream);
             swapPacked.synchronize();
-            mover.move(n, hostDownRows, hostUpRows, hostTable.hostRows(), accum ? hostAccum.hostRows() : null);
+            mover.gather(n, hostDownRows, hostUpRows, hostTable.hostRows(), accum ? hostAccum.hostRows() : null);
         }
         mark(marks, 5);
         if (n > 0) {
@@ -437,7 +495,21 @@ public final class GpuEmbeddingCache extends CudaResource {
         mark(marks, 6);
         kernels.cacheAssign(p.lookups, tables, b.ids.ptr(), offsets.ptr(), directory, b.slots.ptr(), stream);
         mark(marks, 7);
+        fetchOutcome(b);
         b.done.record(stream);
+        queued.complete(null);
+        // the victims' rows, from the download buffer, which the next plan's download (queued by this thread,
+        // after this) overwrites; the next plan's gather runs after this too
+        if (n > 0) mover.writeBack(n, hostDownRows, hostTable.hostRows(), accum ? hostAccum.hostRows() : null);
+    }
+
+    /**
+     * Queues the download of the plan's outcome (misses, and whether the cache could hold the batch) for
+     * {@link #finish}: on the cache's stream, at the end of the plan, rather than on the step's stream, where a
+     * small device-to-host copy would hold the step back by a bus round trip.
+     */
+    private void fetchOutcome(PlanBuffer b) {
+        b.space.download(b.result.host(), 4L * 5, stream);
     }
 
     private void mark(CudaEvent[] marks, int i) {
@@ -451,17 +523,16 @@ public final class GpuEmbeddingCache extends CudaResource {
     }
 
     /**
-     * Makes {@code compute} wait for the plan, then copies its slots into {@code stepIds} (the step's id
-     * input) and fetches the plan's outcome for {@link #finish}.
+     * Makes {@code compute} wait for the plan (its outcome for {@link #finish} fetched with it), then copies its
+     * slots into {@code stepIds} (the step's id input).
      */
     public void use(Plan plan, DeviceBuffer stepIds, CudaStream compute) {
         checkOpen();
-        if (plan == pending) awaitTransfer();
+        if (plan == pending) awaitQueued();
         checkTransfers();
         PlanBuffer b = plan.buffer;
         compute.waitFor(b.done);
         cuMemcpyDtoDAsync(stepIds.ptr(), b.slots.ptr(), 4L * plan.lookups, compute.handle());
-        b.space.download(b.result.host(), 4L * 5, compute);
         b.used = true;
     }
 

@@ -62,26 +62,44 @@ final class HostRowMover implements AutoCloseable {
      * Moves the rows of {@code n} entries: evicted rows from {@code down} into {@code table} (and
      * {@code accum}), loaded rows from there into {@code up}. Returns when every row has moved. No entry's
      * evicted row is another's loaded row (a plan evicts cached rows and loads missing ones), so the entries
-     * may move in any order.
+     * may move in any order, and {@link #gather} and {@link #writeBack} may run apart, in either order.
      */
     void move(int n, ByteBuffer down, ByteBuffer up, RowChunks table, RowChunks accum) {
-        int dim = table.dim();
-        int evictedAt = 8 * n, evictedAccumAt = evictedAt + 4 * n * dim, loadedAccumAt = 4 * n * dim;
+        gather(n, down, up, table, accum);
+        writeBack(n, down, table, accum);
+    }
+
+    /** The loaded rows of {@code n} entries, from {@code table} (and {@code accum}) into {@code up}. */
+    void gather(int n, ByteBuffer down, ByteBuffer up, RowChunks table, RowChunks accum) {
+        int loadedAccumAt = 4 * n * table.dim();
+        inParallel(n, (from, to) -> {
+            table.gather(up, 0, down, 4 * n, from, to);
+            if (accum != null) accum.gather(up, loadedAccumAt, down, 4 * n, from, to);
+        });
+    }
+
+    /** The evicted rows of {@code n} entries, from {@code down} into {@code table} (and {@code accum}). */
+    void writeBack(int n, ByteBuffer down, RowChunks table, RowChunks accum) {
+        int evictedAt = 8 * n, evictedAccumAt = evictedAt + 4 * n * table.dim();
+        inParallel(n, (from, to) -> {
+            table.scatter(down, evictedAt, down, 0, from, to);
+            if (accum != null) accum.scatter(down, evictedAccumAt, down, 0, from, to);
+        });
+    }
+
+    private interface Part {
+        void run(int from, int to);
+    }
+
+    /** Runs {@code part} over [0, n) split between the threads; returns when every share has ended. */
+    private void inParallel(int n, Part part) {
         int tasks = Math.max(1, Math.min(threads, n / MIN_ENTRIES_PER_TASK));
         List<Future<?>> running = new ArrayList<>(tasks - 1);
         try {
             for (int t = 0; t < tasks; t++) {
                 int from = (int) ((long) n * t / tasks), to = (int) ((long) n * (t + 1) / tasks);
-                Runnable part = () -> {
-                    table.scatter(down, evictedAt, down, 0, from, to);
-                    table.gather(up, 0, down, 4 * n, from, to);
-                    if (accum != null) {
-                        accum.scatter(down, evictedAccumAt, down, 0, from, to);
-                        accum.gather(up, loadedAccumAt, down, 4 * n, from, to);
-                    }
-                };
-                if (t == tasks - 1) part.run();
-                else running.add(pool.submit(part));
+                if (t == tasks - 1) part.run(from, to);
+                else running.add(pool.submit(() -> part.run(from, to)));
             }
         } finally {
             // every part has ended before the caller hands the buffers to a copy (also when one failed)

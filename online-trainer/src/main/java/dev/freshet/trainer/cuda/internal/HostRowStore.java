@@ -40,7 +40,7 @@ public final class HostRowStore extends CudaResource {
             jcuda.driver.CUdeviceptr[] ptrs = new jcuda.driver.CUdeviceptr[n];
             for (int c = 0; c < n; c++) {
                 long chunkRows = Math.min(rowsPerChunk, rows - c * rowsPerChunk);
-                chunks[c] = new PinnedHostBuffer(name + " chunk " + c, chunkRows * dim * Float.BYTES, true);
+                chunks[c] = PinnedHostBuffer.forRowTable(name + " chunk " + c, chunkRows * dim * Float.BYTES);
                 ptrs[c] = chunks[c].devicePointer();
             }
             addresses = new DeviceBuffer(name + " chunk addresses", (long) n * Long.BYTES);
@@ -109,6 +109,12 @@ public final class HostRowStore extends CudaResource {
         for (PinnedHostBuffer c : chunks) {
             jcuda.driver.JCudaDriver.cuMemsetD32Async(c.devicePointer(), 0, c.bytes() / 4, stream.handle());
         }
+    }
+
+    /** Whether every chunk lies at 2 MiB boundaries in Java-allocated memory (see {@link PinnedHostBuffer#forRowTable}). */
+    public boolean inHugePages() {
+        for (PinnedHostBuffer c : chunks) if (!c.inHugePages()) return false;
+        return true;
     }
 
     public long bytes() {

@@ -8,28 +8,74 @@ import java.nio.ByteOrder;
 
 import static jcuda.driver.JCudaDriver.CU_MEMHOSTALLOC_DEVICEMAP;
 import static jcuda.driver.JCudaDriver.CU_MEMHOSTALLOC_PORTABLE;
+import static jcuda.driver.JCudaDriver.CU_MEMHOSTREGISTER_DEVICEMAP;
+import static jcuda.driver.JCudaDriver.CU_MEMHOSTREGISTER_PORTABLE;
 import static jcuda.driver.JCudaDriver.cuMemFreeHost;
 import static jcuda.driver.JCudaDriver.cuMemHostAlloc;
 import static jcuda.driver.JCudaDriver.cuMemHostGetDevicePointer;
+import static jcuda.driver.JCudaDriver.cuMemHostRegister;
+import static jcuda.driver.JCudaDriver.cuMemHostUnregister;
 
 /**
  * Page-locked host memory, off the Java heap: staging for copies, and (mapped) the full embedding
  * tables that the GPU cache reads and writes directly over the bus.
  */
 public final class PinnedHostBuffer extends CudaResource {
-    private final Pointer host = new Pointer();
+    private static final int HUGE_PAGE = 2 << 20;
+
+    private final Pointer host;
     private final CUdeviceptr device;
     private final long bytes;
+    /** Registered memory: the Java-allocated buffer (2 MiB aligned) that the driver pinned; null for the driver's own. */
+    private final ByteBuffer registered;
 
     public PinnedHostBuffer(String name, long bytes, boolean mapped) {
+        this(name, bytes, mapped, false);
+    }
+
+    /**
+     * Mapped memory for tables the GPU reads and writes over the bus and host threads copy rows of at random:
+     * where the kernel backs Java's large allocations with transparent huge pages ({@link HostHugePages}), the
+     * memory is allocated by Java at a 2 MiB boundary and registered with the driver (cuMemHostRegister), so
+     * that a host thread's row copy misses the TLB far less often; elsewhere, or when Java cannot allocate it
+     * (its direct-memory limit, -XX:MaxDirectMemorySize), the driver allocates it as for any other buffer. At
+     * most 1 GiB.
+     */
+    public static PinnedHostBuffer forRowTable(String name, long bytes) {
+        if (HostHugePages.available() && bytes <= 1L << 30) {
+            try {
+                return new PinnedHostBuffer(name, bytes, true, true);
+            } catch (OutOfMemoryError | IllegalStateException e) {
+                // Java's direct-memory limit, or the driver would not register it: the driver's own allocation below
+            }
+        }
+        return new PinnedHostBuffer(name, bytes, true, false);
+    }
+
+    private PinnedHostBuffer(String name, long bytes, boolean mapped, boolean hugePages) {
         super("pinned host buffer " + name + " (" + bytes + " bytes)");
         if (bytes <= 0) throw new IllegalArgumentException("pinned host buffer " + name + " needs a positive size, got " + bytes);
         this.bytes = bytes;
-        try {
-            cuMemHostAlloc(host, bytes, CU_MEMHOSTALLOC_PORTABLE | (mapped ? CU_MEMHOSTALLOC_DEVICEMAP : 0));
-        } catch (RuntimeException e) {
-            throw new IllegalStateException("could not pin " + (bytes >> 20) + " MiB of host memory for " + name + " ("
-                    + e.getMessage() + "). Fix: more host memory, or a smaller model", e);
+        if (hugePages) {
+            // alignedSlice rounds both ends to the unit: whole huge pages, plus one for the alignment
+            long whole = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+            registered = ByteBuffer.allocateDirect(Math.toIntExact(whole + HUGE_PAGE)).alignedSlice(HUGE_PAGE);
+            host = Pointer.to(registered);
+            try {
+                cuMemHostRegister(host, bytes, CU_MEMHOSTREGISTER_PORTABLE | (mapped ? CU_MEMHOSTREGISTER_DEVICEMAP : 0));
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("could not register " + (bytes >> 20) + " MiB of host memory for " + name
+                        + " with the driver (" + e.getMessage() + ")", e);
+            }
+        } else {
+            registered = null;
+            host = new Pointer();
+            try {
+                cuMemHostAlloc(host, bytes, CU_MEMHOSTALLOC_PORTABLE | (mapped ? CU_MEMHOSTALLOC_DEVICEMAP : 0));
+            } catch (RuntimeException e) {
+                throw new IllegalStateException("could not pin " + (bytes >> 20) + " MiB of host memory for " + name + " ("
+                        + e.getMessage() + "). Fix: more host memory, or a smaller model", e);
+            }
         }
         if (mapped) {
             device = new CUdeviceptr();
@@ -62,6 +108,9 @@ public final class PinnedHostBuffer extends CudaResource {
         if (byteOffset < 0 || byteOffset + length > bytes) {
             throw new IndexOutOfBoundsException("bytes [" + byteOffset + ", " + (byteOffset + length) + ") outside " + what());
         }
+        if (registered != null) {
+            return registered.slice(Math.toIntExact(byteOffset), length).order(ByteOrder.LITTLE_ENDIAN);
+        }
         return host.getByteBuffer(byteOffset, length).order(ByteOrder.LITTLE_ENDIAN);
     }
 
@@ -69,8 +118,17 @@ public final class PinnedHostBuffer extends CudaResource {
         return bytes;
     }
 
+    /** Whether this memory was allocated by Java at a 2 MiB boundary (huge pages where the kernel gives them). */
+    public boolean inHugePages() {
+        return registered != null;
+    }
+
     @Override
     void release() {
-        cuMemFreeHost(host);
+        if (registered != null) {
+            cuMemHostUnregister(host);
+        } else {
+            cuMemFreeHost(host);
+        }
     }
 }

@@ -27,6 +27,8 @@ class CacheSwapGpuTest {
              DeviceBuffer cache = DeviceBuffer.floats("cache", (long) slots * dim);
              DeviceBuffer cacheAccum = DeviceBuffer.floats("cache accum", slots);
              DeviceBuffer plan = DeviceBuffer.ints("plan", 3L * slots)) {
+            // where huge pages are on offer (run-gpu.sh sets the glibc tunable), the tables are Java memory registered with the driver
+            assertEquals(HostHugePages.available(), table.inHugePages(), "table memory in 2 MiB pages");
             SplittableRandom r = new SplittableRandom(5);
             float[][] host = new float[rows][dim];
             float[] hostAcc = new float[rows];
