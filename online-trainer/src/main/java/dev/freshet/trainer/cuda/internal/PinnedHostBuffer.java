@@ -37,12 +37,13 @@ public final class PinnedHostBuffer extends CudaResource {
      * Mapped memory for tables the GPU reads and writes over the bus and host threads copy rows of at random:
      * where the kernel backs Java's large allocations with transparent huge pages ({@link HostHugePages}), the
      * memory is allocated by Java at a 2 MiB boundary and registered with the driver (cuMemHostRegister), so
-     * that a host thread's row copy misses the TLB far less often; elsewhere, or when Java cannot allocate it
-     * (its direct-memory limit, -XX:MaxDirectMemorySize), the driver allocates it as for any other buffer. At
-     * most 1 GiB.
+     * that a host thread's row copy misses the TLB far less often. Elsewhere, or where it would leave less than a
+     * quarter of Java's direct-memory limit (-XX:MaxDirectMemorySize, by default the heap's limit) to the rest of
+     * the process (Kafka's and Flink's buffers come from it too), the driver allocates it as for any other
+     * buffer. At most 1 GiB.
      */
     public static PinnedHostBuffer forRowTable(String name, long bytes) {
-        if (HostHugePages.available() && bytes <= 1L << 30) {
+        if (HostHugePages.available() && bytes <= 1L << 30 && HostHugePages.directMemoryLeftAfter(bytes + 2L * HUGE_PAGE) >= 0) {
             try {
                 return new PinnedHostBuffer(name, bytes, true, true);
             } catch (OutOfMemoryError | IllegalStateException e) {

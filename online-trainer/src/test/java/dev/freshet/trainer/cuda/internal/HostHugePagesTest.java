@@ -4,6 +4,7 @@ import org.junit.jupiter.api.Test;
 
 import java.util.Map;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -25,6 +26,20 @@ class HostHugePagesTest {
         // 2 asks for reserved hugetlbfs pages, which a machine rarely has: not what the tables rely on
         assertFalse(HostHugePages.available(MADVISE, Map.of("GLIBC_TUNABLES", "glibc.malloc.hugetlb=2")));
         assertFalse(HostHugePages.available(MADVISE, Map.of("GLIBC_TUNABLES", "glibc.malloc.hugetlb=10")));
+    }
+
+    @Test
+    void jvmSizesParseWithTheirSuffixes() {
+        assertEquals(512L << 20, HostHugePages.parseSize("512m"));
+        assertEquals(3L << 30, HostHugePages.parseSize("3G"));
+        assertEquals(4096, HostHugePages.parseSize("4096"));
+    }
+
+    @Test
+    void directMemoryKeepsAQuarterForTheRestOfTheProcess() {
+        long limit = Runtime.getRuntime().maxMemory(); // the surefire JVM sets no -XX:MaxDirectMemorySize
+        assertTrue(HostHugePages.directMemoryLeftAfter(1 << 20) >= 0, "1 MiB of a " + (limit >> 20) + " MiB limit");
+        assertTrue(HostHugePages.directMemoryLeftAfter(limit - limit / 8) < 0, "seven eighths of the limit leaves less than a quarter");
     }
 
     @Test
