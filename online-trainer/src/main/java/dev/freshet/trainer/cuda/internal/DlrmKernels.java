@@ -378,7 +378,7 @@ public final class DlrmKernels extends CudaResource {
 
     /** Directory arrays of the GPU cache (see DlrmKernels.cu, "GPU embedding cache directory"). */
     public record CacheDirectory(int capacity, CUdeviceptr rowSlot, CUdeviceptr rowCount, CUdeviceptr slotRow,
-                                 CUdeviceptr slotEpoch) {
+                                 CUdeviceptr slotEpoch, CUdeviceptr slotCount) {
     }
 
     /** A plan's workspace: its counters, miss list, victims and swap lists, each of maxMisses entries. */
@@ -389,7 +389,7 @@ public final class DlrmKernels extends CudaResource {
     public void cacheLookup(int n, int tables, CUdeviceptr ids, CUdeviceptr tableOffset, CacheDirectory d, int epoch,
                             CachePlanSpace p, CudaStream stream) {
         launch(cacheLookup, ceilDiv(n, 256), 1, 1, 256, 0, stream, n, tables, ids, tableOffset, d.rowSlot(), d.rowCount(),
-                d.slotEpoch(), epoch, p.missRows(), p.counters());
+                d.slotEpoch(), d.slotCount(), epoch, p.missRows(), p.counters());
     }
 
     /** Chooses the plan's victims among the slots not pinned by tickets {@code >= oldestLive}. */
@@ -397,12 +397,13 @@ public final class DlrmKernels extends CudaResource {
                                    CudaStream stream) {
         int cap = d.capacity();
         launch(cacheHistogram, (int) Math.min(ceilDiv(cap, 256), MULTIPROCESSORS * 8L), 1, 1, 256, 0, stream, cap, d.slotRow(),
-                d.slotEpoch(), d.rowCount(), oldestLive, p.counters());
+                d.slotEpoch(), d.slotCount(), oldestLive, p.counters());
         launch(cacheThreshold, 1, 1, 1, 1, 0, stream, p.counters(), totalMisses);
-        launch(cacheSelect, ceilDiv(cap, 256), 1, 1, 256, 0, stream, cap, d.slotRow(), d.slotEpoch(), d.rowCount(), oldestLive,
+        launch(cacheSelect, ceilDiv(cap, 256), 1, 1, 256, 0, stream, cap, d.slotRow(), d.slotEpoch(), d.slotCount(), oldestLive,
                 epoch, p.counters(), p.victims());
         launch(cacheInstall, Math.min(ceilDiv(p.maxMisses(), 256), MULTIPROCESSORS * 8), 1, 1, 256, 0, stream, p.maxMisses(),
-                p.counters(), p.missRows(), p.victims(), d.rowSlot(), d.slotRow(), p.swapSlot(), p.swapEvict(), p.swapLoad());
+                p.counters(), p.missRows(), p.victims(), d.rowSlot(), d.slotRow(), d.rowCount(), d.slotCount(), p.swapSlot(),
+                p.swapEvict(), p.swapLoad());
     }
 
     public void cacheAssign(int n, int tables, CUdeviceptr ids, CUdeviceptr tableOffset, CacheDirectory d, CUdeviceptr slots,
@@ -411,12 +412,12 @@ public final class DlrmKernels extends CudaResource {
     }
 
     public void cacheAge(CacheDirectory d, CudaStream stream) {
-        launch(cacheAge, ceilDiv(d.capacity(), 256), 1, 1, 256, 0, stream, d.capacity(), d.slotRow(), d.rowCount());
+        launch(cacheAge, ceilDiv(d.capacity(), 256), 1, 1, 256, 0, stream, d.capacity(), d.slotRow(), d.rowCount(), d.slotCount());
     }
 
     /** rowCount[rows[i]] += counts[i] (saturating at 2^31 - 1) for i in [0, n). */
     public void cacheAddCounts(int n, CUdeviceptr rows, CUdeviceptr counts, CacheDirectory d, CudaStream stream) {
-        launch(cacheAddCounts, ceilDiv(n, 256), 1, 1, 256, 0, stream, n, rows, counts, d.rowCount());
+        launch(cacheAddCounts, ceilDiv(n, 256), 1, 1, 256, 0, stream, n, rows, counts, d.rowCount(), d.rowSlot(), d.slotCount());
     }
 
     public void cacheFlush(int n, CUdeviceptr slots, CUdeviceptr rows, CUdeviceptr cacheTable, CUdeviceptr cacheAccum,

@@ -54,7 +54,7 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  * victims, and earlier steps have synchronised.
  *
  * <p>GPU memory beyond the cached rows: 8 bytes per table row for the directory (slot and access
- * count), three plan workspaces of about 28 bytes per lookup of a full batch, and in copy mode one packed
+ * count) and 12 per slot (row, last ticket, the row's count), three plan workspaces of about 28 bytes per lookup of a full batch, and in copy mode one packed
  * buffer of 4 (D + 3) bytes per row a plan can move (min(lookups of a full batch, slots)); the same twice in
  * pinned host memory.
  */
@@ -74,7 +74,7 @@ public final class GpuEmbeddingCache extends CudaResource {
     private final HostRowStore hostAccum;
     private final CudaStream stream;
     private final DlrmKernels.CacheDirectory directory;
-    private final DeviceBuffer offsets, rowSlot, rowCount, slotRow, slotEpoch, totalMisses;
+    private final DeviceBuffer offsets, rowSlot, rowCount, slotRow, slotEpoch, slotCount, totalMisses;
     private final PinnedHostBuffer statsStaging;
     private final PlanBuffer[] buffers = new PlanBuffer[PLAN_BUFFERS];
     private final List<CudaResource> owned = new ArrayList<>();
@@ -211,6 +211,7 @@ public final class GpuEmbeddingCache extends CudaResource {
             rowCount = add(owned, DeviceBuffer.ints("cache directory: access count of each row", total));
             slotRow = add(owned, DeviceBuffer.ints("cache directory: row of each slot", capacity));
             slotEpoch = add(owned, DeviceBuffer.ints("cache directory: last ticket of each slot", capacity));
+            slotCount = add(owned, DeviceBuffer.ints("cache directory: access count of each slot's row", capacity));
             totalMisses = add(owned, new DeviceBuffer("cache misses", 8));
             statsStaging = add(owned, new PinnedHostBuffer("cache statistics staging", 8 + 4L * (tables + 1), false));
             for (int i = 0; i < PLAN_BUFFERS; i++) buffers[i] = new PlanBuffer(i, maxLookups, maxMisses, owned);
@@ -246,7 +247,8 @@ public final class GpuEmbeddingCache extends CudaResource {
             closeAll(owned);
             throw e;
         }
-        directory = new DlrmKernels.CacheDirectory(capacity, rowSlot.ptr(), rowCount.ptr(), slotRow.ptr(), slotEpoch.ptr());
+        directory = new DlrmKernels.CacheDirectory(capacity, rowSlot.ptr(), rowCount.ptr(), slotRow.ptr(), slotEpoch.ptr(),
+                slotCount.ptr());
         ByteBuffer o = statsStaging.view(8, 4 * (tables + 1));
         for (int t = 0; t <= tables; t++) o.putInt((int) tableOffset[t]);
         offsets.upload(statsStaging.hostAt(8), 4L * (tables + 1), stream);
@@ -284,7 +286,8 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     /** Bytes of GPU memory of the directory and the plan workspaces (the cached rows are the model's). */
     public long deviceBytes() {
-        long b = offsets.bytes() + rowSlot.bytes() + rowCount.bytes() + slotRow.bytes() + slotEpoch.bytes() + totalMisses.bytes();
+        long b = offsets.bytes() + rowSlot.bytes() + rowCount.bytes() + slotRow.bytes() + slotEpoch.bytes() + slotCount.bytes()
+                + totalMisses.bytes();
         for (PlanBuffer p : buffers) b += p.ids.bytes() + p.slots.bytes() + p.space.bytes();
         return b + (devicePacked == null ? 0 : devicePacked.bytes());
     }
@@ -583,6 +586,7 @@ public final class GpuEmbeddingCache extends CudaResource {
         rowSlot.fill32(-1, totalRows(), stream);
         slotRow.fill32(-1, capacity, stream);
         slotEpoch.fill32(-1, capacity, stream);
+        slotCount.fill32(0, capacity, stream);
         stream.synchronize();
     }
 

@@ -1287,6 +1287,9 @@ extern "C" __global__ void cache_unpack(int n, const int* __restrict__ slots, co
 //   rowSlot[row]    slot of a global row, -1 when not cached (-2 while a plan is loading it)
 //   rowCount[row]   accesses of the row (halved every few hundred plans, so a moved hot set ages out)
 //   slotRow[slot]   row in a slot, -1 when empty;  slotEpoch[slot] ticket of the last plan that used it
+//   slotCount[slot] rowCount of the slot's row, kept beside it so that choosing victims streams through the
+//                   slots instead of gathering 1 count per slot from rowCount at random (two passes over every
+//                   slot per plan, whatever the batch: at batch 2048 they cost more than the rest of the plan)
 // A plan (ticket `epoch`) runs on one stream: lookup pins the batch's cached rows and lists its misses;
 // victims are the least-counted slots not pinned by a batch still to train (epoch < oldestLive): a
 // log2 histogram of the candidates' counts gives the threshold, select claims that many slots;
@@ -1310,7 +1313,7 @@ __device__ __forceinline__ int cacheRow(int i, const int T, const int* __restric
 }
 
 extern "C" __global__ void cache_lookup(int n, int T, const int* __restrict__ ids, const int* __restrict__ tableOffset,
-                                        int* rowSlot, unsigned* rowCount, int* slotEpoch, int epoch,
+                                        int* rowSlot, unsigned* rowCount, int* slotEpoch, unsigned* slotCount, int epoch,
                                         int* __restrict__ missRows, int* counters) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
@@ -1319,6 +1322,7 @@ extern "C" __global__ void cache_lookup(int n, int T, const int* __restrict__ id
     if (rowCount[row] < 0x7fffffffu) atomicAdd(&rowCount[row], 1u);
     int s = rowSlot[row];
     if (s >= 0) {
+        if (slotCount[s] < 0x7fffffffu) atomicAdd(&slotCount[s], 1u);
         slotEpoch[s] = epoch;  // pinned: every thread of the row writes the same value
     } else if (s == -1 && atomicCAS(&rowSlot[row], -1, -2) == -1) {
         missRows[atomicAdd(&counters[0], 1)] = row;  // the first lookup of a missing row lists it once
@@ -1326,14 +1330,13 @@ extern "C" __global__ void cache_lookup(int n, int T, const int* __restrict__ id
 }
 
 extern "C" __global__ void cache_histogram(int cap, const int* __restrict__ slotRow, const int* __restrict__ slotEpoch,
-                                           const unsigned* __restrict__ rowCount, int oldestLive, int* counters) {
+                                           const unsigned* __restrict__ slotCount, int oldestLive, int* counters) {
     __shared__ int h[DIR_BINS];
     for (int b = threadIdx.x; b < DIR_BINS; b += blockDim.x) h[b] = 0;
     __syncthreads();
     for (int s = blockIdx.x * blockDim.x + threadIdx.x; s < cap; s += gridDim.x * blockDim.x) {
         if (slotEpoch[s] < oldestLive) {
-            int r = slotRow[s];
-            atomicAdd(&h[r < 0 ? 0 : countBin(rowCount[r])], 1);
+            atomicAdd(&h[slotRow[s] < 0 ? 0 : countBin(slotCount[s])], 1);
         }
     }
     __syncthreads();
@@ -1352,13 +1355,12 @@ extern "C" __global__ void cache_threshold(int* counters, unsigned long long* to
 }
 
 extern "C" __global__ void cache_select(int cap, const int* __restrict__ slotRow, int* slotEpoch,
-                                        const unsigned* __restrict__ rowCount, int oldestLive, int epoch,
+                                        const unsigned* __restrict__ slotCount, int oldestLive, int epoch,
                                         int* counters, int* __restrict__ victims) {
     int s = blockIdx.x * blockDim.x + threadIdx.x;
     bool candidate = false;
     if (s < cap && slotEpoch[s] < oldestLive) {
-        int r = slotRow[s];
-        candidate = (r < 0 ? 0 : countBin(rowCount[r])) <= counters[2];
+        candidate = (slotRow[s] < 0 ? 0 : countBin(slotCount[s])) <= counters[2];
     }
     // one atomic per warp (most slots are candidates when the threshold is high): the warp's candidates
     // take consecutive victim positions
@@ -1380,6 +1382,7 @@ extern "C" __global__ void cache_select(int cap, const int* __restrict__ slotRow
 // victim (shortfall) is left uncached and flagged; the host refuses the step's result.
 extern "C" __global__ void cache_install(int maxMisses, const int* counters, const int* __restrict__ missRows,
                                          const int* __restrict__ victims, int* rowSlot, int* slotRow,
+                                         const unsigned* __restrict__ rowCount, unsigned* __restrict__ slotCount,
                                          int* __restrict__ swapSlot, int* __restrict__ swapEvict, int* __restrict__ swapLoad) {
     int n = min(maxMisses, counters[0]), claimed = min(n, counters[1]);
     for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
@@ -1392,6 +1395,7 @@ extern "C" __global__ void cache_install(int maxMisses, const int* counters, con
         int s = victims[i], old = slotRow[s];
         if (old >= 0) rowSlot[old] = -1;
         slotRow[s] = row;
+        slotCount[s] = rowCount[row];
         rowSlot[row] = s;
         swapSlot[i] = s; swapEvict[i] = old; swapLoad[i] = row;
     }
@@ -1407,20 +1411,28 @@ extern "C" __global__ void cache_assign(int n, int T, const int* __restrict__ id
 }
 
 // Halves the access counts of the cached rows (the host planner's aging, on the GPU).
-extern "C" __global__ void cache_age(int cap, const int* __restrict__ slotRow, unsigned* rowCount) {
+extern "C" __global__ void cache_age(int cap, const int* __restrict__ slotRow, unsigned* rowCount, unsigned* slotCount) {
     int s = blockIdx.x * blockDim.x + threadIdx.x;
     if (s >= cap) return;
     int r = slotRow[s];
-    if (r >= 0) rowCount[r] >>= 1;
+    if (r >= 0) {
+        rowCount[r] >>= 1;
+        slotCount[s] >>= 1;
+    }
 }
 
 // Adds access counts seen elsewhere (feature-stats heavy hitters) to rows' counts, saturating.
 extern "C" __global__ void cache_add_counts(int n, const int* __restrict__ rows, const unsigned* __restrict__ counts,
-                                            unsigned* rowCount) {
+                                            unsigned* rowCount, const int* __restrict__ rowSlot, unsigned* slotCount) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     unsigned old = atomicAdd(&rowCount[rows[i]], counts[i]);
     if (old + counts[i] > 0x7fffffffu || old + counts[i] < old) rowCount[rows[i]] = 0x7fffffffu;
+    int s = rowSlot[rows[i]];  // between plans: a slot, or -1
+    if (s >= 0) {
+        old = atomicAdd(&slotCount[s], counts[i]);
+        if (old + counts[i] > 0x7fffffffu || old + counts[i] < old) slotCount[s] = 0x7fffffffu;
+    }
 }
 
 // Deterministic initialisation for benchmarks that need no host copy of a model: uniform in [-scale, scale)
