@@ -33,7 +33,7 @@ import java.util.stream.IntStream;
  * Three measurements per config, batch and precision:
  * <ol>
  *   <li>resident: batches already on the GPU, steps queued back to back, as the peer times itself
- *       (8 batches in rotation, 10 warm-up steps, then 100 timed steps, 40 from batch 16384);</li>
+ *       (8 batches in rotation, 10 warm-up steps, then 300 timed steps at batch 2048, 120 at 16384, 40 at 65536);</li>
  *   <li>the trainer's API path ({@code train(Examples)}: host batch in, probabilities and loss out,
  *       one synchronisation per step) on fresh batches;</li>
  *   <li>the same with the GPU embedding cache holding a fraction of the rows and the tables in
@@ -79,7 +79,9 @@ public final class TrainerGpuBench {
 
         for (String config : configs) {
             for (int batch : batches) {
-                int steps = fixedSteps > 0 ? fixedSteps : (batch >= 16384 ? 40 : 100);
+                // at least ~0.15 s timed per case: 40 steps of 16384 or 100 of 2048 (50-60 ms) let one stall of the
+                // process decide a ratio
+                int steps = fixedSteps > 0 ? fixedSteps : (batch >= 65536 ? 40 : batch >= 16384 ? 120 : 300);
                 Examples[] rotation = batches(config, batch, ROTATION, 1);
                 Examples[] fresh = apiPath || cacheFraction > 0 ? batches(config, batch, WARMUP + steps + 1, 2) : null;
                 for (String dtype : dtypes) {

@@ -26,8 +26,13 @@ public final class PinnedHostBuffer extends CudaResource {
     private final Pointer host;
     private final CUdeviceptr device;
     private final long bytes;
-    /** Registered memory: the Java-allocated buffer (2 MiB aligned) that the driver pinned; null for the driver's own. */
+    /**
+     * Registered memory: the Java-allocated buffer (2 MiB aligned) that the driver pinned, and the allocation it lies
+     * in, freed at close (not when the collector gets to it: a closed cache's tables are gigabytes); null for the
+     * driver's own memory.
+     */
     private final ByteBuffer registered;
+    private final ByteBuffer allocation;
 
     public PinnedHostBuffer(String name, long bytes, boolean mapped) {
         this(name, bytes, mapped, false);
@@ -60,16 +65,19 @@ public final class PinnedHostBuffer extends CudaResource {
         if (hugePages) {
             // alignedSlice rounds both ends to the unit: whole huge pages, plus one for the alignment
             long whole = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-            registered = ByteBuffer.allocateDirect(Math.toIntExact(whole + HUGE_PAGE)).alignedSlice(HUGE_PAGE);
+            allocation = ByteBuffer.allocateDirect(Math.toIntExact(whole + HUGE_PAGE));
+            registered = allocation.alignedSlice(HUGE_PAGE);
             host = Pointer.to(registered);
             try {
                 cuMemHostRegister(host, bytes, CU_MEMHOSTREGISTER_PORTABLE | (mapped ? CU_MEMHOSTREGISTER_DEVICEMAP : 0));
             } catch (RuntimeException e) {
+                free(allocation);
                 throw new IllegalStateException("could not register " + (bytes >> 20) + " MiB of host memory for " + name
                         + " with the driver (" + e.getMessage() + ")", e);
             }
         } else {
             registered = null;
+            allocation = null;
             host = new Pointer();
             try {
                 cuMemHostAlloc(host, bytes, CU_MEMHOSTALLOC_PORTABLE | (mapped ? CU_MEMHOSTALLOC_DEVICEMAP : 0));
@@ -119,6 +127,23 @@ public final class PinnedHostBuffer extends CudaResource {
         return bytes;
     }
 
+    /** Frees a direct buffer's memory now (every view of it dangles afterwards, as the driver's memory does after cuMemFreeHost). */
+    private static void free(ByteBuffer direct) {
+        UNSAFE.invokeCleaner(direct);
+    }
+
+    private static final sun.misc.Unsafe UNSAFE = unsafe();
+
+    private static sun.misc.Unsafe unsafe() {
+        try {
+            java.lang.reflect.Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
+            f.setAccessible(true);
+            return (sun.misc.Unsafe) f.get(null);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
+
     /** Whether this memory was allocated by Java at a 2 MiB boundary (huge pages where the kernel gives them). */
     public boolean inHugePages() {
         return registered != null;
@@ -128,6 +153,7 @@ public final class PinnedHostBuffer extends CudaResource {
     void release() {
         if (registered != null) {
             cuMemHostUnregister(host);
+            free(allocation);
         } else {
             cuMemFreeHost(host);
         }
