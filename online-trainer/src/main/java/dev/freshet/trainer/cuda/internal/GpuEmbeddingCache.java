@@ -403,22 +403,7 @@ public final class GpuEmbeddingCache extends CudaResource {
         java.util.concurrent.CompletableFuture<Void> queued = pendingQueued;
         if (queued == null) return;
         pendingQueued = null;
-        boolean interrupted = false;
-        try {
-            while (true) {
-                try {
-                    queued.get();
-                    return;
-                } catch (InterruptedException e) {
-                    interrupted = true; // the transfer thread still uses the stream and the buffers: wait all the same
-                }
-            }
-        } catch (ExecutionException e) {
-            transferFailure = "the rows of GPU cache plan " + pending.ticket + " did not reach their slots (" + e.getCause() + ")";
-            throw transferFailed(e.getCause());
-        } finally {
-            if (interrupted) Thread.currentThread().interrupt();
-        }
+        await(queued, pending);
     }
 
     /** Copy mode: waits until the transfer thread has completed the pending plan, write-back included, if any. */
@@ -429,6 +414,11 @@ public final class GpuEmbeddingCache extends CudaResource {
         Future<?> work = pendingWork;
         pending = null;
         pendingWork = null;
+        await(work, p);
+    }
+
+    /** Waits for {@code work} of plan {@code p}, interrupted or not; a failure there fails the cache (checkTransfers). */
+    private void await(Future<?> work, Plan p) {
         boolean interrupted = false;
         try {
             while (true) {
