@@ -3,8 +3,6 @@ package dev.freshet.trainer.host;
 import dev.freshet.trainer.EmbeddingTable;
 import dev.freshet.trainer.TableSpec;
 
-import java.lang.reflect.Field;
-import java.lang.reflect.Method;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
@@ -187,8 +185,8 @@ public final class HostEmbeddingTable implements EmbeddingTable {
         accumulators = null;
         weightBytes = null;
         accumulatorBytes = null;
-        if (w != null) Cleaner.free(w);
-        if (a != null) Cleaner.free(a);
+        if (w != null) DirectBuffers.free(w);
+        if (a != null) DirectBuffers.free(a);
     }
 
     private void checkRange(int firstRow, int count) {
@@ -203,40 +201,5 @@ public final class HostEmbeddingTable implements EmbeddingTable {
             throw new IllegalStateException("embedding table " + spec.name() + " is closed");
         }
         return buffers;
-    }
-
-    /** Frees direct buffers now through sun.misc.Unsafe.invokeCleaner where the JVM offers it, else leaves them to the GC. */
-    private static final class Cleaner {
-        private static final Object UNSAFE;
-        private static final Method INVOKE_CLEANER;
-
-        static {
-            Object unsafe = null;
-            Method invoke = null;
-            try {
-                Class<?> c = Class.forName("sun.misc.Unsafe");
-                Field f = c.getDeclaredField("theUnsafe");
-                f.setAccessible(true);
-                unsafe = f.get(null);
-                invoke = c.getMethod("invokeCleaner", ByteBuffer.class);
-            } catch (ReflectiveOperationException | RuntimeException e) {
-                unsafe = null;
-                invoke = null;
-            }
-            UNSAFE = unsafe;
-            INVOKE_CLEANER = invoke;
-        }
-
-        static void free(ByteBuffer[] buffers) {
-            if (INVOKE_CLEANER == null) return;
-            for (ByteBuffer b : buffers) {
-                if (b == null) continue;
-                try {
-                    INVOKE_CLEANER.invoke(UNSAFE, b);
-                } catch (ReflectiveOperationException e) {
-                    return; // the GC frees it later
-                }
-            }
-        }
     }
 }

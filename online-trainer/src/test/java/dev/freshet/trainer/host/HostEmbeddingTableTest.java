@@ -98,6 +98,7 @@ class HostEmbeddingTableTest {
         HostMemory.check(kaggle, needed, 20L << 30, 0, 24L << 30); // fits: no exception
         assertEquals(3L << 30, HostMemory.parseSize("3g"));
         assertEquals(512L << 20, HostMemory.parseSize("512M"));
+        assertEquals(4096, HostMemory.parseSize("4096"));
     }
 
     @Test

@@ -1,5 +1,7 @@
 package dev.freshet.trainer.cuda.internal;
 
+import dev.freshet.trainer.host.HostMemory;
+
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -40,40 +42,8 @@ public final class HostHugePages {
      * the process, after allocating {@code bytes} more (negative: too little).
      */
     static long directMemoryLeftAfter(long bytes) {
-        long limit = directMemoryLimit();
-        long used = 0;
-        for (java.lang.management.BufferPoolMXBean pool : java.lang.management.ManagementFactory.getPlatformMXBeans(
-                java.lang.management.BufferPoolMXBean.class)) {
-            if (pool.getName().equals("direct")) used = pool.getMemoryUsed();
-        }
-        return limit - limit / 4 - used - bytes;
-    }
-
-    /** -XX:MaxDirectMemorySize where given, else the JVM's default, the heap's limit. */
-    private static long directMemoryLimit() {
-        for (String arg : java.lang.management.ManagementFactory.getRuntimeMXBean().getInputArguments()) {
-            if (arg.startsWith("-XX:MaxDirectMemorySize=")) {
-                try {
-                    return parseSize(arg.substring(arg.indexOf('=') + 1));
-                } catch (NumberFormatException e) {
-                    break;
-                }
-            }
-        }
-        return Runtime.getRuntime().maxMemory();
-    }
-
-    /** A JVM size argument: digits with an optional k, m, g or t suffix (either case). */
-    static long parseSize(String s) {
-        char unit = Character.toLowerCase(s.charAt(s.length() - 1));
-        int shift = switch (unit) {
-            case 'k' -> 10;
-            case 'm' -> 20;
-            case 'g' -> 30;
-            case 't' -> 40;
-            default -> 0;
-        };
-        return Long.parseLong(shift == 0 ? s : s.substring(0, s.length() - 1)) << shift;
+        long limit = HostMemory.maxDirectMemory();
+        return limit - limit / 4 - HostMemory.usedDirectMemory() - bytes;
     }
 
     private static String readMode(Path file) {

@@ -58,16 +58,11 @@ final class HostRowMover implements AutoCloseable {
         return 4 * n * (dim + (accum ? 1 : 0));
     }
 
-    /**
-     * Moves the rows of {@code n} entries: evicted rows from {@code down} into {@code table} (and
-     * {@code accum}), loaded rows from there into {@code up}. Returns when every row has moved. No entry's
-     * evicted row is another's loaded row (a plan evicts cached rows and loads missing ones), so the entries
-     * may move in any order, and {@link #gather} and {@link #writeBack} may run apart, in either order.
+    /*
+     * A plan's entries move in two parts, the loaded rows (gather) and the evicted ones (writeBack), which may run
+     * apart and in either order: no entry's evicted row is another's loaded row (a plan evicts cached rows and loads
+     * missing ones), so the entries may move in any order. Each returns when every row of its part has moved.
      */
-    void move(int n, ByteBuffer down, ByteBuffer up, RowChunks table, RowChunks accum) {
-        gather(n, down, up, table, accum);
-        writeBack(n, down, table, accum);
-    }
 
     /** The loaded rows of {@code n} entries, from {@code table} (and {@code accum}) into {@code up}. */
     void gather(int n, ByteBuffer down, ByteBuffer up, RowChunks table, RowChunks accum) {

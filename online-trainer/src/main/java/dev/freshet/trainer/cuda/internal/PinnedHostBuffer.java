@@ -1,5 +1,6 @@
 package dev.freshet.trainer.cuda.internal;
 
+import dev.freshet.trainer.host.DirectBuffers;
 import jcuda.Pointer;
 import jcuda.driver.CUdeviceptr;
 
@@ -71,7 +72,7 @@ public final class PinnedHostBuffer extends CudaResource {
             try {
                 cuMemHostRegister(host, bytes, CU_MEMHOSTREGISTER_PORTABLE | (mapped ? CU_MEMHOSTREGISTER_DEVICEMAP : 0));
             } catch (RuntimeException e) {
-                free(allocation);
+                DirectBuffers.free(allocation);
                 throw new IllegalStateException("could not register " + (bytes >> 20) + " MiB of host memory for " + name
                         + " with the driver (" + e.getMessage() + ")", e);
             }
@@ -127,23 +128,6 @@ public final class PinnedHostBuffer extends CudaResource {
         return bytes;
     }
 
-    /** Frees a direct buffer's memory now (every view of it dangles afterwards, as the driver's memory does after cuMemFreeHost). */
-    private static void free(ByteBuffer direct) {
-        UNSAFE.invokeCleaner(direct);
-    }
-
-    private static final sun.misc.Unsafe UNSAFE = unsafe();
-
-    private static sun.misc.Unsafe unsafe() {
-        try {
-            java.lang.reflect.Field f = sun.misc.Unsafe.class.getDeclaredField("theUnsafe");
-            f.setAccessible(true);
-            return (sun.misc.Unsafe) f.get(null);
-        } catch (ReflectiveOperationException e) {
-            throw new ExceptionInInitializerError(e);
-        }
-    }
-
     /** Whether this memory was allocated by Java at a 2 MiB boundary (huge pages where the kernel gives them). */
     public boolean inHugePages() {
         return registered != null;
@@ -153,7 +137,7 @@ public final class PinnedHostBuffer extends CudaResource {
     void release() {
         if (registered != null) {
             cuMemHostUnregister(host);
-            free(allocation);
+            DirectBuffers.free(allocation);
         } else {
             cuMemFreeHost(host);
         }

@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Test;
 
 import java.util.Map;
 
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -26,13 +25,6 @@ class HostHugePagesTest {
         // 2 asks for reserved hugetlbfs pages, which a machine rarely has: not what the tables rely on
         assertFalse(HostHugePages.available(MADVISE, Map.of("GLIBC_TUNABLES", "glibc.malloc.hugetlb=2")));
         assertFalse(HostHugePages.available(MADVISE, Map.of("GLIBC_TUNABLES", "glibc.malloc.hugetlb=10")));
-    }
-
-    @Test
-    void jvmSizesParseWithTheirSuffixes() {
-        assertEquals(512L << 20, HostHugePages.parseSize("512m"));
-        assertEquals(3L << 30, HostHugePages.parseSize("3G"));
-        assertEquals(4096, HostHugePages.parseSize("4096"));
     }
 
     @Test

@@ -72,6 +72,12 @@ class HostRowMoverTest {
         check(rows, evict, load, 3);
     }
 
+    /** Both parts of a plan's move, in the order the cache runs them. */
+    private static void move(HostRowMover mover, int n, ByteBuffer down, ByteBuffer up, RowChunks table, RowChunks accum) {
+        mover.gather(n, down, up, table, accum);
+        mover.writeBack(n, down, table, accum);
+    }
+
     private static void check(int rows, int[] evict, int[] load, int threads) {
         SplittableRandom r = new SplittableRandom(rows * 31L + threads);
         Tables t = Tables.of(rows, r);
@@ -91,7 +97,7 @@ class HostRowMoverTest {
             down.putFloat(4 * (2 * n + n * DIM + e), evictedAccum[e]);
         }
         try (HostRowMover mover = new HostRowMover(threads)) {
-            mover.move(n, down, up, t.table(), t.accum());
+            move(mover, n, down, up, t.table(), t.accum());
         }
         boolean[] written = new boolean[rows];
         for (int e = 0; e < n; e++) {
@@ -125,7 +131,7 @@ class HostRowMoverTest {
         down.putInt(0, 3).putInt(4, 19);
         for (int d = 0; d < DIM; d++) down.putFloat(4 * (2 + d), 100 + d);
         try (HostRowMover mover = new HostRowMover(2)) {
-            mover.move(1, down, up, t.table(), null);
+            move(mover, 1, down, up, t.table(), null);
         }
         for (int d = 0; d < DIM; d++) {
             assertEquals(100 + d, t.table().row(3).get(d));
@@ -141,7 +147,7 @@ class HostRowMoverTest {
         ByteBuffer up = ByteBuffer.allocate((int) HostRowMover.upBytes(1, DIM, false)).order(ByteOrder.LITTLE_ENDIAN);
         down.putInt(0, -1).putInt(4, 20);
         try (HostRowMover mover = new HostRowMover(1)) {
-            IndexOutOfBoundsException e = assertThrows(IndexOutOfBoundsException.class, () -> mover.move(1, down, up, t.table(), null));
+            IndexOutOfBoundsException e = assertThrows(IndexOutOfBoundsException.class, () -> move(mover, 1, down, up, t.table(), null));
             assertTrue(e.getMessage().contains("row 20") && e.getMessage().contains("20 rows"), e.getMessage());
         }
     }
