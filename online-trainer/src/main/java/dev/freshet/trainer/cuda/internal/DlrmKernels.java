@@ -23,6 +23,8 @@ public final class DlrmKernels extends CudaResource {
     private static final int TARGET_BLOCKS = 264;
     private static final int MULTIPROCESSORS = 132;
     private static final int SWAP_BLOCKS = 4;
+    /** Slots each thread of cache_histogram and cache_select loads at once (SCAN_UNROLL in DlrmKernels.cu). */
+    private static final int SCAN_UNROLL = 4;
     private static final int SWAP_THREADS = 1024;
     private static final CUdeviceptr NULL = new CUdeviceptr();
 
@@ -392,14 +394,22 @@ public final class DlrmKernels extends CudaResource {
                 d.slotEpoch(), d.slotCount(), epoch, p.missRows(), p.counters());
     }
 
-    /** Chooses the plan's victims among the slots not pinned by tickets {@code >= oldestLive}. */
+    /**
+     * Chooses the plan's victims among the slots not pinned by tickets {@code >= oldestLive}: two passes over every
+     * slot, whatever the batch, SCAN_UNROLL slots a thread. Plans run on a high-priority stream beside a training
+     * step, and the passes' grids are what a small batch's step feels: with a thread per slot the select pass
+     * (2,638 blocks for kaggle16's 675,252 slots) took every multiprocessor two and a half times over, and a
+     * 0.57 ms step at batch 2048 (kaggle16, H200) took 0.64-0.66 ms beside its plans (bench/device/NOTES.md,
+     * session 6).
+     */
     public void cacheChooseVictims(CacheDirectory d, int oldestLive, int epoch, CachePlanSpace p, CUdeviceptr totalMisses,
                                    CudaStream stream) {
         int cap = d.capacity();
-        launch(cacheHistogram, (int) Math.min(ceilDiv(cap, 256), MULTIPROCESSORS * 8L), 1, 1, 256, 0, stream, cap, d.slotRow(),
+        int blocks = Math.max(1, ceilDiv(cap, 256 * SCAN_UNROLL));
+        launch(cacheHistogram, Math.min(blocks, MULTIPROCESSORS * 8), 1, 1, 256, 0, stream, cap, d.slotRow(),
                 d.slotEpoch(), d.slotCount(), oldestLive, p.counters());
         launch(cacheThreshold, 1, 1, 1, 1, 0, stream, p.counters(), totalMisses);
-        launch(cacheSelect, ceilDiv(cap, 256), 1, 1, 256, 0, stream, cap, d.slotRow(), d.slotEpoch(), d.slotCount(), oldestLive,
+        launch(cacheSelect, blocks, 1, 1, 256, 0, stream, cap, d.slotRow(), d.slotEpoch(), d.slotCount(), oldestLive,
                 epoch, p.counters(), p.victims());
         launch(cacheInstall, Math.min(ceilDiv(p.maxMisses(), 256), MULTIPROCESSORS * 8), 1, 1, 256, 0, stream, p.maxMisses(),
                 p.counters(), p.missRows(), p.victims(), d.rowSlot(), d.slotRow(), d.rowCount(), d.slotCount(), p.swapSlot(),

@@ -1315,18 +1315,42 @@ __device__ __forceinline__ int cacheRow(int i, const int T, const int* __restric
 extern "C" __global__ void cache_lookup(int n, int T, const int* __restrict__ ids, const int* __restrict__ tableOffset,
                                         int* rowSlot, unsigned* rowCount, int* slotEpoch, unsigned* slotCount, int epoch,
                                         int* __restrict__ missRows, int* counters) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    int row = cacheRow(i, T, ids, tableOffset);
-    if (row < 0) return;
-    if (rowCount[row] < 0x7fffffffu) atomicAdd(&rowCount[row], 1u);
-    int s = rowSlot[row];
-    if (s >= 0) {
-        if (slotCount[s] < 0x7fffffffu) atomicAdd(&slotCount[s], 1u);
-        slotEpoch[s] = epoch;  // pinned: every thread of the row writes the same value
-    } else if (s == -1 && atomicCAS(&rowSlot[row], -1, -2) == -1) {
-        missRows[atomicAdd(&counters[0], 1)] = row;  // the first lookup of a missing row lists it once
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int row = cacheRow(i, T, ids, tableOffset);
+        if (row < 0) continue;
+        if (rowCount[row] < 0x7fffffffu) atomicAdd(&rowCount[row], 1u);
+        int s = rowSlot[row];
+        if (s >= 0) {
+            if (slotCount[s] < 0x7fffffffu) atomicAdd(&slotCount[s], 1u);
+            slotEpoch[s] = epoch;  // pinned: every thread of the row writes the same value
+        } else if (s == -1 && atomicCAS(&rowSlot[row], -1, -2) == -1) {
+            missRows[atomicAdd(&counters[0], 1)] = row;  // the first lookup of a missing row lists it once
+        }
     }
+}
+
+// The two passes over every slot (histogram, select) run beside a training step (DlrmKernels.cacheChooseVictims):
+// each thread loads SCAN_UNROLL slots' fields before using any, so that a grid of a quarter of the blocks still
+// has as many loads in flight. A block's threads cover SCAN_UNROLL * blockDim.x consecutive slots a round.
+#define SCAN_UNROLL 4
+
+struct ScanSlots {
+    int epoch[SCAN_UNROLL], row[SCAN_UNROLL];
+    unsigned count[SCAN_UNROLL];
+};
+
+__device__ __forceinline__ ScanSlots loadScanSlots(int first, int cap, const int* __restrict__ slotRow,
+                                                   const int* slotEpoch, const unsigned* __restrict__ slotCount) {
+    ScanSlots v;
+#pragma unroll
+    for (int k = 0; k < SCAN_UNROLL; k++) {
+        int s = first + k * blockDim.x + threadIdx.x;
+        bool in = s < cap;
+        v.epoch[k] = in ? slotEpoch[s] : 0x7fffffff;  // past the end: never a candidate
+        v.row[k] = in ? slotRow[s] : -1;
+        v.count[k] = in ? slotCount[s] : 0u;
+    }
+    return v;
 }
 
 extern "C" __global__ void cache_histogram(int cap, const int* __restrict__ slotRow, const int* __restrict__ slotEpoch,
@@ -1334,9 +1358,11 @@ extern "C" __global__ void cache_histogram(int cap, const int* __restrict__ slot
     __shared__ int h[DIR_BINS];
     for (int b = threadIdx.x; b < DIR_BINS; b += blockDim.x) h[b] = 0;
     __syncthreads();
-    for (int s = blockIdx.x * blockDim.x + threadIdx.x; s < cap; s += gridDim.x * blockDim.x) {
-        if (slotEpoch[s] < oldestLive) {
-            atomicAdd(&h[slotRow[s] < 0 ? 0 : countBin(slotCount[s])], 1);
+    for (int first = blockIdx.x * blockDim.x * SCAN_UNROLL; first < cap; first += gridDim.x * blockDim.x * SCAN_UNROLL) {
+        ScanSlots v = loadScanSlots(first, cap, slotRow, slotEpoch, slotCount);
+#pragma unroll
+        for (int k = 0; k < SCAN_UNROLL; k++) {
+            if (v.epoch[k] < oldestLive) atomicAdd(&h[v.row[k] < 0 ? 0 : countBin(v.count[k])], 1);
         }
     }
     __syncthreads();
@@ -1357,23 +1383,28 @@ extern "C" __global__ void cache_threshold(int* counters, unsigned long long* to
 extern "C" __global__ void cache_select(int cap, const int* __restrict__ slotRow, int* slotEpoch,
                                         const unsigned* __restrict__ slotCount, int oldestLive, int epoch,
                                         int* counters, int* __restrict__ victims) {
-    int s = blockIdx.x * blockDim.x + threadIdx.x;
-    bool candidate = false;
-    if (s < cap && slotEpoch[s] < oldestLive) {
-        candidate = (slotRow[s] < 0 ? 0 : countBin(slotCount[s])) <= counters[2];
-    }
-    // one atomic per warp (most slots are candidates when the threshold is high): the warp's candidates
-    // take consecutive victim positions
-    unsigned mask = __ballot_sync(0xffffffffu, candidate);
-    if (!mask) return;
-    int lane = threadIdx.x % 32, leader = __ffs(mask) - 1;
-    int base = 0;
-    if (lane == leader) base = atomicAdd(&counters[1], __popc(mask));
-    base = __shfl_sync(0xffffffffu, base, leader);
-    int v = base + __popc(mask & ((1u << lane) - 1));
-    if (candidate && v < counters[0]) {
-        victims[v] = s;
-        slotEpoch[s] = epoch;
+    int threshold = counters[2], need = counters[0], lane = threadIdx.x % 32;
+    // the whole block strides together, so every lane of a warp takes part in each ballot
+    for (int first = blockIdx.x * blockDim.x * SCAN_UNROLL; first < cap; first += gridDim.x * blockDim.x * SCAN_UNROLL) {
+        ScanSlots v = loadScanSlots(first, cap, slotRow, slotEpoch, slotCount);
+#pragma unroll
+        for (int k = 0; k < SCAN_UNROLL; k++) {
+            bool candidate = v.epoch[k] < oldestLive && (v.row[k] < 0 ? 0 : countBin(v.count[k])) <= threshold;
+            // one atomic per warp (most slots are candidates when the threshold is high): the warp's
+            // candidates take consecutive victim positions
+            unsigned mask = __ballot_sync(0xffffffffu, candidate);
+            if (!mask) continue;
+            int leader = __ffs(mask) - 1;
+            int base = 0;
+            if (lane == leader) base = atomicAdd(&counters[1], __popc(mask));
+            base = __shfl_sync(0xffffffffu, base, leader);
+            int victim = base + __popc(mask & ((1u << lane) - 1));
+            if (candidate && victim < need) {
+                int s = first + k * blockDim.x + threadIdx.x;
+                victims[victim] = s;
+                slotEpoch[s] = epoch;
+            }
+        }
     }
 }
 
@@ -1403,21 +1434,21 @@ extern "C" __global__ void cache_install(int maxMisses, const int* counters, con
 
 extern "C" __global__ void cache_assign(int n, int T, const int* __restrict__ ids, const int* __restrict__ tableOffset,
                                         const int* __restrict__ rowSlot, int* __restrict__ slots) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    int row = cacheRow(i, T, ids, tableOffset);
-    int s = row < 0 ? -1 : rowSlot[row];
-    slots[i] = s < 0 ? 0 : s;  // only after a shortfall, which the host reports (or for a bad id, never used)
+    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
+        int row = cacheRow(i, T, ids, tableOffset);
+        int s = row < 0 ? -1 : rowSlot[row];
+        slots[i] = s < 0 ? 0 : s;  // only after a shortfall, which the host reports (or for a bad id, never used)
+    }
 }
 
 // Halves the access counts of the cached rows (the host planner's aging, on the GPU).
 extern "C" __global__ void cache_age(int cap, const int* __restrict__ slotRow, unsigned* rowCount, unsigned* slotCount) {
-    int s = blockIdx.x * blockDim.x + threadIdx.x;
-    if (s >= cap) return;
-    int r = slotRow[s];
-    if (r >= 0) {
-        rowCount[r] >>= 1;
-        slotCount[s] >>= 1;
+    for (int s = blockIdx.x * blockDim.x + threadIdx.x; s < cap; s += gridDim.x * blockDim.x) {
+        int r = slotRow[s];
+        if (r >= 0) {
+            rowCount[r] >>= 1;
+            slotCount[s] >>= 1;
+        }
     }
 }
 
