@@ -1315,17 +1315,17 @@ __device__ __forceinline__ int cacheRow(int i, const int T, const int* __restric
 extern "C" __global__ void cache_lookup(int n, int T, const int* __restrict__ ids, const int* __restrict__ tableOffset,
                                         int* rowSlot, unsigned* rowCount, int* slotEpoch, unsigned* slotCount, int epoch,
                                         int* __restrict__ missRows, int* counters) {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        int row = cacheRow(i, T, ids, tableOffset);
-        if (row < 0) continue;
-        if (rowCount[row] < 0x7fffffffu) atomicAdd(&rowCount[row], 1u);
-        int s = rowSlot[row];
-        if (s >= 0) {
-            if (slotCount[s] < 0x7fffffffu) atomicAdd(&slotCount[s], 1u);
-            slotEpoch[s] = epoch;  // pinned: every thread of the row writes the same value
-        } else if (s == -1 && atomicCAS(&rowSlot[row], -1, -2) == -1) {
-            missRows[atomicAdd(&counters[0], 1)] = row;  // the first lookup of a missing row lists it once
-        }
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    int row = cacheRow(i, T, ids, tableOffset);
+    if (row < 0) return;
+    if (rowCount[row] < 0x7fffffffu) atomicAdd(&rowCount[row], 1u);
+    int s = rowSlot[row];
+    if (s >= 0) {
+        if (slotCount[s] < 0x7fffffffu) atomicAdd(&slotCount[s], 1u);
+        slotEpoch[s] = epoch;  // pinned: every thread of the row writes the same value
+    } else if (s == -1 && atomicCAS(&rowSlot[row], -1, -2) == -1) {
+        missRows[atomicAdd(&counters[0], 1)] = row;  // the first lookup of a missing row lists it once
     }
 }
 
@@ -1434,21 +1434,21 @@ extern "C" __global__ void cache_install(int maxMisses, const int* counters, con
 
 extern "C" __global__ void cache_assign(int n, int T, const int* __restrict__ ids, const int* __restrict__ tableOffset,
                                         const int* __restrict__ rowSlot, int* __restrict__ slots) {
-    for (int i = blockIdx.x * blockDim.x + threadIdx.x; i < n; i += gridDim.x * blockDim.x) {
-        int row = cacheRow(i, T, ids, tableOffset);
-        int s = row < 0 ? -1 : rowSlot[row];
-        slots[i] = s < 0 ? 0 : s;  // only after a shortfall, which the host reports (or for a bad id, never used)
-    }
+    int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n) return;
+    int row = cacheRow(i, T, ids, tableOffset);
+    int s = row < 0 ? -1 : rowSlot[row];
+    slots[i] = s < 0 ? 0 : s;  // only after a shortfall, which the host reports (or for a bad id, never used)
 }
 
 // Halves the access counts of the cached rows (the host planner's aging, on the GPU).
 extern "C" __global__ void cache_age(int cap, const int* __restrict__ slotRow, unsigned* rowCount, unsigned* slotCount) {
-    for (int s = blockIdx.x * blockDim.x + threadIdx.x; s < cap; s += gridDim.x * blockDim.x) {
-        int r = slotRow[s];
-        if (r >= 0) {
-            rowCount[r] >>= 1;
-            slotCount[s] >>= 1;
-        }
+    int s = blockIdx.x * blockDim.x + threadIdx.x;
+    if (s >= cap) return;
+    int r = slotRow[s];
+    if (r >= 0) {
+        rowCount[r] >>= 1;
+        slotCount[s] >>= 1;
     }
 }
 
