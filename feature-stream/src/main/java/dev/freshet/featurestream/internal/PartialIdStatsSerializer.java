@@ -14,8 +14,10 @@ import java.io.IOException;
 /**
  * Flink serializer of {@link PartialIdStats}, in flight (sketch to merge) and in state (the open windows of
  * {@link IdStatsPreAggregator} and {@link IdStatsMerger}): {@code table int | windowStart long | windowEnd long
- * | total long | sketch (length int, -1 for none, then longs) | candidates (the same)}, the arrays written as
- * blocks of bytes ({@link LongBlocks}).
+ * | total long | sketch | candidates}, each array as {@code -2 | length int | packed longs} ({@link
+ * LongBlocks#writePacked}), or {@code -1} for none. Packed, a window's counters take 1-3 bytes instead of 8: 26
+ * tables of 8,192 counters took 1.7 MB and 7 ms of the checkpoint writer per operator per checkpoint written as
+ * plain longs. State written before the packing ({@code length int | longs}) is still read.
  *
  * <p>Why not the POJO serializer Flink derives: every checkpoint writes each open window's partials, 26 tables
  * of 8,192 counters for Criteo, and the embedded job checkpoints five times a second; the POJO serializer wrote
@@ -27,6 +29,9 @@ public final class PartialIdStatsSerializer extends TypeSerializerSingleton<Part
     public static final PartialIdStatsSerializer INSTANCE = new PartialIdStatsSerializer();
     /** Longer than any sketch or candidate list the job makes (TableFrequencies: 4 x 2,048; top-k at most 100,000). */
     private static final int MAX_LENGTH = 1 << 24;
+    private static final int NONE = -1;
+    /** In place of a length: the array follows packed, its length first. */
+    private static final int PACKED = -2;
 
     private PartialIdStatsSerializer() {
     }
@@ -91,21 +96,32 @@ public final class PartialIdStatsSerializer extends TypeSerializerSingleton<Part
 
     private static void writeArray(long[] values, DataOutputView target) throws IOException {
         if (values == null) {
-            target.writeInt(-1);
+            target.writeInt(NONE);
             return;
         }
+        target.writeInt(PACKED);
         target.writeInt(values.length);
-        LongBlocks.write(values, target);
+        LongBlocks.writePacked(values, target);
     }
 
     private static long[] readArray(DataInputView source, String field, PartialIdStats p) throws IOException {
         int length = source.readInt();
-        if (length == -1) return null;
+        if (length == NONE) return null;
+        boolean packed = length == PACKED;
+        if (packed) length = source.readInt();
         if (length < 0 || length > MAX_LENGTH) {
             throw new IOException("corrupt ID statistics of table " + p.table + ", window " + p.windowStart + ": " + field
-                    + " length " + length + " (allowed -1 for none, or 0.." + MAX_LENGTH + ")");
+                    + " length " + length + " (allowed -1 for none, -2 for packed, or 0.." + MAX_LENGTH + ")");
         }
-        return LongBlocks.read(length, source);
+        if (!packed) return LongBlocks.read(length, source);
+        try {
+            return LongBlocks.readPacked(length, source);
+        } catch (java.io.EOFException e) {
+            throw e;
+        } catch (IOException e) {
+            throw new IOException("corrupt ID statistics of table " + p.table + ", window " + p.windowStart + ": " + field
+                    + ": " + e.getMessage(), e);
+        }
     }
 
     @Override

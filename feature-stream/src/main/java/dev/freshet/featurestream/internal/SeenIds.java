@@ -17,6 +17,11 @@ public class SeenIds {
     public long[] expiries;
     /** Slots holding an entry, live or expired. */
     public int used;
+    /**
+     * The largest watermark a {@link #checkAndAdd} was given: entries expired by it are absent for every later call,
+     * so a checkpoint leaves them out ({@link SeenIdsSerializer}). Not part of the POJO (transient).
+     */
+    public transient long latestWatermark = Long.MIN_VALUE;
 
     public SeenIds() {
         ids = new long[MIN_CAPACITY];
@@ -28,6 +33,7 @@ public class SeenIds {
      * {@code watermark}; returns true if it was there (a duplicate).
      */
     public boolean checkAndAdd(long id, long expiry, long watermark) {
+        if (watermark > latestWatermark) latestWatermark = watermark;
         if (used + 1 > ids.length * 3 / 4) {
             resize(watermark);
         }
@@ -59,10 +65,36 @@ public class SeenIds {
         return n;
     }
 
+    /**
+     * A table of {@code count} distinct ids with their expiries (none 0), sized as a resize sizes it: what a
+     * checkpoint of live entries restores.
+     */
+    static SeenIds of(long[] ids, long[] expiries, int count) {
+        SeenIds s = new SeenIds();
+        int capacity = capacityFor(count);
+        s.ids = new long[capacity];
+        s.expiries = new long[capacity];
+        int mask = capacity - 1;
+        for (int j = 0; j < count; j++) {
+            int i = spread(ids[j]) & mask;
+            while (s.expiries[i] != 0) i = (i + 1) & mask;
+            s.ids[i] = ids[j];
+            s.expiries[i] = expiries[j];
+        }
+        s.used = count;
+        return s;
+    }
+
+    /** At most 3/8 full with {@code live} entries and one more. */
+    private static int capacityFor(int live) {
+        int capacity = MIN_CAPACITY;
+        while (capacity * 3 / 8 < live + 1) capacity <<= 1;
+        return capacity;
+    }
+
     private void resize(long watermark) {
         int live = live(watermark);
-        int capacity = MIN_CAPACITY;
-        while (capacity * 3 / 8 < live + 1) capacity <<= 1; // at most 3/8 full after a resize
+        int capacity = capacityFor(live);
         long[] oldIds = ids;
         long[] oldExpiries = expiries;
         ids = new long[capacity];

@@ -53,7 +53,8 @@ class PartialIdStatsSerializerTest {
         for (int lookups : new int[]{0, 1, 500, 50_000}) {
             PartialIdStats p = partial(r, lookups % 26, lookups, 100);
             byte[] written = bytes(S, p);
-            assertEquals(4 + 3 * 8 + 4 + 8L * p.sketch.length + 4 + 8L * p.candidates.length, written.length);
+            long plain = 4 + 3 * 8 + 4 + 8L * p.sketch.length + 4 + 8L * p.candidates.length;
+            assertTrue(written.length < plain / 2, written.length + " bytes packed against " + plain + " as plain longs");
             assertSamePartial(p, S.deserialize(new DataInputDeserializer(written)));
             DataOutputSerializer copied = new DataOutputSerializer(64);
             S.copy(new DataInputDeserializer(written), copied);
@@ -84,9 +85,58 @@ class PartialIdStatsSerializerTest {
         out.writeLong(120_000);
         out.writeLong(180_000);
         out.writeLong(5);
-        out.writeInt(-2);
+        out.writeInt(-5);
         IOException e = assertThrows(IOException.class, () -> S.deserialize(new DataInputDeserializer(out.getCopyOfBuffer())));
-        assertTrue(e.getMessage().contains("table 7, window 120000") && e.getMessage().contains("sketch length -2"), e.getMessage());
+        assertTrue(e.getMessage().contains("table 7, window 120000") && e.getMessage().contains("sketch length -5"), e.getMessage());
+    }
+
+    @Test
+    void packsValuesOfEveryMagnitudeAndSignAcrossChunks() throws IOException {
+        SplittableRandom r = new SplittableRandom(System.nanoTime());
+        for (int length : new int[]{0, 1, 4095, 4096, 4097, 10_000}) {
+            long[] values = new long[length];
+            for (int i = 0; i < length; i++) {
+                values[i] = switch (i % 5) {
+                    case 0 -> r.nextLong();
+                    case 1 -> r.nextInt(200) - 100;
+                    case 2 -> Long.MIN_VALUE + r.nextInt(3);
+                    case 3 -> Long.MAX_VALUE - r.nextInt(3);
+                    default -> r.nextLong(1L << r.nextInt(1, 63));
+                };
+            }
+            PartialIdStats p = new PartialIdStats(4, 0, 60_000, length, values, values.clone());
+            assertSamePartial(p, S.deserialize(new DataInputDeserializer(bytes(S, p))));
+        }
+    }
+
+    @Test
+    void readsPartialsWrittenAsPlainLongsBeforeThePacking() throws IOException {
+        PartialIdStats p = partial(new SplittableRandom(25), 9, 20_000, 100);
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        out.writeInt(p.table);
+        out.writeLong(p.windowStart);
+        out.writeLong(p.windowEnd);
+        out.writeLong(p.total);
+        out.writeInt(p.sketch.length);
+        LongBlocks.write(p.sketch, out);
+        out.writeInt(p.candidates.length);
+        LongBlocks.write(p.candidates, out);
+        assertSamePartial(p, S.deserialize(new DataInputDeserializer(out.getCopyOfBuffer())));
+    }
+
+    @Test
+    void refusesAPackedChunkWhoseCodesDoNotFillItsByteCount() throws IOException {
+        byte[] good = bytes(S, new PartialIdStats(6, 60_000, 120_000, 3, new long[]{1, 300, 2}, null));
+        // layout: table 4, three longs 24, marker 4, length 4, then the chunk's byte count (4 bytes: 1 + 2 + 1 = 4)
+        int countAt = 4 + 24 + 4 + 4;
+        assertEquals(4, java.nio.ByteBuffer.wrap(good, countAt, 4).getInt());
+        for (int wrong : new int[]{3, 5, 31}) {
+            byte[] bad = good.clone();
+            java.nio.ByteBuffer.wrap(bad, countAt, 4).putInt(wrong);
+            IOException e = assertThrows(IOException.class, () -> S.deserialize(new DataInputDeserializer(bad)));
+            assertTrue(e.getMessage().contains("table 6, window 60000: sketch") && e.getMessage().contains("corrupt packed"),
+                    e.getMessage());
+        }
     }
 
     @Test

@@ -16,6 +16,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -40,20 +41,48 @@ class SeenIdsSerializerTest {
         assertEquals(want.used, got.used);
     }
 
+    /** The entries of {@code t} live at its latest watermark: id to expiry. */
+    private static java.util.Map<Long, Long> liveEntries(SeenIds t) {
+        java.util.Map<Long, Long> m = new java.util.HashMap<>();
+        for (int i = 0; i < t.ids.length; i++) {
+            if (t.expiries[i] != 0 && t.expiries[i] > t.latestWatermark) assertNull(m.put(t.ids[i], t.expiries[i]), "id twice");
+        }
+        return m;
+    }
+
+    /** {@code got} holds exactly {@code want}'s live entries, only them, and counts its slots right. */
+    private static void assertSameLiveEntries(SeenIds want, SeenIds got) {
+        java.util.Map<Long, Long> live = liveEntries(want);
+        int held = 0;
+        for (int i = 0; i < got.ids.length; i++) {
+            if (got.expiries[i] == 0) continue;
+            held++;
+            assertEquals(live.get(got.ids[i]), got.expiries[i], "entry for id " + got.ids[i]);
+        }
+        assertEquals(live.size(), held);
+        assertEquals(held, got.used);
+        for (Long id : live.keySet()) assertTrue(got.checkAndAdd(id, Long.MAX_VALUE, want.latestWatermark), "id " + id + " still seen");
+    }
+
     @Test
-    void roundTripsTablesOfEverySize() throws IOException {
+    void roundTripsTheLiveEntriesOfTablesOfEverySize() throws IOException {
         SplittableRandom r = new SplittableRandom(11);
         for (int inserts : new int[]{0, 1, 11, 3_000, 6_500, 40_000}) {
             SeenIds t = table(r, inserts);
             DataOutputSerializer out = new DataOutputSerializer(64);
             S.serialize(t, out);
-            assertEquals(8 + 16L * t.ids.length, out.length(), "bytes for capacity " + t.ids.length);
+            int live = liveEntries(t).size();
+            // 8 bytes an id, at most 3 an expiry offset (under 2^20 here), 4 a chunk of 4,096 offsets
+            assertTrue(out.length() <= 16 + 11L * live + 4L * ((live + 4_095) / 4_096),
+                    out.length() + " bytes for " + live + " live entries");
+            if (inserts >= 3_000) assertTrue(out.length() < (8 + 16L * t.ids.length) / 2, "half the whole table's bytes at most");
             SeenIds back = S.deserialize(new DataInputDeserializer(out.getCopyOfBuffer()));
-            assertSameTable(t, back);
-            // copy(in, out) writes the same bytes
+            assertSameLiveEntries(t, back);
+            // copy(in, out) writes the same entries (in the rebuilt table's order)
             DataOutputSerializer copied = new DataOutputSerializer(64);
             S.copy(new DataInputDeserializer(out.getCopyOfBuffer()), copied);
-            assertArrayEquals(out.getCopyOfBuffer(), copied.getCopyOfBuffer());
+            assertEquals(out.length(), copied.length());
+            assertSameLiveEntries(t, S.deserialize(new DataInputDeserializer(copied.getCopyOfBuffer())));
         }
     }
 
@@ -101,6 +130,51 @@ class SeenIdsSerializerTest {
         SeenIds read = pojo.deserialize(new DataInputDeserializer(old.getCopyOfBuffer()));
         DataOutputSerializer now = new DataOutputSerializer(64);
         S.serialize(read, now);
-        assertSameTable(t, S.deserialize(new DataInputDeserializer(now.getCopyOfBuffer())));
+        // a table read by the POJO serializer has no latest watermark yet: every entry it holds is written
+        assertSameLiveEntries(read, S.deserialize(new DataInputDeserializer(now.getCopyOfBuffer())));
+    }
+
+    @Test
+    void readsWholeTablesWrittenBeforeOnlyLiveEntriesWere() throws IOException {
+        SeenIds t = table(new SplittableRandom(14), 5_000);
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        out.writeInt(t.ids.length);
+        out.writeInt(t.used);
+        LongBlocks.write(t.ids, out);
+        LongBlocks.write(t.expiries, out);
+        assertSameTable(t, S.deserialize(new DataInputDeserializer(out.getCopyOfBuffer())));
+    }
+
+    @Test
+    void entriesExpiredAtTheLatestWatermarkAreLeftOutAndStayForgotten() throws IOException {
+        SeenIds t = new SeenIds();
+        assertFalse(t.checkAndAdd(1, 1_000, 0));
+        assertFalse(t.checkAndAdd(2, 5_000, 0));
+        assertFalse(t.checkAndAdd(3, 9_000, 2_000)); // the watermark passes id 1's expiry
+        DataOutputSerializer out = new DataOutputSerializer(64);
+        S.serialize(t, out);
+        SeenIds back = S.deserialize(new DataInputDeserializer(out.getCopyOfBuffer()));
+        assertEquals(2, back.used);
+        assertFalse(back.checkAndAdd(1, 12_000, 2_000), "id 1 expired before the checkpoint: a new first occurrence");
+        assertTrue(back.checkAndAdd(2, 12_000, 2_000));
+        assertTrue(back.checkAndAdd(3, 12_000, 2_000));
+    }
+
+    @Test
+    void refusesLiveEntriesWithACorruptCountOrOffsets() throws IOException {
+        DataOutputSerializer out = new DataOutputSerializer(16);
+        out.writeInt(-1);
+        out.writeInt(-3);
+        IOException e = assertThrows(IOException.class, () -> S.deserialize(new DataInputDeserializer(out.getCopyOfBuffer())));
+        assertTrue(e.getMessage().contains("-3 live entries"), e.getMessage());
+
+        DataOutputSerializer bad = new DataOutputSerializer(16);
+        bad.writeInt(-1);
+        bad.writeInt(1);
+        bad.writeLong(100);
+        LongBlocks.write(new long[]{42}, bad);
+        LongBlocks.writePacked(new long[]{-7}, bad);
+        e = assertThrows(IOException.class, () -> S.deserialize(new DataInputDeserializer(bad.getCopyOfBuffer())));
+        assertTrue(e.getMessage().contains("entry 0 expires at 93"), e.getMessage());
     }
 }
