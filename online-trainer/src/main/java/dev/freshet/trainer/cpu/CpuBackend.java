@@ -47,7 +47,11 @@ import java.util.Objects;
 public final class CpuBackend implements TrainerBackend {
     public static final Setting<Integer> THREADS = Setting.ofInt("trainer.cpu.threads", 0, 0, 4096,
             "Threads of the CPU backend's training step; 0 = one per available core.");
-    public static final List<Setting<?>> SETTINGS = List.of(THREADS);
+    public static final Setting<Integer> NICE = Setting.ofInt("trainer.cpu.nice", 0, 0, 19,
+            "Linux niceness of the CPU backend's training threads (and of the thread that trains): above 0 they yield the cores"
+                    + " to ingestion and the feature job on the same machine when both want them, and train on what is left; 0 leaves"
+                    + " their priority as it is.");
+    public static final List<Setting<?>> SETTINGS = List.of(THREADS, NICE);
 
     private final ModelConfig config;
     private final HostModelState state;
@@ -59,11 +63,11 @@ public final class CpuBackend implements TrainerBackend {
     private long steps;
     private boolean closed;
 
-    private CpuBackend(HostModelState state, int threads) {
+    private CpuBackend(HostModelState state, int threads, int nice) {
         this.config = state.config();
         this.state = state;
         this.threads = threads <= 0 ? Runtime.getRuntime().availableProcessors() : threads;
-        this.pool = new WorkerPool(this.threads, "freshet-cpu-trainer");
+        this.pool = new WorkerPool(this.threads, "freshet-cpu-trainer", nice);
         this.model = new Dlrm(state, config.batchSize(), pool);
         this.denseOptimizer = new DenseOptimizer(config.denseOptimizer(), state.dense(), pool);
         this.embeddingOptimizer = new EmbeddingOptimizer(config.embeddingOptimizer(), state, pool);
@@ -71,12 +75,17 @@ public final class CpuBackend implements TrainerBackend {
 
     /** A backend with a freshly initialised model ({@link HostModelState#initialize}); {@code threads <= 0}: one per core. */
     public static CpuBackend create(ModelConfig config, int threads) {
-        return new CpuBackend(HostModelState.initialize(Objects.requireNonNull(config, "config")), threads);
+        return create(config, threads, 0);
+    }
+
+    /** As {@link #create(ModelConfig, int)}, the training threads at niceness {@code nice} (0..19, {@link #NICE}). */
+    public static CpuBackend create(ModelConfig config, int threads, int nice) {
+        return new CpuBackend(HostModelState.initialize(Objects.requireNonNull(config, "config")), threads, nice);
     }
 
     /** A backend that takes ownership of {@code state} (closing the backend closes it). */
     public static CpuBackend create(HostModelState state, int threads) {
-        return new CpuBackend(Objects.requireNonNull(state, "state"), threads);
+        return new CpuBackend(Objects.requireNonNull(state, "state"), threads, 0);
     }
 
     @Override

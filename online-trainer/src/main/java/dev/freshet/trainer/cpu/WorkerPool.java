@@ -53,10 +53,19 @@ final class WorkerPool implements ParallelFor, AutoCloseable {
     private int n;
     private int chunks;
     private Thread caller;
+    private final int nice;
+    /** The last thread that called run() and was given the pool's niceness. */
+    private Thread nicedCaller;
 
     WorkerPool(int threads, String name) {
+        this(threads, name, 0);
+    }
+
+    /** {@code nice} above 0: the workers, and each thread that calls {@link #run}, run at that niceness (ThreadNiceness). */
+    WorkerPool(int threads, String name, int nice) {
         if (threads < 1) throw new IllegalArgumentException("thread count " + threads + " must be >= 1");
         this.threads = threads;
+        this.nice = nice;
         this.workers = new Thread[threads - 1];
         for (int w = 0; w < workers.length; w++) {
             workers[w] = new Thread(this::work, name + "-" + (w + 1));
@@ -73,6 +82,10 @@ final class WorkerPool implements ParallelFor, AutoCloseable {
     @Override
     public void run(int count, RangeTask rangeTask) {
         if (closed) throw new IllegalStateException("worker pool is closed");
+        if (nice > 0 && nicedCaller != Thread.currentThread()) {
+            nicedCaller = Thread.currentThread();
+            ThreadNiceness.apply(nice);
+        }
         if (threads == 1 || count <= 1) {
             if (count > 0) rangeTask.run(0, count);
             return;
@@ -127,6 +140,7 @@ final class WorkerPool implements ParallelFor, AutoCloseable {
     }
 
     private void work() {
+        ThreadNiceness.apply(nice);
         long seen = 0;
         while (!closed) {
             long generation = claims.get() >>> GENERATION_SHIFT;

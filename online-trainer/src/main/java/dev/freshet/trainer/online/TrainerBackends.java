@@ -39,6 +39,6 @@ public final class TrainerBackends {
                 LOG.info("trainer.backend = auto and no GPU ({}): training on the CPU", probe.reason());
             }
         }
-        return CpuBackend.create(model, config.get(CpuBackend.THREADS));
+        return CpuBackend.create(model, config.get(CpuBackend.THREADS), config.get(CpuBackend.NICE));
     }
 }
