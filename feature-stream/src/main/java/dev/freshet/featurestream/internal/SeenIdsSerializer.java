@@ -54,6 +54,7 @@ public final class SeenIdsSerializer extends TypeSerializerSingleton<SeenIds> {
         to.ids = from.ids.clone();
         to.expiries = from.expiries.clone();
         to.used = from.used;
+        to.latestWatermark = from.latestWatermark;
         return to;
     }
 

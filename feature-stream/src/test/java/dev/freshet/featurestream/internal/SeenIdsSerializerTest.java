@@ -92,6 +92,7 @@ class SeenIdsSerializerTest {
         SeenIds c = S.copy(t);
         assertNotSame(t.ids, c.ids);
         assertSameTable(t, c);
+        assertEquals(t.latestWatermark, c.latestWatermark, "a copy leaves out what its original would");
         long id = 0x5DEECE66DL;
         assertFalse(c.checkAndAdd(id, Long.MAX_VALUE, 0));
         assertTrue(c.checkAndAdd(id, Long.MAX_VALUE, 0));
