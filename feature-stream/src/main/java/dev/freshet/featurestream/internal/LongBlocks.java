@@ -80,15 +80,18 @@ final class LongBlocks {
         }
     }
 
-    /** Reads {@code count} longs written by {@link #writePacked}; a chunk whose codes do not fill its byte count exactly is corrupt. */
-    static long[] readPacked(int count, DataInputView source) throws IOException {
+    /**
+     * Reads {@code count} longs written by {@link #writePacked}; a chunk whose codes do not fill its byte count exactly is
+     * corrupt, reported as {@code what} (e.g. "sketch of table 3") and what is wrong with it.
+     */
+    static long[] readPacked(int count, DataInputView source, String what) throws IOException {
         long[] values = new long[count];
         byte[] block = PACKED.get();
         for (int from = 0; from < count; from += BLOCK) {
             int n = Math.min(BLOCK, count - from);
             int bytes = source.readInt();
             if (bytes < n || bytes > n * MAX_CODE) {
-                throw new IOException("corrupt packed longs: a chunk of " + n + " values in " + bytes + " bytes (allowed " + n + ".." + n * MAX_CODE + ")");
+                throw new IOException(what + ": corrupt packed longs: a chunk of " + n + " values in " + bytes + " bytes (allowed " + n + ".." + n * MAX_CODE + ")");
             }
             source.readFully(block, 0, bytes);
             int at = 0;
@@ -98,7 +101,7 @@ final class LongBlocks {
                 byte b;
                 do {
                     if (at == bytes || shift > 63) {
-                        throw new IOException("corrupt packed longs: value " + i + " runs past its chunk of " + bytes + " bytes");
+                        throw new IOException(what + ": corrupt packed longs: value " + i + " runs past its chunk of " + bytes + " bytes");
                     }
                     b = block[at++];
                     z |= (long) (b & 0x7F) << shift;
@@ -107,7 +110,7 @@ final class LongBlocks {
                 values[i] = (z >>> 1) ^ -(z & 1);
             }
             if (at != bytes) {
-                throw new IOException("corrupt packed longs: " + (bytes - at) + " bytes left over in a chunk of " + n + " values");
+                throw new IOException(what + ": corrupt packed longs: " + (bytes - at) + " bytes left over in a chunk of " + n + " values");
             }
         }
         return values;

@@ -114,14 +114,7 @@ public final class PartialIdStatsSerializer extends TypeSerializerSingleton<Part
                     + " length " + length + " (allowed -1 for none, -2 for packed, or 0.." + MAX_LENGTH + ")");
         }
         if (!packed) return LongBlocks.read(length, source);
-        try {
-            return LongBlocks.readPacked(length, source);
-        } catch (java.io.EOFException e) {
-            throw e;
-        } catch (IOException e) {
-            throw new IOException("corrupt ID statistics of table " + p.table + ", window " + p.windowStart + ": " + field
-                    + ": " + e.getMessage(), e);
-        }
+        return LongBlocks.readPacked(length, source, "ID statistics of table " + p.table + ", window " + p.windowStart + ": " + field);
     }
 
     @Override

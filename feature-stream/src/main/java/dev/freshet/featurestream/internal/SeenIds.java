@@ -74,13 +74,7 @@ public class SeenIds {
         int capacity = capacityFor(count);
         s.ids = new long[capacity];
         s.expiries = new long[capacity];
-        int mask = capacity - 1;
-        for (int j = 0; j < count; j++) {
-            int i = spread(ids[j]) & mask;
-            while (s.expiries[i] != 0) i = (i + 1) & mask;
-            s.ids[i] = ids[j];
-            s.expiries[i] = expiries[j];
-        }
+        for (int j = 0; j < count; j++) s.place(ids[j], expiries[j]);
         s.used = count;
         return s;
     }
@@ -100,16 +94,21 @@ public class SeenIds {
         ids = new long[capacity];
         expiries = new long[capacity];
         used = 0;
-        int mask = capacity - 1;
         for (int j = 0; j < oldIds.length; j++) {
             if (oldExpiries[j] > watermark) {
-                int i = spread(oldIds[j]) & mask;
-                while (expiries[i] != 0) i = (i + 1) & mask;
-                ids[i] = oldIds[j];
-                expiries[i] = oldExpiries[j];
+                place(oldIds[j], oldExpiries[j]);
                 used++;
             }
         }
+    }
+
+    /** Puts an id known to be absent into the first empty slot of its probe chain (rebuilding a table: no tombstones). */
+    private void place(long id, long expiry) {
+        int mask = ids.length - 1;
+        int i = spread(id) & mask;
+        while (expiries[i] != 0) i = (i + 1) & mask;
+        ids[i] = id;
+        expiries[i] = expiry;
     }
 
     /** The ids are already hashes, but their low bits also chose the Flink key: mix so that slots spread. */

@@ -119,14 +119,7 @@ public final class SeenIdsSerializer extends TypeSerializerSingleton<SeenIds> {
         if (n < 0 || n > MAX_ENTRIES) throw new IOException("corrupt dedup table: " + n + " live entries (allowed 0.." + MAX_ENTRIES + ")");
         long base = source.readLong();
         long[] ids = LongBlocks.read(n, source);
-        long[] expiries;
-        try {
-            expiries = LongBlocks.readPacked(n, source);
-        } catch (java.io.EOFException e) {
-            throw e;
-        } catch (IOException e) {
-            throw new IOException("corrupt dedup table of " + n + " live entries: " + e.getMessage(), e);
-        }
+        long[] expiries = LongBlocks.readPacked(n, source, "dedup table of " + n + " live entries");
         for (int j = 0; j < n; j++) {
             long e = base + expiries[j];
             if (expiries[j] < 0 || e == 0) {

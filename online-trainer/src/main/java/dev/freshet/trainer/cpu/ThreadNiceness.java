@@ -53,15 +53,4 @@ final class ThreadNiceness {
         }
         return false;
     }
-
-    /** The calling thread's niceness as the kernel reports it, or null where /proc/thread-self/stat is not readable. */
-    static Integer current() {
-        try {
-            String stat = Files.readString(Path.of("/proc/thread-self/stat"));
-            String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-            return Integer.parseInt(f[16]); // field 19 of stat; field 3 is f[0]
-        } catch (IOException | RuntimeException e) {
-            return null;
-        }
-    }
 }
