@@ -36,11 +36,13 @@ import java.util.stream.Stream;
  *       closes are counted (and waited for, up to a limit): a pipeline that cannot keep up shows here.</li>
  *   <li><b>bare Kafka</b>: the same producer (same settings, same synthetic events) into a topic nothing
  *       reads: the most events/s this broker and producer take here.</li>
- *   <li><b>throughput</b>: {@code --events} events produced as fast as the producer goes; sustained
- *       events/s from the first send to the last example committed to {@code features} (the trainer's
- *       input), plus each stage's own rate (produced, featurised, trained). Ratio to the bare rate:
- *       target at least 0.5. Bare and throughput come last, after minutes of running, so that neither
- *       rate includes the JIT's start-up work.</li>
+ *   <li><b>throughput</b>: {@code --rounds} rounds (default 3) of {@code --events} events (default 300,000, about
+ *       4-5 s here) produced as fast as the producer goes; in each, sustained events/s from the first send to the
+ *       last example committed to {@code features} (the trainer's input), plus each stage's own rate (produced,
+ *       featurised, trained). Each round starts once the trainer has caught up with the one before. The figure is
+ *       the median round, against the median of as many bare rounds; every round is in the results too. Ratio to
+ *       the bare rate: target at least 0.5. Bare and throughput come last, after minutes of running, so that
+ *       neither rate includes the JIT's start-up work.</li>
  * </ol>
  * Each measured window also reports the CPU it took per component (trainer, feature job, broker, producer,
  * publisher, serving, and the JVM's own JIT and GC threads), in cores, and the process's minor page faults.
@@ -53,7 +55,7 @@ import java.util.stream.Stream;
  *
  * <p><b>Warm-up</b> ({@code --warmup}, default 30 s; 0 turns it off): the JIT compiles the hot paths of the
  * broker, Flink, the clients and the trainer for a minute or more after start-up, taking up to half of one of
- * the two cores. So the throughput phase runs twice (bare and pipeline alike) and the second run counts, and each
+ * the two cores. So the bare and throughput phases each start with one round that is not measured, and each
  * freshness window follows {@code --warmup} seconds at its own rate that are not measured; a backlog built
  * during the warm-up still shows in the window.
  *
@@ -65,10 +67,11 @@ import java.util.stream.Stream;
  * mvn -B -o -q -pl bench -am install -DskipTests
  * mvn -B -o -q -pl bench exec:exec -Dexec.executable=java -Dexec.args="-Xms6g -Xmx6g -XX:+AlwaysPreTouch -Dorg.apache.avro.SERIALIZABLE_PACKAGES=dev.freshet \
  *     --add-opens=java.base/java.util=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED -cp %classpath \
- *     dev.freshet.bench.pipeline.PipelineBench --events 100000 --rate 10000 --seconds 30"
+ *     dev.freshet.bench.pipeline.PipelineBench --rate 10000 --seconds 20"
  * </pre>
  * (exec:exec, not exec:java: Flink's MiniCluster must see the job's classes on the JVM's own class path.)
  * Other flags: {@code --set key=value} for any Freshet setting (e.g. trainer.backend=cpu), {@code --warmup SECONDS},
+ * {@code --events N} and {@code --rounds N} (see the throughput phase),
  * {@code --out FILE} (default bench/results/pipeline.json).
  */
 public final class PipelineBench {
@@ -79,7 +82,8 @@ public final class PipelineBench {
     }
 
     public static void main(String[] args) throws Exception {
-        long events = 100_000;
+        long events = 300_000;
+        int rounds = 3;
         double rate = 10_000;
         double lowRate = 2_000;
         int seconds = 30;
@@ -94,6 +98,7 @@ public final class PipelineBench {
             String v = args[i + 1];
             switch (args[i]) {
                 case "--events" -> events = Long.parseLong(v);
+                case "--rounds" -> rounds = Integer.parseInt(v);
                 case "--rate" -> rate = Double.parseDouble(v);
                 case "--low-rate" -> lowRate = Double.parseDouble(v);
                 case "--seconds" -> seconds = Integer.parseInt(v);
@@ -105,6 +110,9 @@ public final class PipelineBench {
             if (!args[i].equals("--out")) command.append(i == 0 ? "" : " ").append(args[i]).append(' ').append(v);
         }
         command.append('"');
+        if (events < 1 || rounds < 1) {
+            throw new IllegalArgumentException("--events and --rounds must be at least 1; got " + events + " and " + rounds);
+        }
         if (!Files.isDirectory(out.toAbsolutePath().getParent())) {
             // exec:java runs in the module directory when invoked with -pl bench
             out = Path.of("results").resolve(out.getFileName());
@@ -141,74 +149,98 @@ public final class PipelineBench {
             // like the throughput phase, so that both rates are taken after minutes of running, when the JIT has settled.
             Topics bareTopics = Topics.withPrefix("bench-bare.");
             f.kafka().createTopic(bareTopics.clicks(), 1);
-            double bare = 0;
-            // With a warm-up, each of the two measurements runs twice and the second counts: the first run of a code path
-            // is slower while the JIT compiles it (for tens of seconds after start-up, up to half a core here).
-            int rounds = warmup > 0 ? 2 : 1;
+            // With a warm-up, one unmeasured round of each goes first: the first run of a code path is slower while the
+            // JIT compiles it (for tens of seconds after start-up, up to half a core here).
+            int unmeasured = warmup > 0 ? 1 : 0;
+            double[] bareRounds = new double[rounds];
             try (ClickProducer bareProducer = ClickProducer.create(IngestConfig.from(f.config()
                     .with("kafka.bootstrap-servers", f.kafka().bootstrapServers()).with(Topics.PREFIX, "bench-bare.")))) {
-                for (int round = 0; round < rounds; round++) {
+                for (int round = -unmeasured; round < rounds; round++) {
                     long acked0 = bareProducer.acked();
                     long start = System.nanoTime();
                     for (long n = 0; n < events; n++) bareProducer.send(clicks.next(), (m, e) -> { });
                     bareProducer.flush();
-                    bare = (bareProducer.acked() - acked0) / ((System.nanoTime() - start) / 1e9);
+                    double roundRate = (bareProducer.acked() - acked0) / ((System.nanoTime() - start) / 1e9);
+                    if (round >= 0) bareRounds[round] = roundRate;
+                    log("bare produce%s: %.0f events/s", round < 0 ? " (warm-up, not measured)" : " round " + (round + 1), roundRate);
                 }
             }
-            log("bare produce: %.0f events/s", bare);
-            if (rounds > 1) {
-                long produced = f.producer().acked();
-                long featurised = f.featureTap().examples();
+            double bare = median(bareRounds);
+
+            // 3. Throughput: as fast as the producer goes, through featurisation to the trainer's input; rounds of --events,
+            // each after the trainer has caught up with the one before (its catching up is not what this measures).
+            double[] pipelineRounds = new double[rounds];
+            double[] produceRounds = new double[rounds];
+            double[] trainRounds = new double[rounds];
+            Map<String, Double> coreSeconds = new java.util.LinkedHashMap<>();
+            double measuredSeconds = 0;
+            double faultCount = 0;
+            for (int round = -unmeasured; round < rounds; round++) {
+                long produced0 = f.producer().acked();
+                long featurised0 = f.featureTap().examples();
+                long trained0 = f.trained();
+                CpuShare.Snapshot cpu0 = CpuShare.snapshot();
+                long start = System.nanoTime();
                 for (long n = 0; n < events; n++) f.producer().send(clicks.next(), (m, e) -> { });
                 f.producer().flush();
+                double produceSeconds = (System.nanoTime() - start) / 1e9;
                 long n0 = events;
-                await(() -> f.featureTap().examples() - featurised >= n0, 300);
-                await(() -> f.caughtUp(produced + n0), 180);
-                log("pipeline warm-up round done (%d events, not measured)", events);
+                if (!await(() -> f.featureTap().examples() - featurised0 >= n0, 300)) {
+                    throw new IllegalStateException("only " + (f.featureTap().examples() - featurised0) + " of " + events
+                            + " events reached the trainer's input within 300 s");
+                }
+                double featuresSeconds = (System.nanoTime() - start) / 1e9;
+                CpuShare.Snapshot cpu1 = CpuShare.snapshot();
+                if (f.producer().acked() != produced0 + events) {
+                    throw new IllegalStateException("producer acknowledged " + (f.producer().acked() - produced0) + " of " + events + " events");
+                }
+                // Without trainer.batch-linger the trainer cuts batches at fixed points of the stream: a last partial batch
+                // waits for more examples. With it, every example is trained.
+                long trainable = f.trainsPartialBatches() ? n0 : n0 / f.batchSize() * f.batchSize();
+                boolean trainedAll = await(() -> f.trained() - trained0 >= trainable, 180);
+                double trainSeconds = (System.nanoTime() - start) / 1e9;
+                double roundRate = events / featuresSeconds;
+                if (round < 0) {
+                    log("throughput warm-up round, not measured: %.0f events/s to the trainer's input", roundRate);
+                    continue;
+                }
+                pipelineRounds[round] = roundRate;
+                produceRounds[round] = events / produceSeconds;
+                trainRounds[round] = (f.trained() - trained0) / trainSeconds;
+                log("throughput round %d: %.0f events/s to the trainer's input (%.2f of the bare rate); produced in %.1f s,"
+                                + " features in %.1f s, trained in %.1f s%s", round + 1, roundRate, roundRate / bare, produceSeconds, featuresSeconds,
+                        trainSeconds, trainedAll ? "" : " (gave up waiting for the trainer)");
+                double seconds1 = (cpu1.nanoTime() - cpu0.nanoTime()) / 1e9;
+                CpuShare.between(cpu0, cpu1).forEach((component, c) -> coreSeconds.merge(component, c * seconds1, Double::sum));
+                faultCount += CpuShare.minorFaultsPerSecond(cpu0, cpu1) * seconds1;
+                measuredSeconds += seconds1;
             }
-
-            // 3. Throughput: as fast as the producer goes, through featurisation to the trainer's input.
-            long produced0 = f.producer().acked();
-            long featurised0 = f.featureTap().examples();
-            long trained0 = f.trained();
-            CpuShare.Snapshot cpu0 = CpuShare.snapshot();
-            long start = System.nanoTime();
-            for (long n = 0; n < events; n++) f.producer().send(clicks.next(), (m, e) -> { });
-            f.producer().flush();
-            double produceSeconds = (System.nanoTime() - start) / 1e9;
-            long target = produced0 + events;
-            long n0 = events;
-            await(() -> f.featureTap().examples() - featurised0 >= n0, 300);
-            double featuresSeconds = (System.nanoTime() - start) / 1e9;
-            CpuShare.Snapshot cpu1 = CpuShare.snapshot();
-            Map<String, Double> cores = CpuShare.between(cpu0, cpu1);
-            double faults = CpuShare.minorFaultsPerSecond(cpu0, cpu1);
-            // Without trainer.batch-linger the trainer cuts batches at fixed points of the stream: a last partial batch
-            // waits for more examples. With it, every example is trained.
-            long trainable = f.trainsPartialBatches() ? n0 : n0 / f.batchSize() * f.batchSize();
-            boolean trainedAll = await(() -> f.trained() - trained0 >= trainable, 180);
-            double trainSeconds = (System.nanoTime() - start) / 1e9;
-            double pipeline = events / featuresSeconds;
-            log("throughput: produced in %.1f s, features in %.1f s, trained in %.1f s%s", produceSeconds, featuresSeconds, trainSeconds,
-                    trainedAll ? "" : " (gave up waiting for the trainer)");
-            if (f.producer().acked() != target) {
-                throw new IllegalStateException("producer acknowledged " + (f.producer().acked() - produced0) + " of " + events + " events");
-            }
+            double pipeline = median(pipelineRounds);
 
             report.add("bare_kafka_produce_events_per_s", bare, "events/s", true, null);
             report.add("pipeline_producer_to_trainer_input_events_per_s", pipeline, "events/s", true, null);
             report.add("pipeline_vs_bare_ratio", pipeline / bare, "ratio", true, 0.5);
-            report.add("stage_produce_events_per_s", events / produceSeconds, "events/s", true, null);
-            report.add("stage_featurise_events_per_s", events / featuresSeconds, "events/s", true, null);
-            report.add("stage_train_events_per_s", (f.trained() - trained0) / trainSeconds, "events/s", true, null);
+            for (int round = 0; round < rounds; round++) {
+                report.add("round_" + (round + 1) + "_bare_events_per_s", bareRounds[round], "events/s", true, null);
+                report.add("round_" + (round + 1) + "_pipeline_events_per_s", pipelineRounds[round], "events/s", true, null);
+            }
+            report.add("stage_produce_events_per_s", median(produceRounds), "events/s", true, null);
+            report.add("stage_featurise_events_per_s", pipeline, "events/s", true, null);
+            report.add("stage_train_events_per_s", median(trainRounds), "events/s", true, null);
             report.add("throughput_events", events, "events", true, null);
+            report.add("throughput_rounds", rounds, "rounds", true, null);
+            log("throughput: median of %d rounds %.0f events/s against a bare %.0f: ratio %.3f (rounds %s against %s)", rounds, pipeline,
+                    bare, pipeline / bare, rates(pipelineRounds), rates(bareRounds));
             StringBuilder line = new StringBuilder();
-            cores.forEach((component, c) -> {
+            double span = measuredSeconds;
+            coreSeconds.forEach((component, cs) -> {
+                double c = cs / span;
                 line.append(String.format(Locale.ROOT, " %s %.2f,", component, c));
                 report.add("throughput_cpu_cores_" + component.replaceAll("[^a-z]+", "_").replaceAll("_$", ""), c, "cores", false, null);
             });
-            log("  CPU (cores) from the first send to the last example committed:%s; minor page faults %.0f/s", line.substring(0, Math.max(0, line.length() - 1)), faults);
-            report.add("throughput_minor_page_faults_per_s", faults, "faults/s", false, null);
+            log("  CPU (cores) from the first send to the last example committed, over the measured rounds:%s; minor page faults %.0f/s",
+                    line.substring(0, Math.max(0, line.length() - 1)), faultCount / span);
+            report.add("throughput_minor_page_faults_per_s", faultCount / span, "faults/s", false, null);
 
             report.add("time_to_first_served_model_s", (f.firstModelServedAt() - t0) / 1000.0, "s", false, 60.0);
             report.add("trainer_backend_is_gpu", f.trainerDescription().startsWith("cuda") ? 1 : 0, "bool", true, null);
@@ -309,6 +341,20 @@ public final class PipelineBench {
     private static void stage(BenchReport report, String prefix, FreshnessTracker.Summary s) {
         report.add(prefix + "p50_s", s.p50Seconds(), "s", false, null);
         report.add(prefix + "p99_s", s.p99Seconds(), "s", false, null);
+    }
+
+    /** The median; of an even count, the mean of the middle two. */
+    static double median(double[] values) {
+        double[] v = values.clone();
+        java.util.Arrays.sort(v);
+        int n = v.length;
+        return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    }
+
+    private static String rates(double[] values) {
+        StringBuilder s = new StringBuilder();
+        for (double v : values) s.append(s.length() == 0 ? "" : ", ").append(Math.round(v));
+        return s.toString();
     }
 
     private static boolean await(BooleanSupplier done, int seconds) throws InterruptedException {
