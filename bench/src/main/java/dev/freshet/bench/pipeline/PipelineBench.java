@@ -36,7 +36,7 @@ import java.util.stream.Stream;
  *       closes are counted (and waited for, up to a limit): a pipeline that cannot keep up shows here.</li>
  *   <li><b>bare Kafka</b>: the same producer (same settings, same synthetic events) into a topic nothing
  *       reads: the most events/s this broker and producer take here.</li>
- *   <li><b>throughput</b>: {@code --rounds} rounds (default 3) of {@code --events} events (default 300,000, about
+ *   <li><b>throughput</b>: {@code --rounds} rounds (default 5) of {@code --events} events (default 300,000, about
  *       4-5 s here) produced as fast as the producer goes; in each, sustained events/s from the first send to the
  *       last example committed to {@code features} (the trainer's input), plus each stage's own rate (produced,
  *       featurised, trained). Each round starts once the trainer has caught up with the one before. The figure is
@@ -83,7 +83,7 @@ public final class PipelineBench {
 
     public static void main(String[] args) throws Exception {
         long events = 300_000;
-        int rounds = 3;
+        int rounds = 5;
         double rate = 10_000;
         double lowRate = 2_000;
         int seconds = 30;
