@@ -16,8 +16,10 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Clock;
+import java.util.Arrays;
 import java.util.Comparator;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.locks.LockSupport;
@@ -172,7 +174,7 @@ public final class PipelineBench {
             double[] pipelineRounds = new double[rounds];
             double[] produceRounds = new double[rounds];
             double[] trainRounds = new double[rounds];
-            Map<String, Double> coreSeconds = new java.util.LinkedHashMap<>();
+            Map<String, Double> coreSeconds = new LinkedHashMap<>();
             double measuredSeconds = 0;
             double faultCount = 0;
             for (int round = -unmeasured; round < rounds; round++) {
@@ -346,7 +348,7 @@ public final class PipelineBench {
     /** The median; of an even count, the mean of the middle two. */
     static double median(double[] values) {
         double[] v = values.clone();
-        java.util.Arrays.sort(v);
+        Arrays.sort(v);
         int n = v.length;
         return n % 2 == 1 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
     }
