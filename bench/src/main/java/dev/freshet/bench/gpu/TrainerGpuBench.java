@@ -189,11 +189,21 @@ public final class TrainerGpuBench {
             b.resetCacheStats();
             long t0 = System.nanoTime();
             double loss = 0;
+            // From 1,000 steps on, the rate of each tenth too: whether a figure drifts over a long window
+            int tenth = steps >= 1000 ? steps / 10 : 0;
+            StringBuilder tenths = new StringBuilder();
+            long mark = t0;
             for (int i = WARMUP; i < WARMUP + steps; i++) {
                 b.prefetch(fresh[i + 1]);
                 loss = b.train(fresh[i], probs).loss();
+                if (tenth > 0 && (i - WARMUP + 1) % tenth == 0) {
+                    long now = System.nanoTime();
+                    tenths.append(String.format(Locale.ROOT, " %,.0f", (double) model.batchSize() * tenth / ((now - mark) / 1e9)));
+                    mark = now;
+                }
             }
             long t1 = System.nanoTime();
+            if (tenth > 0) System.out.println("  samples/s by tenth of the timed steps:" + tenths);
             double sps = (double) model.batchSize() * steps / ((t1 - t0) / 1e9);
             if (hitRate != null) {
                 hitRate[0] = b.cacheHitRate();
