@@ -33,7 +33,8 @@ import java.util.stream.IntStream;
  * Three measurements per config, batch and precision:
  * <ol>
  *   <li>resident: batches already on the GPU, steps queued back to back, as the peer times itself
- *       (8 batches in rotation, 10 warm-up steps, then 300 timed steps at batch 2048, 120 at 16384, 40 at 65536);</li>
+ *       (8 batches in rotation, 10 warm-up steps, then 3,000 timed steps at batch 2048, 1,200 at 16384, 400 at
+ *       65536, each case about 1.5-10 s);</li>
  *   <li>the trainer's API path ({@code train(Examples)}: host batch in, probabilities and loss out,
  *       one synchronisation per step) on fresh batches;</li>
  *   <li>the same with the GPU embedding cache holding a fraction of the rows and the tables in
@@ -79,9 +80,9 @@ public final class TrainerGpuBench {
 
         for (String config : configs) {
             for (int batch : batches) {
-                // at least ~0.15 s timed per case: 40 steps of 16384 or 100 of 2048 (50-60 ms) let one stall of the
-                // process decide a ratio
-                int steps = fixedSteps > 0 ? fixedSteps : (batch >= 65536 ? 40 : batch >= 16384 ? 120 : 300);
+                // Windows of 1.5-10 s a case: over 300 steps of 2048 (0.17 s, the default until session 8) the GPU cache's ratio
+                // read 0.909 where 3,000 and 6,000 steps read 0.883-0.899 in six processes (bench/device/NOTES.md, runs 86-87)
+                int steps = fixedSteps > 0 ? fixedSteps : (batch >= 65536 ? 400 : batch >= 16384 ? 1200 : 3000);
                 Examples[] rotation = batches(config, batch, ROTATION, 1);
                 Examples[] fresh = apiPath || cacheFraction > 0 ? batches(config, batch, WARMUP + steps + 1, 2) : null;
                 for (String dtype : dtypes) {
