@@ -22,7 +22,7 @@ public final class DlrmKernels extends CudaResource {
     /** Two blocks on each of an H200's 132 multiprocessors: the grid size worth filling. */
     private static final int TARGET_BLOCKS = 264;
     private static final int MULTIPROCESSORS = 132;
-    private static final int SWAP_BLOCKS = 4;
+
     /** Slots each thread of cache_histogram and cache_select loads at once (SCAN_UNROLL in DlrmKernels.cu). */
     private static final int SCAN_UNROLL = 4;
     private static final int SWAP_THREADS = 1024;
@@ -347,13 +347,15 @@ public final class DlrmKernels extends CudaResource {
     public void cacheSwap(int n, CUdeviceptr count, CUdeviceptr slots, CUdeviceptr evictRows, CUdeviceptr loadRows,
                           CUdeviceptr cacheTable, CUdeviceptr cacheAccum, HostRowStore hostTable, HostRowStore hostAccum, int dim,
                           CudaStream stream) {
-        // With a count on the device the warps stride over the entries, in 4 blocks of 32 warps: the swap is
-        // bound by the bus's address translation, not by the rows in flight (64 blocks of 8 warps: 6.7 ms for
-        // 81 k rows of kaggle128, 4 of 32 warps: 6.7 ms too). Every multiprocessor that holds a swap block
-        // can hold one GEMM block fewer (the GEMMs use the whole register file with two), which stretches each
-        // GEMM wave: beside a training step, 64 blocks slowed the step by 5.2 ms, 4 blocks by 0.8 ms
-        // (GpuCacheBench --overlap, notes/run25-overlap.log).
-        int blocks = count == null ? ceilDiv(n, SWAP_THREADS / 32) : Math.min(ceilDiv(n, SWAP_THREADS / 32), SWAP_BLOCKS);
+        // Lanes move rows in groups (rowLanes in DlrmKernels.cu: 4 lanes for 16 floats, a warp for 128). With a
+        // count on the device the groups stride over the entries in one block, two for rows of more than 64 floats:
+        // the swap is bound by the bus's address translation, not by the rows in flight (64 blocks of 8 warps: 6.7 ms
+        // for 81 k rows of kaggle128, 4 of 32 warps: 6.7 ms too), while every multiprocessor that holds a swap block
+        // holds one GEMM block of the step beside it fewer (the GEMMs use the whole register file with two). Beside
+        // a step at batch 2048 (kaggle16), 4 blocks held the GPU cache at 0.87-0.90 of all rows on the GPU, one at
+        // 0.91-0.92 (bench/device/NOTES.md, session 9).
+        int groupsPerBlock = SWAP_THREADS / rowLanes(dim);
+        int blocks = count == null ? ceilDiv(n, groupsPerBlock) : Math.min(ceilDiv(n, groupsPerBlock), dim > 64 ? 2 : 1);
         launch(cacheSwap, blocks, 1, 1, SWAP_THREADS, 0, stream, n, count, slots, evictRows, loadRows, cacheTable, cacheAccum,
                 hostTable.chunkAddresses(), hostTable.rowsPerChunk(), hostAccum == null ? null : hostAccum.chunkAddresses(),
                 hostAccum == null ? 1L : hostAccum.rowsPerChunk(), dim);
@@ -379,6 +381,14 @@ public final class DlrmKernels extends CudaResource {
     }
 
     /** Directory arrays of the GPU cache (see DlrmKernels.cu, "GPU embedding cache directory"). */
+    /** Lanes of cache_swap that move one row of {@code dim} floats (rowLanes in DlrmKernels.cu). */
+    static int rowLanes(int dim) {
+        int units = dim % 4 == 0 ? dim / 4 : dim;
+        int g = 1;
+        while (g < units && g < 32) g <<= 1;
+        return g;
+    }
+
     public record CacheDirectory(int capacity, CUdeviceptr rowSlot, CUdeviceptr rowCount, CUdeviceptr slotRow,
                                  CUdeviceptr slotEpoch, CUdeviceptr slotCount) {
     }

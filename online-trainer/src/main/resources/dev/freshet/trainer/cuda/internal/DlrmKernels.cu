@@ -1180,7 +1180,7 @@ extern "C" __global__ void dense_update(int n, int kind, float* __restrict__ w, 
 // GPU embedding cache: for each planned slot, write the evicted row (weights and row-wise accumulator)
 // back to the host tables, then load the admitted row into the slot. The host tables are pinned,
 // mapped host memory in chunks (row r lives in chunk r / rowsPerChunk), so one kernel on the prefetch
-// stream moves rows both ways. One warp per slot.
+// stream moves rows both ways.
 // ---------------------------------------------------------------------------------------------
 __device__ __forceinline__ float* hostRow(const unsigned long long* chunks, long long rowsPerChunk, long long row, int D) {
     return reinterpret_cast<float*>(chunks[row / rowsPerChunk]) + (row % rowsPerChunk) * (long long)D;
@@ -1204,25 +1204,75 @@ __device__ __forceinline__ void copyRowWarp(const float* src, float* dst, int D,
     }
 }
 
-// The entry count is n, or *count when count is given (a plan made on the GPU): warps stride over the entries.
-extern "C" __global__ void cache_swap(int n, const int* __restrict__ count, const int* __restrict__ slots,
-                                      const int* __restrict__ evictRows, const int* __restrict__ loadRows,
-                                      float* __restrict__ cacheTable, float* __restrict__ cacheAccum,
-                                      const unsigned long long* __restrict__ tableChunks, long long tableRowsPerChunk,
-                                      const unsigned long long* __restrict__ accumChunks, long long accumRowsPerChunk, int D) {
+// Lanes that move one row together in cache_swap: a power of two up to 32, one float4 a lane when D is a multiple
+// of 4 (16 floats: 4 lanes, 8 rows a warp), else one float a lane.
+__device__ __forceinline__ int rowLanes(int D) {
+    int units = (D & 3) == 0 ? D >> 2 : D;
+    int g = 1;
+    while (g < units && g < 32) g <<= 1;
+    return g;
+}
+
+// One group of g lanes swaps one entry: the evicted row's values (device) and the loaded row's (host, a bus
+// round trip away) are both loaded, up to 2 units a lane, before either is stored; each lane stores only the
+// units it loaded, so the slot's old value leaves before the new one overwrites it.
+template <typename V>
+__device__ __forceinline__ void swapRowGroup(V* c, V* hEv, const V* hLd, int units, int g, int m) {
+    for (int u0 = 0; u0 < units; u0 += 2 * g) {
+        V out[2], in[2];
+#pragma unroll
+        for (int q = 0; q < 2; q++) {
+            int u = u0 + q * g + m;
+            if (u < units) {
+                if (hEv) out[q] = c[u];
+                if (hLd) in[q] = hLd[u];
+            }
+        }
+#pragma unroll
+        for (int q = 0; q < 2; q++) {
+            int u = u0 + q * g + m;
+            if (u < units) {
+                if (hEv) hEv[u] = out[q];
+                if (hLd) c[u] = in[q];
+            }
+        }
+    }
+}
+
+// The entry count is n, or *count when count is given (a plan made on the GPU): groups of rowLanes(D) lanes
+// stride over the entries. A plan's swap is bound by the bus (its address translation), not by the rows in
+// flight, so it runs in few blocks (DlrmKernels.cacheSwap): a multiprocessor that holds one has fewer registers
+// for the training step's GEMM blocks beside it.
+extern "C" __global__ void __launch_bounds__(1024) cache_swap(int n, const int* __restrict__ count, const int* __restrict__ slots,
+                                                              const int* __restrict__ evictRows, const int* __restrict__ loadRows,
+                                                              float* __restrict__ cacheTable, float* __restrict__ cacheAccum,
+                                                              const unsigned long long* __restrict__ tableChunks, long long tableRowsPerChunk,
+                                                              const unsigned long long* __restrict__ accumChunks, long long accumRowsPerChunk, int D) {
     if (count) n = min(n, *count);
-    int lane = threadIdx.x % 32;
-    for (int e = (blockIdx.x * blockDim.x + threadIdx.x) / 32; e < n; e += gridDim.x * blockDim.x / 32) {
+    int g = rowLanes(D), m = threadIdx.x & (g - 1);
+    int groups = gridDim.x * blockDim.x / g;
+    for (int e = (blockIdx.x * blockDim.x + threadIdx.x) / g; e < n; e += groups) {
         size_t slot = (size_t)slots[e];
         int ev = evictRows[e], ld = loadRows[e];
         float* c = cacheTable + slot * D;
         float* hEv = ev >= 0 ? hostRow(tableChunks, tableRowsPerChunk, ev, D) : nullptr;
         const float* hLd = ld >= 0 ? hostRow(tableChunks, tableRowsPerChunk, ld, D) : nullptr;
-        if (hEv) copyRowWarp(c, hEv, D, lane);  // the evicted row leaves before the loaded one overwrites the slot
-        if (hLd) copyRowWarp(hLd, c, D, lane);
-        if (cacheAccum && lane == 0) {
-            if (ev >= 0) *hostRow(accumChunks, accumRowsPerChunk, ev, 1) = cacheAccum[slot];
-            if (ld >= 0) cacheAccum[slot] = *hostRow(accumChunks, accumRowsPerChunk, ld, 1);
+        float accEv = 0.0f, accLd = 0.0f;
+        bool acc = cacheAccum && m == 0;
+        if (acc) {
+            if (ev >= 0) accEv = cacheAccum[slot];
+            if (ld >= 0) accLd = *hostRow(accumChunks, accumRowsPerChunk, ld, 1);
+        }
+        // float4 units where every row address is 16-byte aligned (the tables' chunks and the cache are page-aligned)
+        if ((D & 3) == 0 && ((reinterpret_cast<size_t>(c) | reinterpret_cast<size_t>(hEv) | reinterpret_cast<size_t>(hLd)) & 15) == 0) {
+            swapRowGroup(reinterpret_cast<float4*>(c), reinterpret_cast<float4*>(hEv), reinterpret_cast<const float4*>(hLd),
+                         D >> 2, g, m);
+        } else {
+            swapRowGroup(c, hEv, hLd, D, g, m);
+        }
+        if (acc) {
+            if (ev >= 0) *hostRow(accumChunks, accumRowsPerChunk, ev, 1) = accEv;
+            if (ld >= 0) cacheAccum[slot] = accLd;
         }
     }
 }

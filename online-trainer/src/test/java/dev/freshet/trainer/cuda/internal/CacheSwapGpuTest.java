@@ -3,7 +3,8 @@ package dev.freshet.trainer.cuda.internal;
 import jcuda.Pointer;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Tag;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 import java.util.SplittableRandom;
 
@@ -12,15 +13,17 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * The cache's swap and flush kernels against host tables split into many small chunks (rows on both
  * sides of chunk boundaries): rows loaded into slots, changed on the GPU, written back on eviction or
- * flush, must arrive exactly, weights and accumulators.
+ * flush, must arrive exactly, weights and accumulators. Row widths: 16 and 20 (float4 units, 4 and 8 lanes a
+ * row), 13 (single floats), 128 (a warp a row) and 200 (a warp a row, more than one round of loads a lane).
  */
 @Tag("gpu")
 class CacheSwapGpuTest {
-    @Test
-    void rowsCrossChunkBoundariesBothWays() {
+    @ParameterizedTest(name = "dim {0}")
+    @ValueSource(ints = {16, 20, 13, 128, 200})
+    void rowsCrossChunkBoundariesBothWays(int dim) {
         CudaContext.Probe probe = CudaContext.probe(0);
         Assumptions.assumeTrue(probe.available(), "skipped: no CUDA GPU here (" + probe.reason() + ")");
-        int rows = 1000, dim = 20, slots = 64;
+        int rows = 1000, slots = 64;
         try (CudaContext ctx = new CudaContext(0); DlrmKernels k = new DlrmKernels(); CudaStream s = new CudaStream("test");
              HostRowStore table = new HostRowStore("table", rows, dim, 37 * dim * 4L); // 37 rows per chunk
              HostRowStore accum = new HostRowStore("accum", rows, 1, 50 * 4L);
@@ -29,7 +32,7 @@ class CacheSwapGpuTest {
              DeviceBuffer plan = DeviceBuffer.ints("plan", 3L * slots)) {
             // where huge pages are on offer (run-gpu.sh sets the glibc tunable), the tables are Java memory registered with the driver
             assertEquals(HostHugePages.available(), table.inHugePages(), "table memory in 2 MiB pages");
-            SplittableRandom r = new SplittableRandom(5);
+            SplittableRandom r = new SplittableRandom(5 + dim);
             float[][] host = new float[rows][dim];
             float[] hostAcc = new float[rows];
             for (int i = 0; i < rows; i++) {
