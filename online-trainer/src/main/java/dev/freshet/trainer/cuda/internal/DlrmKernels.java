@@ -22,7 +22,6 @@ public final class DlrmKernels extends CudaResource {
     /** Two blocks on each of an H200's 132 multiprocessors: the grid size worth filling. */
     private static final int TARGET_BLOCKS = 264;
     private static final int MULTIPROCESSORS = 132;
-
     /** Slots each thread of cache_histogram and cache_select loads at once (SCAN_UNROLL in DlrmKernels.cu). */
     private static final int SCAN_UNROLL = 4;
     private static final int SWAP_THREADS = 1024;
@@ -380,7 +379,6 @@ public final class DlrmKernels extends CudaResource {
                 dim);
     }
 
-    /** Directory arrays of the GPU cache (see DlrmKernels.cu, "GPU embedding cache directory"). */
     /** Lanes of cache_swap that move one row of {@code dim} floats (rowLanes in DlrmKernels.cu). */
     static int rowLanes(int dim) {
         int units = dim % 4 == 0 ? dim / 4 : dim;
@@ -389,6 +387,7 @@ public final class DlrmKernels extends CudaResource {
         return g;
     }
 
+    /** Directory arrays of the GPU cache (see DlrmKernels.cu, "GPU embedding cache directory"). */
     public record CacheDirectory(int capacity, CUdeviceptr rowSlot, CUdeviceptr rowCount, CUdeviceptr slotRow,
                                  CUdeviceptr slotEpoch, CUdeviceptr slotCount) {
     }

@@ -14,7 +14,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * The cache's swap and flush kernels against host tables split into many small chunks (rows on both
  * sides of chunk boundaries): rows loaded into slots, changed on the GPU, written back on eviction or
  * flush, must arrive exactly, weights and accumulators. Row widths: 16 and 20 (float4 units, 4 and 8 lanes a
- * row), 13 (single floats), 128 (a warp a row) and 200 (a warp a row, more than one round of loads a lane).
+ * row), 13 (single floats), 128 (a warp a row, a float4 a lane) and 200 (a warp a row, two float4s for some lanes).
  */
 @Tag("gpu")
 class CacheSwapGpuTest {
