@@ -279,6 +279,36 @@ class CudaVersusCpuGpuTest {
         }
     }
 
+    /**
+     * A step queues the copy of the next named batch's inputs behind itself; a prediction before that batch trains
+     * overwrites them, and the batch must still train on its own inputs: without the cache and with it, in each
+     * transfer mode.
+     */
+    @Test
+    void aPredictionBetweenStepsLeavesTheNextNamedBatchItsInputs() {
+        for (CudaOptions options : List.of(CudaOptions.defaults(), cache(CacheTransfer.BUS).withCacheFraction(0.01),
+                cache(CacheTransfer.COPY).withCacheFraction(0.01))) {
+            ModelConfig config = largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 20);
+            SplittableRandom random = new SplittableRandom(System.nanoTime());
+            Examples a = batch(config, random, 0, 4000), b = batch(config, random, 0, 4000), c = batch(config, random, 9000, 4000);
+            try (HostModelState initial = HostModelState.initialize(config);
+                 CpuBackend cpu = CpuBackend.create(HostModelState.copyOf(initial), 2);
+                 CudaBackend cuda = CudaBackend.create(config, options, HostModelState.copyOf(initial))) {
+                String what = options.cached() ? "with the cache, " + options.cacheTransfer() : "all rows on the GPU";
+                float[] pCpu = new float[config.batchSize()], pGpu = new float[config.batchSize()];
+                cuda.prefetch(b);
+                assertEquals(cpu.train(a, pCpu).loss(), cuda.train(a, pGpu).loss(), 1e-4, what); // queues b's inputs
+                cpu.predict(c, pCpu);
+                cuda.predict(c, pGpu);
+                assertTrue(relErr(pGpu, pCpu, config.batchSize()) <= 1e-4, what + ": probabilities of the prediction");
+                double want = cpu.train(b, pCpu).loss();
+                assertEquals(want, cuda.train(b, pGpu).loss(), 1e-4 * Math.abs(want), what + ": the named batch after a prediction");
+                assertTrue(relErr(pGpu, pCpu, config.batchSize()) <= 1e-4, what + ": probabilities of the named batch");
+                assertEquals(options.cached() ? 1 : 0, cuda.cachePlansOnDemand(), what + ": batches planned on demand");
+            }
+        }
+    }
+
     private void compare(ModelConfig config, CudaOptions options, double tolerance, boolean movingHotSet) {
         SplittableRandom random = new SplittableRandom(config.seed() * 7919 + 1);
         List<Examples> batches = new ArrayList<>();

@@ -22,8 +22,12 @@ public final class DlrmKernels extends CudaResource {
     /** Two blocks on each of an H200's 132 multiprocessors: the grid size worth filling. */
     private static final int TARGET_BLOCKS = 264;
     private static final int MULTIPROCESSORS = 132;
-    /** Slots each thread of cache_histogram and cache_select loads at once (SCAN_UNROLL in DlrmKernels.cu). */
-    private static final int SCAN_UNROLL = 4;
+    /**
+     * The cache's victim sweep aims to cover a plan's misses within this many times as many slots ahead of its
+     * hand (cache_sweep in DlrmKernels.cu): it lowers its count threshold while the cold slots it meets are dense
+     * enough for that, and raises it when they are not.
+     */
+    private static final int SWEEP_BUDGET = 16;
     private static final int SWAP_THREADS = 1024;
     private static final CUdeviceptr NULL = new CUdeviceptr();
 
@@ -37,8 +41,7 @@ public final class DlrmKernels extends CudaResource {
     private final CUfunction cacheSwap, cachePack, cacheUnpack, cacheFlush, fillUniform, copyMatrix;
     /** GEMMs with a dimension of 1: N (forward), M (weight gradient), K (input gradient); weight gradients of at most 16 columns. */
     private final CUfunction gemvN1, gemvM1, outerK1, gemmTnSkinny;
-    private final CUfunction cacheLookup, cacheHistogram, cacheThreshold, cacheSelect, cacheInstall, cacheAssign, cacheAge,
-            cacheAddCounts;
+    private final CUfunction cacheLookup, cacheSweep, cacheInstall, cacheAssignMisses, cacheAge, cacheAddCounts;
 
     /** Examples (warps) per block of the interaction kernels for 128-float rows (I128_WARPS in DlrmKernels.cu). */
     private static final int INTERACT128_WARPS = 4;
@@ -88,11 +91,9 @@ public final class DlrmKernels extends CudaResource {
         outerK1 = function("outer_k1");
         gemmTnSkinny = function("gemm_tn_skinny");
         cacheLookup = function("cache_lookup");
-        cacheHistogram = function("cache_histogram");
-        cacheThreshold = function("cache_threshold");
-        cacheSelect = function("cache_select");
+        cacheSweep = function("cache_sweep");
         cacheInstall = function("cache_install");
-        cacheAssign = function("cache_assign");
+        cacheAssignMisses = function("cache_assign_misses");
         cacheAge = function("cache_age");
         cacheAddCounts = function("cache_add_counts");
     }
@@ -392,42 +393,52 @@ public final class DlrmKernels extends CudaResource {
                                  CUdeviceptr slotEpoch, CUdeviceptr slotCount) {
     }
 
-    /** A plan's workspace: its counters, miss list, victims and swap lists, each of maxMisses entries. */
+    /**
+     * A plan's workspace: its counters, its miss list, victims and swap lists, each of maxMisses entries, and the
+     * lookups of rows not cached (as many entries: a batch looks up at most maxMisses rows).
+     */
     public record CachePlanSpace(int maxMisses, CUdeviceptr counters, CUdeviceptr missRows, CUdeviceptr victims,
-                                 CUdeviceptr swapSlot, CUdeviceptr swapEvict, CUdeviceptr swapLoad) {
+                                 CUdeviceptr swapSlot, CUdeviceptr swapEvict, CUdeviceptr swapLoad, CUdeviceptr missLookups) {
     }
 
+    /** Pins a batch's cached rows, gives their lookups their slots and lists the misses. */
     public void cacheLookup(int n, int tables, CUdeviceptr ids, CUdeviceptr tableOffset, CacheDirectory d, int epoch,
-                            CachePlanSpace p, CudaStream stream) {
+                            CUdeviceptr slots, CachePlanSpace p, CudaStream stream) {
         launch(cacheLookup, ceilDiv(n, 256), 1, 1, 256, 0, stream, n, tables, ids, tableOffset, d.rowSlot(), d.rowCount(),
-                d.slotEpoch(), d.slotCount(), epoch, p.missRows(), p.counters());
+                d.slotEpoch(), d.slotCount(), epoch, slots, p.missRows(), p.missLookups(), p.counters());
     }
 
     /**
-     * Chooses the plan's victims among the slots not pinned by tickets {@code >= oldestLive}: two passes over every
-     * slot, whatever the batch, SCAN_UNROLL slots a thread. Plans run on a high-priority stream beside a training
-     * step, and the passes' grids are what a small batch's step feels: with a thread per slot the select pass
-     * (2,638 blocks for kaggle16's 675,252 slots) took every multiprocessor two and a half times over, and a
-     * 0.57 ms step at batch 2048 (kaggle16, H200) took 0.64-0.66 ms beside its plans (bench/device/NOTES.md,
-     * session 6).
+     * Claims victims for the plan's misses among the slots not pinned by tickets {@code >= oldestLive}, sweeping from
+     * the hand in {@code clock} (two ints on the device, zero at first, carried from plan to plan), and installs the
+     * misses in them. A plan of {@code lookups} lookups sweeps and installs in {@link #planBlocks} blocks: plans run
+     * on a high-priority stream beside a training step, and what a small batch's step feels is how many
+     * multiprocessors a plan's grids take. Two passes over every slot in a whole-GPU grid (the victim choice until
+     * session 10) held a 0.57 ms step at batch 2048 (kaggle16, H200) at about 0.91 of all rows on the GPU
+     * (bench/device/NOTES.md).
      */
-    public void cacheChooseVictims(CacheDirectory d, int oldestLive, int epoch, CachePlanSpace p, CUdeviceptr totalMisses,
-                                   CudaStream stream) {
-        int cap = d.capacity();
-        int blocks = Math.max(1, ceilDiv(cap, 256 * SCAN_UNROLL));
-        launch(cacheHistogram, Math.min(blocks, MULTIPROCESSORS * 8), 1, 1, 256, 0, stream, cap, d.slotRow(),
-                d.slotEpoch(), d.slotCount(), oldestLive, p.counters());
-        launch(cacheThreshold, 1, 1, 1, 1, 0, stream, p.counters(), totalMisses);
-        launch(cacheSelect, blocks, 1, 1, 256, 0, stream, cap, d.slotRow(), d.slotEpoch(), d.slotCount(), oldestLive,
-                epoch, p.counters(), p.victims());
-        launch(cacheInstall, Math.min(ceilDiv(p.maxMisses(), 256), MULTIPROCESSORS * 8), 1, 1, 256, 0, stream, p.maxMisses(),
-                p.counters(), p.missRows(), p.victims(), d.rowSlot(), d.slotRow(), d.rowCount(), d.slotCount(), p.swapSlot(),
-                p.swapEvict(), p.swapLoad());
+    public void cacheChooseVictims(CacheDirectory d, int oldestLive, int epoch, int lookups, CachePlanSpace p, CUdeviceptr clock,
+                                   CUdeviceptr totalMisses, CudaStream stream) {
+        int blocks = planBlocks(lookups);
+        launch(cacheSweep, blocks, 1, 1, 256, 0, stream, d.capacity(), d.slotRow(), d.slotEpoch(), d.slotCount(), oldestLive,
+                epoch, SWEEP_BUDGET, p.counters(), p.victims(), clock, totalMisses);
+        launch(cacheInstall, blocks, 1, 1, 256, 0, stream, p.maxMisses(), p.counters(), p.missRows(), p.victims(), d.rowSlot(),
+                d.slotRow(), d.rowCount(), d.slotCount(), p.swapSlot(), p.swapEvict(), p.swapLoad());
     }
 
-    public void cacheAssign(int n, int tables, CUdeviceptr ids, CUdeviceptr tableOffset, CacheDirectory d, CUdeviceptr slots,
-                            CudaStream stream) {
-        launch(cacheAssign, ceilDiv(n, 256), 1, 1, 256, 0, stream, n, tables, ids, tableOffset, d.rowSlot(), slots);
+    /** After the misses are installed: the slots of the lookups that missed. */
+    public void cacheAssignMisses(int lookups, int tables, CUdeviceptr ids, CUdeviceptr tableOffset, CacheDirectory d,
+                                  CUdeviceptr slots, CachePlanSpace p, CudaStream stream) {
+        launch(cacheAssignMisses, planBlocks(lookups), 1, 1, 256, 0, stream, p.counters(), p.missLookups(), tables, ids,
+                tableOffset, d.rowSlot(), slots);
+    }
+
+    /**
+     * Blocks of 256 threads for a plan's grid-stride kernels: one per 2,048 lookups, 8 to one per multiprocessor.
+     * A batch misses a few percent of its lookups once the cache is warm (kaggle16 at 2048: 3,800 of 53,248).
+     */
+    static int planBlocks(int lookups) {
+        return Math.max(8, Math.min(MULTIPROCESSORS, ceilDiv(lookups, 2048)));
     }
 
     public void cacheAge(CacheDirectory d, CudaStream stream) {

@@ -23,8 +23,9 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  * GPU: the host only forwards a batch's ids.
  *
  * <p>{@link #plan} queues, on the cache's own stream, everything that makes one batch's rows resident:
- * count and pin the batch's cached rows, choose the least-counted unpinned slots as victims, write the
- * victims back and load the misses, and turn the batch's ids into slots. A plan may evict only slots last
+ * count and pin the batch's cached rows (their lookups get their slots), choose victims among the unpinned slots
+ * of low count that a clock hand sweeps past, write the victims back and load the misses, and give the
+ * lookups that missed their new slots. A plan may evict only slots last
  * used by tickets older than {@code oldestLive}, the oldest batch not yet trained: a lookahead plan runs
  * while the batch before it trains and never touches its rows. {@link #use} makes the compute stream wait
  * for the plan and copies its slots into the step's inputs; {@link #finish} (after the step synchronised)
@@ -54,7 +55,7 @@ import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
  * victims, and earlier steps have synchronised.
  *
  * <p>GPU memory beyond the cached rows: 8 bytes per table row for the directory (slot and access
- * count) and 12 per slot (row, last ticket, the row's count), three plan workspaces of about 28 bytes per lookup of a full batch, and in copy mode one packed
+ * count) and 12 per slot (row, last ticket, the row's count), three plan workspaces of about 32 bytes per lookup of a full batch, and in copy mode one packed
  * buffer of 4 (D + 3) bytes per row a plan can move (min(lookups of a full batch, slots)); the same twice in
  * pinned host memory.
  */
@@ -75,6 +76,8 @@ public final class GpuEmbeddingCache extends CudaResource {
     private final CudaStream stream;
     private final DlrmKernels.CacheDirectory directory;
     private final DeviceBuffer offsets, rowSlot, rowCount, slotRow, slotEpoch, slotCount, totalMisses;
+    /** The victim sweep's hand and threshold, carried from plan to plan (DlrmKernels.cacheChooseVictims). */
+    private final DeviceBuffer sweepClock;
     private final PinnedHostBuffer statsStaging;
     private final PlanBuffer[] buffers = new PlanBuffer[PLAN_BUFFERS];
     private final List<CudaResource> owned = new ArrayList<>();
@@ -146,11 +149,11 @@ public final class GpuEmbeddingCache extends CudaResource {
             result = add(owned, new PinnedHostBuffer("cache plan result " + index, 4L * COUNTER_WORDS, false));
             ids = add(owned, DeviceBuffer.ints("cache plan ids " + index, maxLookups));
             slots = add(owned, DeviceBuffer.ints("cache plan slots " + index, maxLookups));
-            space = add(owned, DeviceBuffer.ints("cache plan workspace " + index, COUNTER_WORDS + 5L * maxMisses));
+            space = add(owned, DeviceBuffer.ints("cache plan workspace " + index, COUNTER_WORDS + 6L * maxMisses));
             long m = 4L * maxMisses;
             long c = 4L * COUNTER_WORDS;
             workspace = new DlrmKernels.CachePlanSpace(maxMisses, space.at(0), space.at(c), space.at(c + m), space.at(c + 2 * m),
-                    space.at(c + 3 * m), space.at(c + 4 * m));
+                    space.at(c + 3 * m), space.at(c + 4 * m), space.at(c + 5 * m));
             done = add(owned, new CudaEvent("cache plan done " + index, false));
         }
     }
@@ -213,6 +216,7 @@ public final class GpuEmbeddingCache extends CudaResource {
             slotEpoch = add(owned, DeviceBuffer.ints("cache directory: last ticket of each slot", capacity));
             slotCount = add(owned, DeviceBuffer.ints("cache directory: access count of each slot's row", capacity));
             totalMisses = add(owned, new DeviceBuffer("cache misses", 8));
+            sweepClock = add(owned, DeviceBuffer.ints("cache victim sweep: hand and threshold", 2));
             statsStaging = add(owned, new PinnedHostBuffer("cache statistics staging", 8 + 4L * (tables + 1), false));
             for (int i = 0; i < PLAN_BUFFERS; i++) buffers[i] = new PlanBuffer(i, maxLookups, maxMisses, owned);
             hintsDone = add(owned, new CudaEvent("cache count hints done", false));
@@ -254,6 +258,7 @@ public final class GpuEmbeddingCache extends CudaResource {
         offsets.upload(statsStaging.hostAt(8), 4L * (tables + 1), stream);
         rowCount.fill32(0, total, stream);
         totalMisses.fill32(0, 2, stream);
+        sweepClock.fill32(0, 2, stream);
         clearDirectory();
     }
 
@@ -287,7 +292,7 @@ public final class GpuEmbeddingCache extends CudaResource {
     /** Bytes of GPU memory of the directory and the plan workspaces (the cached rows are the model's). */
     public long deviceBytes() {
         long b = offsets.bytes() + rowSlot.bytes() + rowCount.bytes() + slotRow.bytes() + slotEpoch.bytes() + slotCount.bytes()
-                + totalMisses.bytes();
+                + totalMisses.bytes() + sweepClock.bytes();
         for (PlanBuffer p : buffers) b += p.ids.bytes() + p.slots.bytes() + p.space.bytes();
         return b + (devicePacked == null ? 0 : devicePacked.bytes());
     }
@@ -355,9 +360,9 @@ public final class GpuEmbeddingCache extends CudaResource {
         mark(marks, 1);
         if (agingSteps > 0 && plans > 0 && plans % agingSteps == 0) kernels.cacheAge(directory, stream);
         int epoch = (int) ticket, live = (int) oldestLive;
-        kernels.cacheLookup(n, tables, b.ids.ptr(), offsets.ptr(), directory, epoch, w, stream);
+        kernels.cacheLookup(n, tables, b.ids.ptr(), offsets.ptr(), directory, epoch, b.slots.ptr(), w, stream);
         mark(marks, 2);
-        kernels.cacheChooseVictims(directory, live, epoch, w, totalMisses.ptr(), stream);
+        kernels.cacheChooseVictims(directory, live, epoch, n, w, sweepClock.ptr(), totalMisses.ptr(), stream);
         mark(marks, 3);
         Plan plan = new Plan(b, ticket, n);
         plans++;
@@ -384,7 +389,7 @@ public final class GpuEmbeddingCache extends CudaResource {
         kernels.cacheSwap(w.maxMisses(), w.counters(), w.swapSlot(), w.swapEvict(), w.swapLoad(), model.deviceTable().ptr(),
                 deviceAccum(), hostTable, hostAccum, dim, stream);
         mark(marks, 4);
-        kernels.cacheAssign(n, tables, b.ids.ptr(), offsets.ptr(), directory, b.slots.ptr(), stream);
+        kernels.cacheAssignMisses(n, tables, b.ids.ptr(), offsets.ptr(), directory, b.slots.ptr(), w, stream);
         mark(marks, 5);
         fetchOutcome(b);
         b.done.record(stream);
@@ -486,7 +491,7 @@ public final class GpuEmbeddingCache extends CudaResource {
             kernels.cacheUnpack(n, w, devicePacked.ptr(), model.deviceTable().ptr(), deviceAccum(), dim, stream);
         }
         mark(marks, 6);
-        kernels.cacheAssign(p.lookups, tables, b.ids.ptr(), offsets.ptr(), directory, b.slots.ptr(), stream);
+        kernels.cacheAssignMisses(p.lookups, tables, b.ids.ptr(), offsets.ptr(), directory, b.slots.ptr(), w, stream);
         mark(marks, 7);
         fetchOutcome(b);
         b.done.record(stream);

@@ -1337,20 +1337,28 @@ extern "C" __global__ void cache_unpack(int n, const int* __restrict__ slots, co
 //   rowSlot[row]    slot of a global row, -1 when not cached (-2 while a plan is loading it)
 //   rowCount[row]   accesses of the row (halved every few hundred plans, so a moved hot set ages out)
 //   slotRow[slot]   row in a slot, -1 when empty;  slotEpoch[slot] ticket of the last plan that used it
-//   slotCount[slot] rowCount of the slot's row, kept beside it so that choosing victims streams through the
-//                   slots instead of gathering 1 count per slot from rowCount at random (two passes over every
-//                   slot per plan, whatever the batch: at batch 2048 they cost more than the rest of the plan)
-// A plan (ticket `epoch`) runs on one stream: lookup pins the batch's cached rows and lists its misses;
-// victims are the least-counted slots not pinned by a batch still to train (epoch < oldestLive): a
-// log2 histogram of the candidates' counts gives the threshold, select claims that many slots;
-// install rewires the directory and cache_swap (or cache_pack and cache_unpack, the host between them)
-// writes the victims back and loads the misses; assign turns the batch's ids into slots. Sampled-LFU at
-// log2 granularity, as Colossal-AI's frequency-aware cache (2022), without the host in the loop.
-//   counters: [0] misses, [1] victims claimed, [2] threshold bin, [3] shortfall (candidates < misses),
-//             [4] candidates, [8..40] histogram; totalMisses accumulates over plans.
+//   slotCount[slot] rowCount of the slot's row, kept beside it so that the victim sweep streams through the
+//                   slots instead of gathering 1 count per slot from rowCount at random
+// A plan (ticket `epoch`) runs on one stream: lookup pins the batch's cached rows, gives their lookups their
+// slots and lists the misses; cache_sweep claims as many victims as there are misses, sweeping the slots from a
+// cursor that goes round the cache from plan to plan (a clock hand) and taking slots not pinned by a batch still to
+// train (epoch < oldestLive) whose count is at most a log2 threshold; install rewires the directory and cache_swap
+// (or cache_pack and cache_unpack, the host between them) writes the victims back and loads the misses;
+// assign_misses gives the missed lookups their new slots. Frequency-aware eviction at log2 granularity, as
+// Colossal-AI's cache (2022), on the GPU, with the clock sweep of an approximate LFU: a plan reads the few
+// thousand slots ahead of the hand instead of every slot (two passes over all 675,252 of kaggle16's 2% cache took
+// a whole-GPU grid twice per plan beside a 0.57 ms step at batch 2048).
+//   counters: [0] misses, [1] victims claimed (claims past [0] are undone), [2] the sweep's first threshold,
+//             [3] shortfall (fewer candidates than misses), [4] victims found, [5] lookups of rows not cached,
+//             [6] sweep chunks taken, [7] sweep blocks done, [8..40] histogram of the count bins of the candidates
+//             the sweep's first pass saw, [41] sweep chunks done, [42] slots swept; totalMisses accumulates
+//             over plans.
+//   clock:    [0] the hand (a slot), [1] the threshold of the next sweep's first pass, kept from plan to plan.
 // ---------------------------------------------------------------------------------------------
 #define DIR_HIST 8
 #define DIR_BINS 33
+#define SWEEP_UNROLL 4
+#define SWEEP_EVERY_BIN (DIR_BINS - 1)
 
 __device__ __forceinline__ int countBin(unsigned c) { return 32 - __clz(c); }
 
@@ -1364,98 +1372,141 @@ __device__ __forceinline__ int cacheRow(int i, const int T, const int* __restric
 
 extern "C" __global__ void cache_lookup(int n, int T, const int* __restrict__ ids, const int* __restrict__ tableOffset,
                                         int* rowSlot, unsigned* rowCount, int* slotEpoch, unsigned* slotCount, int epoch,
-                                        int* __restrict__ missRows, int* counters) {
+                                        int* __restrict__ slots, int* __restrict__ missRows, int* __restrict__ missLookups,
+                                        int* counters) {
     int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i >= n) return;
     int row = cacheRow(i, T, ids, tableOffset);
-    if (row < 0) return;
+    if (row < 0) {
+        slots[i] = 0;  // never used: the host drops the plan
+        return;
+    }
     if (rowCount[row] < 0x7fffffffu) atomicAdd(&rowCount[row], 1u);
     int s = rowSlot[row];
     if (s >= 0) {
         if (slotCount[s] < 0x7fffffffu) atomicAdd(&slotCount[s], 1u);
         slotEpoch[s] = epoch;  // pinned: every thread of the row writes the same value
-    } else if (s == -1 && atomicCAS(&rowSlot[row], -1, -2) == -1) {
+        slots[i] = s;
+        return;
+    }
+    if (s == -1 && atomicCAS(&rowSlot[row], -1, -2) == -1) {
         missRows[atomicAdd(&counters[0], 1)] = row;  // the first lookup of a missing row lists it once
     }
+    missLookups[atomicAdd(&counters[5], 1)] = i;  // every lookup of it gets its slot once installed
 }
 
-// The two passes over every slot (histogram, select) run beside a training step (DlrmKernels.cacheChooseVictims):
-// each thread loads SCAN_UNROLL slots' fields before using any, so that a grid of a quarter of the blocks still
-// has as many loads in flight. A block's threads cover SCAN_UNROLL * blockDim.x consecutive slots a round.
-#define SCAN_UNROLL 4
-
-struct ScanSlots {
-    int epoch[SCAN_UNROLL], row[SCAN_UNROLL];
-    unsigned count[SCAN_UNROLL];
-};
-
-__device__ __forceinline__ ScanSlots loadScanSlots(int first, int cap, const int* __restrict__ slotRow,
-                                                   const int* slotEpoch, const unsigned* __restrict__ slotCount) {
-    ScanSlots v;
-#pragma unroll
-    for (int k = 0; k < SCAN_UNROLL; k++) {
-        int s = first + k * blockDim.x + threadIdx.x;
-        bool in = s < cap;
-        v.epoch[k] = in ? slotEpoch[s] : 0x7fffffff;  // past the end: never a candidate
-        v.row[k] = in ? slotRow[s] : -1;
-        v.count[k] = in ? slotCount[s] : 0u;
-    }
-    return v;
+// The threshold of pass p of a sweep that starts at `first`: doubling steps up to every count, so that a sweep
+// that finds too few cold slots ends in a few passes.
+__device__ __forceinline__ int sweepThreshold(int first, int pass) {
+    return pass >= 6 ? SWEEP_EVERY_BIN : min(SWEEP_EVERY_BIN, first + (1 << pass) - 1);
 }
 
-extern "C" __global__ void cache_histogram(int cap, const int* __restrict__ slotRow, const int* __restrict__ slotEpoch,
-                                           const unsigned* __restrict__ slotCount, int oldestLive, int* counters) {
+// Claims the plan's victims. Pass p sweeps every slot once, from the hand on, taking candidates whose count bin
+// is at most sweepThreshold(first, p); blocks take chunks of SWEEP_UNROLL * blockDim.x slots in turn until the
+// misses are covered, and a chunk of a later pass waits until every chunk of the earlier ones is done (they are
+// held by running blocks), so that no warmer slot is claimed while a colder one is still to be seen. A slot is
+// claimed with a compare-and-swap of its epoch, and claims past the misses are undone. The last block to finish
+// moves the hand past the slots swept and sets the next first threshold: the lowest bin whose candidates, as
+// densely as this sweep's first pass met them, would cover the misses within `budget` times as many slots (or
+// the whole cache).
+extern "C" __global__ void cache_sweep(int cap, const int* __restrict__ slotRow, int* slotEpoch,
+                                       const unsigned* __restrict__ slotCount, int oldestLive, int epoch, int budget,
+                                       int* counters, int* __restrict__ victims, int* clock, unsigned long long* totalMisses) {
     __shared__ int h[DIR_BINS];
+    __shared__ int chunk;
+    __shared__ bool lastBlock;
     for (int b = threadIdx.x; b < DIR_BINS; b += blockDim.x) h[b] = 0;
-    __syncthreads();
-    for (int first = blockIdx.x * blockDim.x * SCAN_UNROLL; first < cap; first += gridDim.x * blockDim.x * SCAN_UNROLL) {
-        ScanSlots v = loadScanSlots(first, cap, slotRow, slotEpoch, slotCount);
+    const int need = counters[0], hand = clock[0], first = clock[1], lane = threadIdx.x & 31;
+    const int chunkSize = SWEEP_UNROLL * blockDim.x, chunksPerPass = (cap + chunkSize - 1) / chunkSize;
+    int passes = 1;
+    while (sweepThreshold(first, passes - 1) < SWEEP_EVERY_BIN) passes++;
+    volatile int* c = counters;
+    for (;;) {
+        __syncthreads();  // every thread has read the last chunk (and h is zeroed)
+        if (threadIdx.x == 0) {
+            int k = c[1] >= need ? -1 : atomicAdd(&counters[6], 1);
+            if (k >= chunksPerPass * passes) k = -1;
+            if (k >= chunksPerPass) {
+                while (c[41] < k / chunksPerPass * chunksPerPass) { }  // the earlier passes' chunks, held by running blocks
+                __threadfence();
+                if (c[1] >= need) {
+                    atomicAdd(&counters[41], 1);  // done, unswept: no chunk of a later pass waits for it in vain
+                    k = -1;
+                }
+            }
+            chunk = k;
+        }
+        __syncthreads();
+        if (chunk < 0) break;
+        const int pass = chunk / chunksPerPass, start = chunk % chunksPerPass * chunkSize;
+        const int threshold = sweepThreshold(first, pass);
+        int slot[SWEEP_UNROLL], ep[SWEEP_UNROLL], row[SWEEP_UNROLL];
+        unsigned count[SWEEP_UNROLL];
+        // every slot's fields loaded before any is used: a small grid still has many loads in flight
 #pragma unroll
-        for (int k = 0; k < SCAN_UNROLL; k++) {
-            if (v.epoch[k] < oldestLive) atomicAdd(&h[v.row[k] < 0 ? 0 : countBin(v.count[k])], 1);
+        for (int k = 0; k < SWEEP_UNROLL; k++) {
+            int q = start + k * blockDim.x + threadIdx.x;
+            bool in = q < cap;
+            slot[k] = in ? (int)(((long long)hand + q) % cap) : 0;
+            ep[k] = in ? __ldcg(&slotEpoch[slot[k]]) : 0x7fffffff;  // from L2: claims of earlier passes; past the end: never a candidate
+            row[k] = in ? slotRow[slot[k]] : -1;
+            count[k] = in ? slotCount[slot[k]] : 0u;
+        }
+#pragma unroll
+        for (int k = 0; k < SWEEP_UNROLL; k++) {
+            int bin = row[k] < 0 ? 0 : countBin(count[k]);
+            bool candidate = ep[k] < oldestLive, seen = candidate && pass == 0;
+            unsigned counted = __ballot_sync(0xffffffffu, seen);
+            if (seen) {  // one shared atomic per bin a warp: most candidates share one or two bins
+                unsigned peers = __match_any_sync(counted, bin);
+                if (lane == __ffs(peers) - 1) atomicAdd(&h[bin], __popc(peers));
+            }
+            bool claimed = candidate && bin <= threshold && atomicCAS(&slotEpoch[slot[k]], ep[k], epoch) == ep[k];
+            // one atomic per warp: the warp's claims take consecutive victim positions
+            unsigned mask = __ballot_sync(0xffffffffu, claimed);
+            if (!mask) continue;
+            int leader = __ffs(mask) - 1, base = 0;
+            if (lane == leader) base = atomicAdd(&counters[1], __popc(mask));
+            base = __shfl_sync(0xffffffffu, base, leader);
+            if (claimed) {
+                int v = base + __popc(mask & ((1u << lane) - 1));
+                if (v < need) victims[v] = slot[k];
+                else slotEpoch[slot[k]] = ep[k];  // not needed: no longer claimed
+            }
+        }
+        __syncthreads();  // the chunk's claims are made before it counts as done
+        if (threadIdx.x == 0) {
+            __threadfence();
+            atomicAdd(&counters[42], min(chunkSize, cap - start));
+            atomicAdd(&counters[41], 1);
         }
     }
-    __syncthreads();
     for (int b = threadIdx.x; b < DIR_BINS; b += blockDim.x) {
         if (h[b]) atomicAdd(&counters[DIR_HIST + b], h[b]);
     }
-}
-
-extern "C" __global__ void cache_threshold(int* counters, unsigned long long* totalMisses) {
-    int need = counters[0], have = 0, b = -1;
-    while (have < need && b + 1 < DIR_BINS) have += counters[DIR_HIST + ++b];
-    counters[2] = b;
-    counters[4] = have;
-    counters[3] = have < need ? 1 : 0;
+    __threadfence();
+    __syncthreads();
+    if (threadIdx.x == 0) lastBlock = atomicAdd(&counters[7], 1) == gridDim.x - 1;
+    __syncthreads();
+    if (!lastBlock || threadIdx.x != 0) return;
+    __threadfence();
+    int claimed = c[1], swept = c[42];
+    c[2] = first;
+    c[3] = claimed < need ? 1 : 0;
+    c[4] = min(claimed, need);
     *totalMisses += need;
-}
-
-extern "C" __global__ void cache_select(int cap, const int* __restrict__ slotRow, int* slotEpoch,
-                                        const unsigned* __restrict__ slotCount, int oldestLive, int epoch,
-                                        int* counters, int* __restrict__ victims) {
-    int threshold = counters[2], need = counters[0], lane = threadIdx.x % 32;
-    // the whole block strides together, so every lane of a warp takes part in each ballot
-    for (int first = blockIdx.x * blockDim.x * SCAN_UNROLL; first < cap; first += gridDim.x * blockDim.x * SCAN_UNROLL) {
-        ScanSlots v = loadScanSlots(first, cap, slotRow, slotEpoch, slotCount);
-#pragma unroll
-        for (int k = 0; k < SCAN_UNROLL; k++) {
-            bool candidate = v.epoch[k] < oldestLive && (v.row[k] < 0 ? 0 : countBin(v.count[k])) <= threshold;
-            // one atomic per warp (most slots are candidates when the threshold is high): the warp's
-            // candidates take consecutive victim positions
-            unsigned mask = __ballot_sync(0xffffffffu, candidate);
-            if (!mask) continue;
-            int leader = __ffs(mask) - 1;
-            int base = 0;
-            if (lane == leader) base = atomicAdd(&counters[1], __popc(mask));
-            base = __shfl_sync(0xffffffffu, base, leader);
-            int victim = base + __popc(mask & ((1u << lane) - 1));
-            if (candidate && victim < need) {
-                int s = first + k * blockDim.x + threadIdx.x;
-                victims[victim] = s;
-                slotEpoch[s] = epoch;
-            }
+    if (need == 0) return;
+    long long seen = min(swept, cap), reach = min((long long)budget * need, (long long)cap), cum = 0;
+    int next = SWEEP_EVERY_BIN;
+    for (int b = 0; b < DIR_BINS; b++) {
+        cum += c[DIR_HIST + b];
+        if ((double)cum * reach >= 1.25 * need * seen) {
+            next = b;
+            break;
         }
     }
+    clock[0] = (int)(((long long)hand + swept) % cap);
+    clock[1] = next;
 }
 
 // One thread per miss: the victim's old row leaves the directory, the missing row takes its slot, and
@@ -1482,13 +1533,15 @@ extern "C" __global__ void cache_install(int maxMisses, const int* counters, con
     }
 }
 
-extern "C" __global__ void cache_assign(int n, int T, const int* __restrict__ ids, const int* __restrict__ tableOffset,
-                                        const int* __restrict__ rowSlot, int* __restrict__ slots) {
-    int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    int row = cacheRow(i, T, ids, tableOffset);
-    int s = row < 0 ? -1 : rowSlot[row];
-    slots[i] = s < 0 ? 0 : s;  // only after a shortfall, which the host reports (or for a bad id, never used)
+// The slots of the lookups whose rows were not cached (cache_lookup gave the others theirs).
+extern "C" __global__ void cache_assign_misses(const int* counters, const int* __restrict__ missLookups, int T,
+                                               const int* __restrict__ ids, const int* __restrict__ tableOffset,
+                                               const int* __restrict__ rowSlot, int* __restrict__ slots) {
+    int n = counters[5];
+    for (int j = blockIdx.x * blockDim.x + threadIdx.x; j < n; j += gridDim.x * blockDim.x) {
+        int i = missLookups[j], s = rowSlot[cacheRow(i, T, ids, tableOffset)];
+        slots[i] = s < 0 ? 0 : s;  // only after a shortfall, which the host reports
+    }
 }
 
 // Halves the access counts of the cached rows (the host planner's aging, on the GPU).

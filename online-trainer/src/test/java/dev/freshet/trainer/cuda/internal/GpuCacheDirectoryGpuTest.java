@@ -144,6 +144,53 @@ class GpuCacheDirectoryGpuTest {
         }
     }
 
+    /**
+     * The victim sweep takes cold rows before hot ones even when the cold rows are few and scattered over a cache of
+     * several sweep chunks: after the stream has gone through 3,000 slots, the rows in all but every tenth slot get
+     * feature-stats counts of 1,000, and the plans after that must never evict one of them.
+     */
+    @ParameterizedTest
+    @EnumSource(value = CacheTransfer.class, names = {"BUS", "COPY"})
+    void scatteredColdRowsGoBeforeHotOnes(CacheTransfer transfer) {
+        int batch = 64, capacity = 3000;
+        ModelConfig config = config(batch);
+        try (DlrmKernels k = new DlrmKernels(); DeviceModel model = new DeviceModel(config, k, capacity, batch);
+             GpuEmbeddingCache cache = new GpuEmbeddingCache(k, model, ROWS, capacity, 0, true, transfer)) {
+            long ticket = 0;
+            int plan = 0;
+            for (; plan < 50; plan++) cache.release(cache.plan(sweepBatch(plan, batch), batch, ++ticket, ticket));
+            int[] slotRows = cache.slotRows();
+            Set<Integer> hot = new HashSet<>();
+            for (int s = 0; s < capacity; s++) if (slotRows[s] >= 0 && s % 10 != 0) hot.add(slotRows[s]);
+            // the sweep may pass an empty slot by (past the misses of its plan), so not every slot need be full
+            assertTrue(hot.size() > capacity / 2, "only " + hot.size() + " of the slots not numbered 0 mod 10 are full after 50 plans");
+            for (int t = 0; t < ROWS.length; t++) {
+                List<Long> rows = new java.util.ArrayList<>();
+                for (int row : hot) if (row >= cache.globalRow(t, 0) && row < cache.globalRow(t, 0) + ROWS[t]) rows.add(row - cache.globalRow(t, 0));
+                long[] r = rows.stream().mapToLong(Long::longValue).toArray();
+                long[] counts = new long[r.length];
+                java.util.Arrays.fill(counts, 1000);
+                cache.addCounts(t, r, counts);
+            }
+            long before = cache.misses();
+            for (; plan < 60; plan++) {
+                cache.release(cache.plan(sweepBatch(plan, batch), batch, ++ticket, ticket));
+                int[] rowSlots = cache.rowSlots();
+                for (int row : hot) assertTrue(rowSlots[row] >= 0, "hot row " + row + " was evicted by plan " + ticket);
+            }
+            assertTrue(cache.misses() - before > 300, "the last 10 plans loaded only " + (cache.misses() - before) + " rows");
+        }
+    }
+
+    /** Rows of tables A and C not looked up by earlier plans (table B's 300 rows come round again). */
+    private static int[] sweepBatch(int plan, int examples) {
+        int[] ids = new int[examples * ROWS.length];
+        for (int e = 0; e < examples; e++) {
+            for (int t = 0; t < ROWS.length; t++) ids[e * ROWS.length + t] = (int) ((plan * examples + e) % ROWS[t]);
+        }
+        return ids;
+    }
+
     @ParameterizedTest
     @EnumSource(value = CacheTransfer.class, names = {"BUS", "COPY"})
     void aCacheTooSmallForTheBatchesInFlightIsReported(CacheTransfer transfer) {
