@@ -13,6 +13,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 
 import static jcuda.driver.JCudaDriver.cuMemcpyDtoDAsync;
+import static jcuda.driver.JCudaDriver.cuMemcpyDtoHAsync;
 
 /**
  * The frequency-aware GPU embedding cache: the full tables (weights and row-wise accumulators) in
@@ -92,7 +93,7 @@ public final class GpuEmbeddingCache extends CudaResource {
     private final DeviceBuffer devicePacked;
     private final PinnedHostBuffer hostDown, hostUp, hostSwapCounts;
     private final ByteBuffer hostDownRows, hostUpRows;
-    private final CudaEvent swapCounted, swapPacked;
+    private final CudaEvent swapCounted, loadsListed, swapPacked;
     private final HostRowMover mover;
     /** Swap entries the transfer buffers hold: a plan moves at most min(its misses, the slots) rows. */
     private final int packedEntries;
@@ -227,6 +228,7 @@ public final class GpuEmbeddingCache extends CudaResource {
                         HostRowMover.upBytes(packedEntries, dim, rowwiseAccum), false));
                 hostSwapCounts = add(owned, new PinnedHostBuffer("cache swap counts", 8, false));
                 swapCounted = add(owned, new CudaEvent("cache swap counted", false));
+                loadsListed = add(owned, new CudaEvent("cache rows to load listed", false));
                 swapPacked = add(owned, new CudaEvent("cache swap rows downloaded", false));
                 hostDownRows = hostDown.view(0, (int) hostDown.bytes());
                 hostUpRows = hostUp.view(0, (int) hostUp.bytes());
@@ -241,7 +243,7 @@ public final class GpuEmbeddingCache extends CudaResource {
             } else {
                 devicePacked = null;
                 hostDown = hostUp = hostSwapCounts = null;
-                swapCounted = swapPacked = null;
+                swapCounted = loadsListed = swapPacked = null;
                 hostDownRows = hostUpRows = null;
                 mover = null;
                 context = null;
@@ -310,8 +312,9 @@ public final class GpuEmbeddingCache extends CudaResource {
 
     private static final List<String> BUS_STAGES = List.of("ids upload", "lookup", "victims", "swap", "assign");
     /**
-     * "host rows" includes the host's wait for the download and its hand-off to the threads; it times the gather
-     * of the rows to load, not the write-back of the evicted ones, which follows the upload's queueing.
+     * "host rows" is how long the stream waits, after the evicted rows' download, for the host to gather the rows to
+     * load (it starts on their list, which comes first, while the GPU packs); not the write-back of the evicted
+     * rows, which follows the upload's queueing.
      */
     private static final List<String> COPY_STAGES = List.of("ids upload", "lookup", "victims", "pack + download", "host rows",
             "upload + unpack", "assign");
@@ -456,9 +459,12 @@ public final class GpuEmbeddingCache extends CudaResource {
     }
 
     /**
-     * On the transfer thread: waits until the plan's swap lists are known and its victims' rows have reached the
-     * host, gathers the rows to load, queues their upload, the unpack and the slot assignment (then completes
-     * {@code queued}), and writes the victims' rows into the host tables.
+     * On the transfer thread: waits until the plan's swap lists are known, queues the download of the rows to load
+     * and then the packing and download of the victims' rows, gathers the rows to load as soon as their list is on
+     * the host (while the GPU packs and the copy engine moves the victims), queues their upload, the unpack and the
+     * slot assignment (then completes {@code queued}), and writes the victims' rows into the host tables once they
+     * have arrived. Gathering only after the victims' download held kaggle16's plans at batch 16384 about 0.2 ms
+     * longer, near a 1.3 ms bf16 step (bench/device/NOTES.md, session 10).
      */
     private void completeTransfer(Plan p, CudaEvent[] marks, java.util.concurrent.CompletableFuture<Void> queued) {
         if (writeBackFailure != null) throw new IllegalStateException(writeBackFailure);
@@ -476,13 +482,19 @@ public final class GpuEmbeddingCache extends CudaResource {
         }
         boolean accum = hostAccum != null;
         if (n > 0) {
+            // the packed layout's loaded-row list first, straight from the swap list; then the rest of the layout,
+            // which the host does not read until the write-back
+            cuMemcpyDtoHAsync(hostDown.hostAt(4L * n), w.swapLoad(), 4L * n, stream.handle());
+            loadsListed.record(stream);
             kernels.cachePack(n, w, model.deviceTable().ptr(), deviceAccum(), dim, devicePacked.ptr(), stream);
-            devicePacked.download(hostDown.host(), HostRowMover.downBytes(n, dim, accum), stream);
+            cuMemcpyDtoHAsync(hostDown.host(), devicePacked.ptr(), 4L * n, stream.handle());
+            cuMemcpyDtoHAsync(hostDown.hostAt(8L * n), devicePacked.at(8L * n), HostRowMover.downBytes(n, dim, accum) - 8L * n,
+                    stream.handle());
+            swapPacked.record(stream);
         }
         mark(marks, 4);
         if (n > 0) {
-            swapPacked.record(stream);
-            swapPacked.synchronize();
+            loadsListed.synchronize();
             mover.gather(n, hostDownRows, hostUpRows, hostTable.hostRows(), accum ? hostAccum.hostRows() : null);
         }
         mark(marks, 5);
@@ -498,7 +510,10 @@ public final class GpuEmbeddingCache extends CudaResource {
         queued.complete(null);
         // the victims' rows, from the download buffer, which the next plan's download (queued by this thread,
         // after this) overwrites; the next plan's gather runs after this too
-        if (n > 0) mover.writeBack(n, hostDownRows, hostTable.hostRows(), accum ? hostAccum.hostRows() : null);
+        if (n > 0) {
+            swapPacked.synchronize();
+            mover.writeBack(n, hostDownRows, hostTable.hostRows(), accum ? hostAccum.hostRows() : null);
+        }
     }
 
     /**
