@@ -413,9 +413,9 @@ public final class DlrmKernels extends CudaResource {
      * the hand in {@code clock} (two ints on the device, zero at first, carried from plan to plan), and installs the
      * misses in them. A plan of {@code lookups} lookups sweeps and installs in {@link #planBlocks} blocks: plans run
      * on a high-priority stream beside a training step, and what a small batch's step feels is how many
-     * multiprocessors a plan's grids take. Two passes over every slot in a whole-GPU grid (the victim choice until
-     * session 10) held a 0.57 ms step at batch 2048 (kaggle16, H200) at about 0.91 of all rows on the GPU
-     * (bench/device/NOTES.md).
+     * multiprocessors a plan's grids take. Two passes over every slot in a whole-GPU grid (the victim choice before
+     * the sweep) held a 0.57 ms step at batch 2048 (kaggle16, H200) at about 0.91 of all rows on the GPU; the sweep
+     * took it to 0.93-0.94 (bench/device/NOTES.md, session 10).
      */
     public void cacheChooseVictims(CacheDirectory d, int oldestLive, int epoch, int lookups, CachePlanSpace p, CUdeviceptr clock,
                                    CUdeviceptr totalMisses, CudaStream stream) {
