@@ -252,8 +252,7 @@ class CudaVersusCpuGpuTest {
      */
     @Test
     void aBatchRefilledAfterItsLookaheadWasDroppedTrainsItsNewContents() {
-        for (CudaOptions options : List.of(CudaOptions.defaults(), cache(CacheTransfer.BUS).withCacheFraction(0.01),
-                cache(CacheTransfer.COPY).withCacheFraction(0.01))) {
+        for (CudaOptions options : withAndWithoutCache()) {
             ModelConfig config = largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 19);
             SplittableRandom random = new SplittableRandom(System.nanoTime());
             Examples a = batch(config, random, 0, 4000), b = batch(config, random, 0, 4000), c = batch(config, random, 0, 4000);
@@ -286,8 +285,7 @@ class CudaVersusCpuGpuTest {
      */
     @Test
     void aPredictionBetweenStepsLeavesTheNextNamedBatchItsInputs() {
-        for (CudaOptions options : List.of(CudaOptions.defaults(), cache(CacheTransfer.BUS).withCacheFraction(0.01),
-                cache(CacheTransfer.COPY).withCacheFraction(0.01))) {
+        for (CudaOptions options : withAndWithoutCache()) {
             ModelConfig config = largeTables(OptimizerKind.ADAGRAD, Precision.FP32, 20);
             SplittableRandom random = new SplittableRandom(System.nanoTime());
             Examples a = batch(config, random, 0, 4000), b = batch(config, random, 0, 4000), c = batch(config, random, 9000, 4000);
@@ -307,6 +305,12 @@ class CudaVersusCpuGpuTest {
                 assertEquals(options.cached() ? 1 : 0, cuda.cachePlansOnDemand(), what + ": batches planned on demand");
             }
         }
+    }
+
+    /** All rows on the GPU, then a cache of 1% of them in each transfer mode. */
+    private static List<CudaOptions> withAndWithoutCache() {
+        return List.of(CudaOptions.defaults(), cache(CacheTransfer.BUS).withCacheFraction(0.01),
+                cache(CacheTransfer.COPY).withCacheFraction(0.01));
     }
 
     private void compare(ModelConfig config, CudaOptions options, double tolerance, boolean movingHotSet) {
